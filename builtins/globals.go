@@ -1,0 +1,83 @@
+package builtins
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.starlark.net/lib/json"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+// Globals returns the predeclared names of a k8sh program: the modules and
+// the top-level builtins.
+func Globals(argv []string) starlark.StringDict {
+	return starlark.StringDict{
+		"k8s":    K8s,
+		"sys":    sysModule(argv),
+		"json":   json.Module,
+		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"help":   helpBuiltin,
+	}
+}
+
+var helpBuiltin = newBuiltin("help", `help(x=None)
+
+Without an argument, lists the modules and their builtins, one line each.
+With a builtin (help(k8s.get)) or a module (help(k8s)), prints its
+documentation.`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var x starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x?", &x); err != nil {
+		return nil, err
+	}
+	thread.Print(thread, helpText(x))
+	return starlark.None, nil
+})
+
+func helpText(x starlark.Value) string {
+	switch x := x.(type) {
+	case nil:
+		var b strings.Builder
+		b.WriteString("k8sh: Starlark for Kubernetes. help(x) documents a builtin or module.\n")
+		for _, name := range DocNames() {
+			fmt.Fprintf(&b, "  %-22s %s\n", name, summary(docs[name]))
+		}
+		return strings.TrimRight(b.String(), "\n")
+	case *starlark.Builtin:
+		if d, ok := docs[x.Name()]; ok {
+			return d
+		}
+		return fmt.Sprintf("%s: a builtin of Starlark (see the Starlark spec)", x.Name())
+	case *starlarkstruct.Module:
+		var b strings.Builder
+		fmt.Fprintf(&b, "module %s\n", x.Name)
+		names := make([]string, 0, len(x.Members))
+		for n := range x.Members {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			full := x.Name + "." + n
+			if d, ok := docs[full]; ok {
+				fmt.Fprintf(&b, "  %-22s %s\n", full, summary(d))
+			} else {
+				fmt.Fprintf(&b, "  %s\n", full)
+			}
+		}
+		return strings.TrimRight(b.String(), "\n")
+	}
+	return fmt.Sprintf("%s: a value of type %s", x.String(), x.Type())
+}
+
+// summary is the first sentence of a doc's prose: the line after the
+// signature.
+func summary(doc string) string {
+	_, rest, _ := strings.Cut(doc, "\n\n")
+	para, _, _ := strings.Cut(rest, "\n\n")
+	para = strings.Join(strings.Fields(para), " ")
+	if i := strings.Index(para, ". "); i >= 0 {
+		para = para[:i+1]
+	}
+	return para
+}

@@ -1,0 +1,433 @@
+package builtins
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// Object is the Starlark value of a Kubernetes object, or of a map inside
+// one: the k8s.object type.
+//
+// It wraps the decoded JSON map (map[string]any, as unstructured holds it)
+// and converts a field only when it is read, so that listing 10,000 objects
+// costs what decoding them costs and nothing more. Nested maps are Objects
+// over the same Go map, so writes through them (o.spec.replicas = 3) land in
+// the object. A list is converted on first read into a *starlark.List that
+// replaces the []any in the Go map, so that later reads return the same list
+// and appends to it are seen by json.encode, apply and everything else that
+// reads the object through ToGo.
+type Object struct {
+	m    map[string]any
+	root *objectRoot
+}
+
+// objectRoot is shared by an object and every value reached through it.
+type objectRoot struct {
+	frozen bool
+	lists  []*starlark.List // lists converted so far, frozen with the object
+}
+
+var (
+	_ starlark.HasAttrs        = (*Object)(nil)
+	_ starlark.HasSetField     = (*Object)(nil)
+	_ starlark.HasSetKey       = (*Object)(nil)
+	_ starlark.IterableMapping = (*Object)(nil)
+	_ starlark.Sequence        = (*Object)(nil)
+	_ starlark.Comparable      = (*Object)(nil)
+	_ json.Marshaler           = (*Object)(nil)
+)
+
+// NewObject wraps m, which the Object then owns: callers must not change it
+// afterwards except through the Object.
+func NewObject(m map[string]any) *Object {
+	if m == nil {
+		m = map[string]any{}
+	}
+	return &Object{m: m, root: &objectRoot{}}
+}
+
+// Map returns the object as plain Go data (maps, slices, strings, int64,
+// float64, bool, nil), the form unstructured.Unstructured holds. The result
+// shares no mutable state with the Object.
+func (o *Object) Map() map[string]any {
+	return toGo(o.m).(map[string]any)
+}
+
+func (o *Object) Type() string { return "k8s.object" }
+
+func (o *Object) Truth() starlark.Bool { return len(o.m) > 0 }
+
+func (o *Object) Hash() (uint32, error) {
+	return 0, fmt.Errorf("unhashable type: k8s.object")
+}
+
+func (o *Object) Freeze() {
+	if o.root.frozen {
+		return
+	}
+	o.root.frozen = true
+	for _, l := range o.root.lists {
+		l.Freeze()
+	}
+}
+
+// String is short for a whole object (<Pod default/web>) and dict-like for a
+// map inside one.
+func (o *Object) String() string {
+	kind, _ := o.m["kind"].(string)
+	md, _ := o.m["metadata"].(map[string]any)
+	if kind != "" && md != nil {
+		name, _ := md["name"].(string)
+		if name == "" {
+			name, _ = md["generateName"].(string)
+		}
+		if ns, _ := md["namespace"].(string); ns != "" {
+			name = ns + "/" + name
+		}
+		return fmt.Sprintf("<%s %s>", kind, name)
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range o.keys() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(starlark.String(k).String())
+		b.WriteString(": ")
+		b.WriteString(o.value(k).String())
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func (o *Object) keys() []string {
+	ks := make([]string, 0, len(o.m))
+	for k := range o.m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// value returns field k as a Starlark value; k must be present.
+func (o *Object) value(k string) starlark.Value {
+	v := o.m[k]
+	if l, ok := v.([]any); ok {
+		sl := o.root.list(l)
+		o.m[k] = sl
+		return sl
+	}
+	return o.root.wrap(v)
+}
+
+// list converts a JSON array into a Starlark list whose maps are Objects of
+// this root, and remembers it so that freezing the object freezes it.
+func (r *objectRoot) list(l []any) *starlark.List {
+	elems := make([]starlark.Value, len(l))
+	for i, e := range l {
+		if inner, ok := e.([]any); ok {
+			elems[i] = r.list(inner)
+			continue
+		}
+		elems[i] = r.wrap(e)
+	}
+	sl := starlark.NewList(elems)
+	if r.frozen {
+		sl.Freeze()
+	}
+	r.lists = append(r.lists, sl)
+	return sl
+}
+
+// wrap converts one JSON value (not an array) to Starlark.
+func (r *objectRoot) wrap(v any) starlark.Value {
+	switch v := v.(type) {
+	case map[string]any:
+		return &Object{m: v, root: r}
+	case *starlark.List:
+		return v
+	case starlark.Value:
+		return v
+	}
+	return goToStarlark(v)
+}
+
+// goToStarlark converts a JSON scalar to Starlark.
+func goToStarlark(v any) starlark.Value {
+	switch v := v.(type) {
+	case nil:
+		return starlark.None
+	case bool:
+		return starlark.Bool(v)
+	case string:
+		return starlark.String(v)
+	case int64:
+		return starlark.MakeInt64(v)
+	case int:
+		return starlark.MakeInt(v)
+	case int32:
+		return starlark.MakeInt64(int64(v))
+	case float64:
+		return starlark.Float(v)
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return starlark.MakeInt64(i)
+		}
+		f, _ := v.Float64()
+		return starlark.Float(f)
+	}
+	return starlark.String(fmt.Sprint(v))
+}
+
+// Attr returns field name; the methods get, keys, values and items are there
+// for maps that have no field of that name (fields win, as in YAML).
+func (o *Object) Attr(name string) (starlark.Value, error) {
+	if _, ok := o.m[name]; ok {
+		return o.value(name), nil
+	}
+	if m, ok := objectMethods[name]; ok {
+		return m.BindReceiver(o), nil
+	}
+	return nil, nil
+}
+
+func (o *Object) AttrNames() []string {
+	names := o.keys()
+	for m := range objectMethods {
+		if _, ok := o.m[m]; !ok {
+			names = append(names, m)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (o *Object) checkMutable(verb string) error {
+	if o.root.frozen {
+		return fmt.Errorf("cannot %s frozen k8s.object", verb)
+	}
+	return nil
+}
+
+func (o *Object) SetField(name string, v starlark.Value) error {
+	if err := o.checkMutable("set field of"); err != nil {
+		return err
+	}
+	g, err := FromStarlark(v)
+	if err != nil {
+		return fmt.Errorf("setting .%s: %w", name, err)
+	}
+	o.m[name] = g
+	return nil
+}
+
+func (o *Object) Get(k starlark.Value) (starlark.Value, bool, error) {
+	s, ok := k.(starlark.String)
+	if !ok {
+		return nil, false, nil
+	}
+	if _, ok := o.m[string(s)]; !ok {
+		return nil, false, nil
+	}
+	return o.value(string(s)), true, nil
+}
+
+func (o *Object) SetKey(k, v starlark.Value) error {
+	if err := o.checkMutable("insert into"); err != nil {
+		return err
+	}
+	s, ok := k.(starlark.String)
+	if !ok {
+		return fmt.Errorf("k8s.object keys are strings, got %s", k.Type())
+	}
+	g, err := FromStarlark(v)
+	if err != nil {
+		return fmt.Errorf("setting [%s]: %w", s, err)
+	}
+	o.m[string(s)] = g
+	return nil
+}
+
+func (o *Object) Len() int { return len(o.m) }
+
+func (o *Object) Iterate() starlark.Iterator {
+	return &keyIterator{keys: o.keys()}
+}
+
+func (o *Object) Items() []starlark.Tuple {
+	ks := o.keys()
+	items := make([]starlark.Tuple, len(ks))
+	for i, k := range ks {
+		items[i] = starlark.Tuple{starlark.String(k), o.value(k)}
+	}
+	return items
+}
+
+func (o *Object) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
+	eq := reflect.DeepEqual(toGo(o.m), toGo(y.(*Object).m))
+	switch op {
+	case syntax.EQL:
+		return eq, nil
+	case syntax.NEQ:
+		return !eq, nil
+	}
+	return false, fmt.Errorf("%s %s %s not implemented", o.Type(), op, y.Type())
+}
+
+// MarshalJSON makes json.encode(obj) give the object's plain data.
+func (o *Object) MarshalJSON() ([]byte, error) {
+	return json.Marshal(toGo(o.m))
+}
+
+type keyIterator struct {
+	keys []string
+	i    int
+}
+
+func (it *keyIterator) Next(p *starlark.Value) bool {
+	if it.i >= len(it.keys) {
+		return false
+	}
+	*p = starlark.String(it.keys[it.i])
+	it.i++
+	return true
+}
+
+func (it *keyIterator) Done() {}
+
+var objectMethods = map[string]*starlark.Builtin{
+	"get": starlark.NewBuiltin("get", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var key string
+		var dflt starlark.Value = starlark.None
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &key, &dflt); err != nil {
+			return nil, err
+		}
+		o := b.Receiver().(*Object)
+		if _, ok := o.m[key]; ok {
+			return o.value(key), nil
+		}
+		return dflt, nil
+	}),
+	"keys": starlark.NewBuiltin("keys", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+			return nil, err
+		}
+		ks := b.Receiver().(*Object).keys()
+		out := make([]starlark.Value, len(ks))
+		for i, k := range ks {
+			out[i] = starlark.String(k)
+		}
+		return starlark.NewList(out), nil
+	}),
+	"values": starlark.NewBuiltin("values", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+			return nil, err
+		}
+		o := b.Receiver().(*Object)
+		var out []starlark.Value
+		for _, k := range o.keys() {
+			out = append(out, o.value(k))
+		}
+		return starlark.NewList(out), nil
+	}),
+	"items": starlark.NewBuiltin("items", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+			return nil, err
+		}
+		var out []starlark.Value
+		for _, t := range b.Receiver().(*Object).Items() {
+			out = append(out, t)
+		}
+		return starlark.NewList(out), nil
+	}),
+}
+
+// toGo returns plain Go data for a value held in an Object's map: JSON values,
+// Starlark lists that replaced arrays, and Objects.
+func toGo(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = toGo(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = toGo(e)
+		}
+		return out
+	case *Object:
+		return toGo(v.m)
+	case starlark.Value:
+		g, err := FromStarlark(v)
+		if err != nil {
+			return v.String()
+		}
+		return g
+	}
+	return v
+}
+
+// FromStarlark converts a Starlark value into plain JSON-like Go data, the
+// form the API takes: dicts and k8s.objects become maps (string keys only),
+// lists and tuples slices, ints int64, and so on.
+func FromStarlark(v starlark.Value) (any, error) {
+	switch v := v.(type) {
+	case starlark.NoneType:
+		return nil, nil
+	case starlark.Bool:
+		return bool(v), nil
+	case starlark.String:
+		return string(v), nil
+	case starlark.Int:
+		if i, ok := v.Int64(); ok {
+			return i, nil
+		}
+		return nil, fmt.Errorf("integer %s out of range", v)
+	case starlark.Float:
+		f := float64(v)
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("cannot convert %s to JSON", v)
+		}
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return int64(f), nil
+		}
+		return f, nil
+	case *Object:
+		return toGo(v.m), nil
+	case starlark.IterableMapping:
+		out := map[string]any{}
+		for _, kv := range v.Items() {
+			k, ok := kv[0].(starlark.String)
+			if !ok {
+				return nil, fmt.Errorf("map key %s is a %s, want str", kv[0], kv[0].Type())
+			}
+			g, err := FromStarlark(kv[1])
+			if err != nil {
+				return nil, err
+			}
+			out[string(k)] = g
+		}
+		return out, nil
+	case starlark.Indexable:
+		out := make([]any, v.Len())
+		for i := range out {
+			g, err := FromStarlark(v.Index(i))
+			if err != nil {
+				return nil, err
+			}
+			out[i] = g
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("cannot convert %s to JSON", v.Type())
+}

@@ -1,0 +1,75 @@
+// Package builtins holds k8sh's Starlark modules (k8s, sys, ...), the
+// k8s.object value and the conversions between Starlark and API data.
+//
+// Builtins reach the cluster through the Session held on the Starlark
+// thread (SetSession), the way go.starlark.net's lib/time reaches its clock.
+package builtins
+
+import (
+	"context"
+	"fmt"
+
+	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/k8sh/k8sh/kube"
+)
+
+// Cluster is what builtins need of one cluster: kube.Client implements it.
+type Cluster interface {
+	Namespace() (string, error)
+	Get(ctx context.Context, kind, name, namespace string) (*unstructured.Unstructured, error)
+	List(ctx context.Context, kind string, opts kube.ListOptions) (*unstructured.UnstructuredList, error)
+}
+
+var _ Cluster = (*kube.Client)(nil)
+
+// Session is the state a run of k8sh shares across its builtins.
+type Session struct {
+	// Cluster is the client of the session's current context.
+	Cluster Cluster
+	// Argv is sys.argv: the script path first, then its arguments.
+	Argv []string
+}
+
+const sessionKey = "k8sh.session"
+
+// contextKey is the thread-local that holds the context.Context of the
+// statement being run; go.starlark.net's repl sets the same key.
+const contextKey = "context"
+
+// SetSession makes s the session of thread.
+func SetSession(thread *starlark.Thread, s *Session) {
+	thread.SetLocal(sessionKey, s)
+}
+
+// SetContext sets the context that cancels the API calls made by thread.
+func SetContext(thread *starlark.Thread, ctx context.Context) {
+	thread.SetLocal(contextKey, ctx)
+}
+
+func session(thread *starlark.Thread, b *starlark.Builtin) (*Session, error) {
+	s, _ := thread.Local(sessionKey).(*Session)
+	if s == nil {
+		return nil, fmt.Errorf("%s: no k8sh session on this thread", b.Name())
+	}
+	return s, nil
+}
+
+func threadContext(thread *starlark.Thread) context.Context {
+	if ctx, ok := thread.Local(contextKey).(context.Context); ok && ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+func cluster(thread *starlark.Thread, b *starlark.Builtin) (Cluster, error) {
+	s, err := session(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	if s.Cluster == nil {
+		return nil, fmt.Errorf("%s: no cluster configured", b.Name())
+	}
+	return s.Cluster, nil
+}

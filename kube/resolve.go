@@ -1,0 +1,199 @@
+package kube
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Resource is a kind resolved against the cluster's discovery data.
+type Resource struct {
+	GVR        schema.GroupVersionResource
+	GVK        schema.GroupVersionKind
+	Namespaced bool
+}
+
+// String names the resource as kubectl prints it: "deployments.apps", "pods".
+func (r Resource) String() string {
+	return r.GVR.GroupResource().String()
+}
+
+// Resolve turns what a user types for a kind into a resource, the way kubectl
+// does: plural, singular, short name or Kind ("pods", "pod", "po", "Pod"),
+// optionally qualified by group or version and group ("deployments.apps",
+// "deployment.v1.apps"), CRDs included. A name the cached discovery data does
+// not know triggers one fresh discovery, so a CRD created a moment ago
+// resolves. An unknown kind fails with the closest names the cluster has.
+func (c *Client) Resolve(kind string) (Resource, error) {
+	if err := c.init(); err != nil {
+		return Resource{}, err
+	}
+	kind = strings.TrimSpace(kind)
+	if kind == "" {
+		return Resource{}, fmt.Errorf("empty kind")
+	}
+	m, err := mappingFor(c.mapper, kind)
+	if err != nil && meta.IsNoMatchError(err) {
+		// The cache may predate a CRD: look again, once.
+		c.discovery.Invalidate()
+		c.mapper.Reset()
+		m, err = mappingFor(c.mapper, kind)
+	}
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return Resource{}, c.unknownKind(kind)
+		}
+		return Resource{}, fmt.Errorf("resolving kind %q: %w", kind, err)
+	}
+	return Resource{
+		GVR:        m.Resource,
+		GVK:        m.GroupVersionKind,
+		Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace,
+	}, nil
+}
+
+// mappingFor is kubectl's resolution order (cli-runtime resource.Builder):
+// first as a resource (plural, singular, short name), then as a Kind.
+func mappingFor(mapper meta.RESTMapper, arg string) (*meta.RESTMapping, error) {
+	fullGVR, gr := schema.ParseResourceArg(arg)
+	var gvk schema.GroupVersionKind
+	if fullGVR != nil {
+		gvk, _ = mapper.KindFor(*fullGVR)
+	}
+	if gvk.Empty() {
+		gvk, _ = mapper.KindFor(gr.WithVersion(""))
+	}
+	if !gvk.Empty() {
+		return mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	fullGVK, gk := schema.ParseKindArg(arg)
+	if fullGVK == nil {
+		v := gk.WithVersion("")
+		fullGVK = &v
+	}
+	if !fullGVK.Empty() {
+		if m, err := mapper.RESTMapping(fullGVK.GroupKind(), fullGVK.Version); err == nil {
+			return m, nil
+		}
+	}
+	return mapper.RESTMapping(gk)
+}
+
+// Names lists every name a kind can be given on this cluster: plural
+// (group-qualified where the group is not core), singular, short names and
+// Kind. It is what completion and "did you mean" draw from.
+func (c *Client) Names() ([]string, error) {
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	lists, err := c.discovery.ServerPreferredResources()
+	if err != nil && len(lists) == 0 {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var names []string
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			names = append(names, s)
+		}
+	}
+	for _, l := range lists {
+		gv, _ := schema.ParseGroupVersion(l.GroupVersion)
+		for _, r := range l.APIResources {
+			if strings.Contains(r.Name, "/") {
+				continue // subresource
+			}
+			add(r.Name)
+			if gv.Group != "" {
+				add(r.Name + "." + gv.Group)
+			}
+			add(r.SingularName)
+			add(r.Kind)
+			for _, s := range r.ShortNames {
+				add(s)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (c *Client) unknownKind(kind string) error {
+	msg := fmt.Sprintf("the server doesn't have a resource type %q", kind)
+	names, err := c.Names()
+	if err != nil {
+		return fmt.Errorf("%s", msg)
+	}
+	if near := closest(kind, names, 3); len(near) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(quoteAll(near), ", "))
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+// closest returns up to max candidates nearest to s by edit distance
+// (case-insensitive), nearest first, only those near enough to be a typo or a
+// prefix of what was meant.
+func closest(s string, candidates []string, max int) []string {
+	type scored struct {
+		name string
+		d    int
+	}
+	ls := strings.ToLower(s)
+	var hits []scored
+	for _, c := range candidates {
+		lc := strings.ToLower(c)
+		d := levenshtein(ls, lc)
+		if strings.HasPrefix(lc, ls) && len(ls) >= 2 {
+			d = 1
+		}
+		if d <= 1+len(ls)/3 {
+			hits = append(hits, scored{c, d})
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].d != hits[j].d {
+			return hits[i].d < hits[j].d
+		}
+		return hits[i].name < hits[j].name
+	})
+	var out []string
+	for _, h := range hits {
+		if len(out) == max {
+			break
+		}
+		out = append(out, h.name)
+	}
+	return out
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,216 @@
+// Command k8sh is a Kubernetes shell whose language is Starlark.
+//
+//	k8sh                      the REPL (on a terminal)
+//	k8sh script.star [args]   run a script; sys.argv is [script.star, args...]
+//	k8sh -c CODE [args]       run CODE
+//	k8sh - [args]             run the program read from standard input
+//
+// Kubeconfig flags are kubectl's: --kubeconfig, --context, -n/--namespace, ...
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/k8sh/k8sh/builtins"
+	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/repl"
+)
+
+// Exit statuses.
+const (
+	exitOK        = 0
+	exitError     = 1 // a Starlark error, fail(), or an API error
+	exitUsage     = 2 // bad flags, missing script
+	exitInterrupt = 130
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// fileOptions are the Starlark dialect of k8sh: sets, while loops, and
+// top-level if/for, as scripts want them.
+var fileOptions = &syntax.FileOptions{
+	Set:             true,
+	While:           true,
+	TopLevelControl: true,
+	GlobalReassign:  true,
+	Recursion:       true,
+}
+
+type options struct {
+	code    string
+	hasCode bool
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	flags := kube.NewConfigFlags()
+	var opts options
+	status := exitOK
+	cmd := &cobra.Command{
+		Use:   "k8sh [flags] [script.star | -c CODE | -] [args...]",
+		Short: "k8sh: a Kubernetes shell whose language is Starlark",
+		Long: `k8sh runs Starlark against Kubernetes clusters: interactively (no arguments, on a
+terminal), a script file, -c CODE, or a program read from standard input (-).
+A script's arguments reach it as sys.argv, the script path first.`,
+		SilenceErrors:         true,
+		SilenceUsage:          true,
+		DisableFlagsInUseLine: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.hasCode = cmd.Flags().Changed("code")
+			status = execute(flags, opts, args, stdin, stdout, stderr)
+			return nil
+		},
+	}
+	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVarP(&opts.code, "code", "c", "", "run CODE instead of a script; the arguments after it are sys.argv[1:]")
+	flags.AddFlags(cmd.Flags())
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
+		return exitUsage
+	}
+	return status
+}
+
+func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var (
+		filename string
+		src      any
+		argv     []string
+	)
+	switch {
+	case opts.hasCode:
+		filename, src, argv = "-c", opts.code, append([]string{"-c"}, args...)
+	case len(args) > 0 && args[0] == "-":
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "k8sh: reading standard input: %v\n", err)
+			return exitError
+		}
+		filename, src, argv = "<stdin>", data, args
+	case len(args) > 0:
+		data, err := os.ReadFile(args[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "k8sh: %v\n", err)
+			return exitUsage
+		}
+		filename, src, argv = args[0], data, args
+	default:
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return interactive(flags, stdout, stderr)
+		}
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "k8sh: reading standard input: %v\n", err)
+			return exitError
+		}
+		filename, src, argv = "<stdin>", data, []string{"-"}
+	}
+
+	thread, globals := newThread(flags, argv, stdout)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	builtins.SetContext(thread, ctx)
+	go func() {
+		<-ctx.Done()
+		thread.Cancel("interrupted")
+	}()
+	_, err := starlark.ExecFileOptions(fileOptions, thread, filename, src, globals)
+	if err != nil {
+		var exit *builtins.ExitError
+		switch {
+		case errors.As(err, &exit):
+			return exit.Code
+		case ctx.Err() != nil:
+			fmt.Fprintln(stderr, "k8sh: interrupted")
+			return exitInterrupt
+		}
+		fmt.Fprint(stderr, formatError(err))
+		return exitError
+	}
+	return exitOK
+}
+
+
+func newThread(flags *genericclioptions.ConfigFlags, argv []string, stdout io.Writer) (*starlark.Thread, starlark.StringDict) {
+	thread := &starlark.Thread{
+		Name: "main",
+		Print: func(_ *starlark.Thread, msg string) {
+			fmt.Fprintln(stdout, msg)
+		},
+	}
+	builtins.SetSession(thread, &builtins.Session{
+		Cluster: kube.NewClient(flags),
+		Argv:    argv,
+	})
+	return thread, builtins.Globals(argv)
+}
+
+// formatError prints a Starlark error as "file:line:col: message", then the
+// call stack when the error happened inside a function.
+func formatError(err error) string {
+	var ee *starlark.EvalError
+	if !errors.As(err, &ee) {
+		return err.Error() + "\n"
+	}
+	stack := ee.CallStack
+	if n := len(stack); n > 0 && stack[n-1].Pos.Filename() == "<builtin>" {
+		stack = stack[:n-1]
+	}
+	var b strings.Builder
+	if n := len(stack); n > 0 {
+		fmt.Fprintf(&b, "%s: ", stack[n-1].Pos)
+	}
+	b.WriteString(ee.Msg)
+	b.WriteByte('\n')
+	if len(stack) > 1 {
+		b.WriteString("Traceback (most recent call last):\n")
+		for _, fr := range stack {
+			fmt.Fprintf(&b, "  %s: in %s\n", fr.Pos, fr.Name)
+		}
+	}
+	return b.String()
+}
+
+func interactive(flags *genericclioptions.ConfigFlags, stdout, stderr io.Writer) int {
+	thread, globals := newThread(flags, []string{""}, stdout)
+	prompt := func() string {
+		info, err := kube.NewClient(flags).Context()
+		if err != nil || info.Name == "" {
+			return "k8sh> "
+		}
+		return fmt.Sprintf("k8sh %s:%s> ", info.Name, info.Namespace)
+	}
+	err := repl.Run(repl.Config{
+		Thread:      thread,
+		Globals:     globals,
+		FileOptions: fileOptions,
+		Prompt:      prompt,
+		Echo:        builtins.Format,
+		SetContext:  builtins.SetContext,
+		FormatError: formatError,
+		Stdout:      stdout,
+		Stderr:      stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "k8sh: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}

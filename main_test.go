@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/k8sh/k8sh/kube/kubetest"
+)
+
+// k8shBin is k8sh built once for the tests that run it as a user would.
+var k8shBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "k8sh-test")
+	if err != nil {
+		panic(err)
+	}
+	k8shBin = filepath.Join(dir, "k8sh")
+	if out, err := exec.Command("go", "build", "-o", k8shBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// k8sh runs the built binary with stdin and args, as a user in a shell would.
+func k8sh(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(k8shBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running k8sh: %v", err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func TestRunWithoutCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stdin  string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{name: "code", args: []string{"-c", "print(sys.argv)", "a", "b"}, stdout: "[\"-c\", \"a\", \"b\"]\n"},
+		{name: "stdin", stdin: "print(sys.argv[1:])\n", args: []string{"-", "x"}, stdout: "[\"x\"]\n"},
+		{name: "stdin without dash", stdin: "print(1 + 1)\n", stdout: "2\n"},
+		{name: "fail", args: []string{"-c", "fail('boom')"}, code: 1, stderr: "-c:1:5: fail: boom\n"},
+		{name: "syntax", args: []string{"-c", "x = = 1"}, code: 1, stderr: "-c:1:5: got '=', want primary expression\n"},
+		{name: "exit", args: []string{"-c", "sys.exit(7)"}, code: 7},
+		{name: "unknown flag", args: []string{"--bogus"}, code: 2, stderr: "k8sh: unknown flag: --bogus\nRun 'k8sh --help' for usage.\n"},
+		{name: "missing script", args: []string{"nope.star"}, code: 2, stderr: "k8sh: open nope.star: no such file or directory\n"},
+		{name: "backtrace", args: []string{"-c", "def f():\n  fail('deep')\nf()"}, code: 1,
+			stderr: "-c:2:7: fail: deep\nTraceback (most recent call last):\n  -c:3:2: in <toplevel>\n  -c:2:7: in f\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := k8sh(t, tc.stdin, nil, tc.args...)
+			if r.code != tc.code || r.stdout != tc.stdout || r.stderr != tc.stderr {
+				t.Errorf("k8sh %q: got code %d stdout %q stderr %q; want %d %q %q",
+					tc.args, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestScriptFileWithArgs(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "args.star")
+	os.WriteFile(script, []byte("print(len(sys.argv), sys.argv[1], sys.argv[2])\n"), 0o644)
+	r := k8sh(t, "", nil, script, "one", "--two")
+	if r.code != 0 || r.stdout != "3 one --two\n" {
+		t.Fatalf("got %+v", r)
+	}
+}
+
+func TestGetNamespacesEverywayE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	code := `print(len(k8s.get("namespaces")))`
+	script := filepath.Join(t.TempDir(), "count.star")
+	os.WriteFile(script, []byte(`print(len(k8s.get("namespaces")), sys.argv[1:])`), 0o644)
+	for name, r := range map[string]result{
+		"-c":     k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-c", code),
+		"stdin":  k8sh(t, code, nil, "--kubeconfig", env.Kubeconfig, "-"),
+		"script": k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, script, "a1", "a2"),
+	} {
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, r.code, r.stderr)
+		}
+		fields := strings.Fields(r.stdout)
+		n, err := strconv.Atoi(fields[0])
+		if err != nil || n < 4 {
+			t.Errorf("%s: got %q, want a number >= 4", name, r.stdout)
+		}
+		if name == "script" && !strings.HasSuffix(strings.TrimSpace(r.stdout), `["a1", "a2"]`) {
+			t.Errorf("script args: got %q", r.stdout)
+		}
+	}
+}
+
+func TestKubeconfigFlagsE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	ctx := context.Background()
+	_, err := env.Clientset.CoreV1().ConfigMaps(env.Namespace).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "cfg", Labels: map[string]string{"app": "k8sh"}},
+		Data:       map[string]string{"answer": "42"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := `print(k8s.get("cm", "cfg").data.answer)`
+
+	// -n selects the namespace
+	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", get); r.code != 0 || r.stdout != "42\n" {
+		t.Errorf("-n: %+v", r)
+	}
+	// KUBECONFIG with several files, merged: the first file sets the context
+	// (and its namespace), the second holds the clusters and users.
+	first := filepath.Join(t.TempDir(), "first")
+	os.WriteFile(first, []byte(`apiVersion: v1
+kind: Config
+current-context: mine
+contexts:
+- name: mine
+  context: {cluster: sandbox, user: sandbox-admin, namespace: `+env.Namespace+`}
+`), 0o600)
+	kc := first + string(os.PathListSeparator) + env.Kubeconfig
+	if r := k8sh(t, "", []string{"KUBECONFIG=" + kc}, "-c", get); r.code != 0 || r.stdout != "42\n" {
+		t.Errorf("merged KUBECONFIG: %+v", r)
+	}
+	// --context picks the viewer, who may read
+	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--context", "sandbox-viewer", "-n", env.Namespace, "-c", get); r.code != 0 || r.stdout != "42\n" {
+		t.Errorf("--context sandbox-viewer: %+v", r)
+	}
+	// selector as a dict, and the list form
+	sel := `print([c.metadata.name for c in k8s.get("configmaps", selector={"app": "k8sh"})])`
+	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", sel); r.code != 0 || r.stdout != "[\"cfg\"]\n" {
+		t.Errorf("selector: %+v", r)
+	}
+}
+
+func TestGetMissingPodE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", `k8s.get("pods", "nope")`)
+	want := `-c:1:8: k8s.get: pods "nope" not found in namespace "` + env.Namespace + `"` + "\n"
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("got code %d stderr %q; want 1 %q", r.code, r.stderr, want)
+	}
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", `print(k8s.get("pod/nope", default="absent"))`)
+	if r.code != 0 || r.stdout != "absent\n" {
+		t.Errorf("default=: %+v", r)
+	}
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-c", `k8s.get("deploymnets")`)
+	if r.code != 1 || !strings.Contains(r.stderr, `k8s.get: the server doesn't have a resource type "deploymnets" (did you mean "deployments"`) {
+		t.Errorf("unknown kind: %+v", r)
+	}
+}
+
+func TestDeploymentPodRunsE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	labels := map[string]string{"app": "web"}
+	_, err := env.Clientset.AppsV1().Deployments(env.Namespace).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx"}}},
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read it back through k8sh until its Pod runs on the kwok node.
+	code := `
+pods = k8s.get("pods", selector="app=web")
+print(" ".join([p.status.get("phase", "") + "@" + p.spec.get("nodeName", "") for p in pods]))`
+	var last result
+	for ctx.Err() == nil {
+		last = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", code)
+		if last.code == 0 && strings.TrimSpace(last.stdout) == "Running@kwok-node-0" {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("the Deployment's Pod did not reach Running on kwok-node-0; last: %+v", last)
+}
