@@ -147,7 +147,6 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	return exitOK
 }
 
-
 func newThread(flags *genericclioptions.ConfigFlags, argv []string, stdout io.Writer) (*starlark.Thread, starlark.StringDict) {
 	thread := &starlark.Thread{
 		Name: "main",
