@@ -29,14 +29,14 @@ func Format(v starlark.Value) string {
 		}
 		return strings.TrimRight(string(out), "\n")
 	case *starlark.List:
-		if objs, ok := objectList(v); ok && len(objs) > 0 {
+		if objs, ok := objectsOf(v); ok && len(objs) > 0 {
 			return table(objs, time.Now())
 		}
 	}
 	return v.String()
 }
 
-func objectList(l *starlark.List) ([]*Object, bool) {
+func objectsOf(l *starlark.List) ([]*Object, bool) {
 	objs := make([]*Object, l.Len())
 	for i := range objs {
 		o, ok := l.Index(i).(*Object)

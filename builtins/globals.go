@@ -17,6 +17,8 @@ func Globals(argv []string) starlark.StringDict {
 		"k8s":    K8s,
 		"sys":    sysModule(argv),
 		"json":   json.Module,
+		"yaml":   YAML,
+		"catch":  catchBuiltin,
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":   helpBuiltin,
 	}

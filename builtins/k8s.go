@@ -7,6 +7,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
 )
@@ -14,77 +15,291 @@ import (
 // K8s is the k8s module:
 //
 //	k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>)
+//	k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None)
+//	k8s.iter(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None)
+//	k8s.exists(kind, name, *, namespace=None)
+//	k8s.resources()
+//	k8s.events(obj_or_kind, name=None, *, namespace=None)
 var K8s = &starlarkstruct.Module{
 	Name: "k8s",
 	Members: starlark.StringDict{
-		"get": newBuiltin("k8s.get", getDoc, get),
+		"get":       newBuiltin("k8s.get", getDoc, get),
+		"list":      newBuiltin("k8s.list", listDoc, list),
+		"iter":      newBuiltin("k8s.iter", iterDoc, iter),
+		"exists":    newBuiltin("k8s.exists", existsDoc, exists),
+		"resources": newBuiltin("k8s.resources", resourcesDoc, resources),
+		"events":    newBuiltin("k8s.events", eventsDoc, events),
 	},
 }
 
-const getDoc = `k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>)
-
-Reads from the cluster. With a name, returns that one object (a k8s.object);
-without one, returns the list of every object of the kind, read page by page.
-
-kind is what kubectl takes: "pods", "pod", "po", "Pod", "deployments.apps",
+const selectionDoc = `kind is what kubectl takes: "pods", "pod", "po", "Pod", "deployments.apps",
 "deployment.v1.apps", or a CRD's plural, singular, kind or short name.
-"kind/name" gives both at once: k8s.get("pod/web").
 
 namespace defaults to the session's namespace (kubeconfig context or -n);
 it is ignored for cluster-scoped kinds. all_namespaces=True lists across all.
 selector is a label selector, as a string ("app=web,tier!=db") or a dict
-({"app": "web"}); fields a field selector in the same forms.
+({"app": "web"}); fields a field selector in the same forms
+("status.phase=Running").`
+
+const getDoc = `k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>)
+
+Reads from the cluster: with a name, that one object (a k8s.object); without
+one, the list of every object that matches, read page by page.
+"kind/name" gives both at once: k8s.get("pod/web").
+
+` + selectionDoc + `
 
 default: when given, a missing named object returns this value instead of
 failing: k8s.get("pod", "web", default=None).`
 
+const listDoc = `k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None)
+
+Returns the list of objects of kind that match, always a list, read page by
+page (500 a request).
+
+` + selectionDoc + `
+
+where is a Starlark predicate applied to each object on the client:
+k8s.list("pods", where=lambda p: p.status.phase != "Running").
+limit caps how many objects are read from the server (before where).`
+
+const iterDoc = `k8s.iter(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None)
+
+Like k8s.list, but an iterable that reads one page (500 objects) at a time
+as the loop goes on, so that "for p in k8s.iter("pods", all_namespaces=True)"
+over 100,000 objects holds about one page in memory. The first page is read
+when k8s.iter is called, so a bad kind or a Forbidden fails there; a failure
+on a later page stops the loop with an error.
+
+` + selectionDoc
+
+const existsDoc = `k8s.exists(kind, name, *, namespace=None)
+
+Returns True if the object exists, False if it does not. Other failures
+(an unknown kind, Forbidden) are errors.`
+
+const resourcesDoc = `k8s.resources()
+
+Returns what kubectl api-resources shows, as a list of structs with fields
+name, shortnames, kind, group, version, namespaced and verbs, at each
+resource's preferred version, sorted by group and name.`
+
+const eventsDoc = `k8s.events(obj_or_kind, name=None, *, namespace=None)
+
+Returns the Events about one object, oldest first: k8s.events(pod) or
+k8s.events("deploy", "web").`
+
+// selection is the arguments that choose objects: kind and where to look.
+type selection struct {
+	kind, name, namespace string
+	allNamespaces         bool
+	selector, fields      selectorArg
+}
+
+func (s *selection) options() kube.ListOptions {
+	return kube.ListOptions{
+		Namespace: s.namespace, AllNamespaces: s.allNamespaces,
+		LabelSelector: s.selector.s, FieldSelector: s.fields.s,
+	}
+}
+
+// splitKindName accepts "kind/name" for the kind argument.
+func (s *selection) splitKindName(b *starlark.Builtin) error {
+	if k, n, ok := strings.Cut(s.kind, "/"); ok {
+		if s.name != "" {
+			return fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), s.kind, s.name)
+		}
+		s.kind, s.name = k, n
+	}
+	return nil
+}
+
 func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		kind, name, namespace string
-		allNamespaces         bool
-		selector, fields      selectorArg
-		dflt                  starlark.Value
+		s    selection
+		dflt starlark.Value
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &kind, "name?", &name, "namespace?", &namespace,
-		"all_namespaces?", &allNamespaces, "selector?", &selector, "fields?", &fields,
+		"kind", &s.kind, "name?", &s.name, "namespace?", &s.namespace,
+		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
 		"default?", &dflt); err != nil {
 		return nil, err
 	}
-	if k, n, ok := strings.Cut(kind, "/"); ok {
-		if name != "" {
-			return nil, fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), kind, name)
-		}
-		kind, name = k, n
+	if err := s.splitKindName(b); err != nil {
+		return nil, err
 	}
 	c, err := cluster(thread, b)
 	if err != nil {
 		return nil, err
 	}
 	ctx := threadContext(thread)
-	if name != "" {
-		if allNamespaces || selector.s != "" || fields.s != "" {
-			return nil, fmt.Errorf("%s: all_namespaces, selector and fields select a list; they cannot be used with a name", b.Name())
-		}
-		obj, err := c.Get(ctx, kind, name, namespace)
+	if s.name == "" {
+		list, err := c.List(ctx, s.kind, s.options())
 		if err != nil {
-			if dflt != nil && apierrors.IsNotFound(err) {
-				return dflt, nil
-			}
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		return NewObject(obj.Object), nil
+		return objectList(list.Items, nil, thread)
 	}
-	list, err := c.List(ctx, kind, kube.ListOptions{
-		Namespace: namespace, AllNamespaces: allNamespaces,
-		LabelSelector: selector.s, FieldSelector: fields.s,
-	})
+	if s.allNamespaces || s.selector.s != "" || s.fields.s != "" {
+		return nil, fmt.Errorf("%s: all_namespaces, selector and fields select a list; they cannot be used with a name", b.Name())
+	}
+	obj, err := c.Get(ctx, s.kind, s.name, s.namespace)
+	if err != nil {
+		if dflt != nil && apierrors.IsNotFound(err) {
+			return dflt, nil
+		}
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return NewObject(obj.Object), nil
+}
+
+// listArgs unpacks the arguments shared by k8s.list and k8s.iter.
+func listArgs(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (s selection, where starlark.Callable, limit int, err error) {
+	err = starlark.UnpackArgs(b.Name(), args, kwargs,
+		"kind", &s.kind, "namespace?", &s.namespace,
+		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
+		"where?", &where, "limit?", &limit)
+	if err == nil && limit < 0 {
+		err = fmt.Errorf("%s: limit must be positive, got %d", b.Name(), limit)
+	}
+	return s, where, limit, err
+}
+
+func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	s, where, limit, err := listArgs(b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cluster(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	opts := s.options()
+	opts.Limit = int64(limit)
+	l, err := c.List(threadContext(thread), s.kind, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	items := make([]starlark.Value, len(list.Items))
-	for i := range list.Items {
-		items[i] = NewObject(list.Items[i].Object)
+	v, err := objectList(l.Items, where, thread)
+	if err != nil {
+		return nil, fmt.Errorf("%s: where: %w", b.Name(), err)
 	}
-	return starlark.NewList(items), nil
+	return v, nil
+}
+
+// objectList wraps items as k8s.objects, keeping those where accepts.
+func objectList(items []unstructured.Unstructured, where starlark.Callable, thread *starlark.Thread) (*starlark.List, error) {
+	out := make([]starlark.Value, 0, len(items))
+	for i := range items {
+		o := NewObject(items[i].Object)
+		if where != nil {
+			ok, err := accepts(thread, where, o)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return starlark.NewList(out), nil
+}
+
+func accepts(thread *starlark.Thread, where starlark.Callable, o *Object) (bool, error) {
+	v, err := starlark.Call(thread, where, starlark.Tuple{o}, nil)
+	if err != nil {
+		return false, err
+	}
+	return bool(v.Truth()), nil
+}
+
+func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var s selection
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &s.kind, "name", &s.name, "namespace?", &s.namespace); err != nil {
+		return nil, err
+	}
+	c, err := cluster(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := c.Exists(threadContext(thread), s.kind, s.name, s.namespace)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return starlark.Bool(ok), nil
+}
+
+func resources(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	c, err := cluster(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := c.Resources()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	out := make([]starlark.Value, len(rs))
+	for i, r := range rs {
+		out[i] = starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+			"name":       starlark.String(r.Name),
+			"shortnames": stringList(r.ShortNames),
+			"kind":       starlark.String(r.Kind),
+			"group":      starlark.String(r.Group),
+			"version":    starlark.String(r.Version),
+			"namespaced": starlark.Bool(r.Namespaced),
+			"verbs":      stringList(r.Verbs),
+		})
+	}
+	return starlark.NewList(out), nil
+}
+
+func stringList(ss []string) *starlark.List {
+	out := make([]starlark.Value, len(ss))
+	for i, s := range ss {
+		out[i] = starlark.String(s)
+	}
+	return starlark.NewList(out)
+}
+
+func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		target starlark.Value
+		s      selection
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj_or_kind", &target, "name?", &s.name, "namespace?", &s.namespace); err != nil {
+		return nil, err
+	}
+	switch t := target.(type) {
+	case starlark.String:
+		s.kind = string(t)
+		if err := s.splitKindName(b); err != nil {
+			return nil, err
+		}
+		if s.name == "" {
+			return nil, fmt.Errorf("%s: which %s? give a name", b.Name(), s.kind)
+		}
+	case *Object:
+		s.kind, s.name = str(t.m, "kind"), str(t.m, "metadata", "name")
+		if s.namespace == "" {
+			s.namespace = str(t.m, "metadata", "namespace")
+		}
+		if s.kind == "" || s.name == "" {
+			return nil, fmt.Errorf("%s: the object has no kind or metadata.name", b.Name())
+		}
+	default:
+		return nil, fmt.Errorf("%s: got %s, want k8s.object or str", b.Name(), target.Type())
+	}
+	c, err := cluster(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	items, err := c.Events(threadContext(thread), s.kind, s.name, s.namespace)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return objectList(items, nil, thread)
 }

@@ -20,6 +20,10 @@ type Cluster interface {
 	Namespace() (string, error)
 	Get(ctx context.Context, kind, name, namespace string) (*unstructured.Unstructured, error)
 	List(ctx context.Context, kind string, opts kube.ListOptions) (*unstructured.UnstructuredList, error)
+	ListPage(ctx context.Context, kind string, opts kube.ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error)
+	Exists(ctx context.Context, kind, name, namespace string) (bool, error)
+	Resources() ([]kube.ResourceInfo, error)
+	Events(ctx context.Context, kind, name, namespace string) ([]unstructured.Unstructured, error)
 }
 
 var _ Cluster = (*kube.Client)(nil)

@@ -1,8 +1,7 @@
 package builtins
 
 import (
-	"encoding/json"
-	"os"
+		"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,31 +74,9 @@ func starGlobals() starlark.StringDict {
 
 // objectFromJSON decodes text as the API client does (integers as int64).
 func objectFromJSON(text string) (*Object, error) {
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	docs, err := DecodeYAMLDocuments(text)
+	if err != nil {
 		return nil, err
 	}
-	return NewObject(numbersToInt64(m).(map[string]any)), nil
-}
-
-func numbersToInt64(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			v[k] = numbersToInt64(e)
-		}
-	case []any:
-		for i, e := range v {
-			v[i] = numbersToInt64(e)
-		}
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
-		}
-		f, _ := v.Float64()
-		return f
-	}
-	return v
+	return NewObject(docs[0].(map[string]any)), nil
 }

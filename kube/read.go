@@ -61,6 +61,32 @@ func (c *Client) Get(ctx context.Context, kind, name, namespace string) (*unstru
 
 // List reads every object of kind that opts select, page by page.
 func (c *Client) List(ctx context.Context, kind string, opts ListOptions) (*unstructured.UnstructuredList, error) {
+	out := &unstructured.UnstructuredList{}
+	cont := ""
+	for {
+		page, err := c.ListPage(ctx, kind, opts, cont, int64(len(out.Items)))
+		if err != nil {
+			return nil, err
+		}
+		if out.Object == nil {
+			out.Object = page.Object
+		}
+		out.Items = append(out.Items, page.Items...)
+		cont = page.GetContinue()
+		if cont == "" {
+			break
+		}
+	}
+	out.SetContinue("")
+	return out, nil
+}
+
+// ListPage reads one page (at most PageSize objects) of the objects of kind
+// that opts select, from the continue token cont ("" for the first page).
+// have is how many objects earlier pages returned, so that opts.Limit is
+// honoured across pages: the last page's continue token is cleared once the
+// limit is reached.
+func (c *Client) ListPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error) {
 	r, err := c.Resolve(kind)
 	if err != nil {
 		return nil, err
@@ -69,29 +95,32 @@ func (c *Client) List(ctx context.Context, kind string, opts ListOptions) (*unst
 	if !opts.AllNamespaces {
 		ns = c.namespaceFor(r, opts.Namespace)
 	}
-	rc := c.resourceClient(r, ns)
-	out := &unstructured.UnstructuredList{}
-	lo := metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector}
-	for {
-		lo.Limit = PageSize
-		if opts.Limit > 0 && opts.Limit-int64(len(out.Items)) < PageSize {
-			lo.Limit = opts.Limit - int64(len(out.Items))
-		}
-		page, err := rc.List(ctx, lo)
-		if err != nil {
-			return nil, apiError(err, ns)
-		}
-		if out.Object == nil {
-			out.Object = page.Object
-		}
-		out.Items = append(out.Items, page.Items...)
-		lo.Continue = page.GetContinue()
-		if lo.Continue == "" || (opts.Limit > 0 && int64(len(out.Items)) >= opts.Limit) {
-			break
-		}
+	lo := metav1.ListOptions{
+		LabelSelector: opts.LabelSelector,
+		FieldSelector: opts.FieldSelector,
+		Limit:         PageSize,
+		Continue:      cont,
 	}
-	out.SetContinue("")
-	return out, nil
+	if opts.Limit > 0 && opts.Limit-have < PageSize {
+		lo.Limit = opts.Limit - have
+	}
+	page, err := c.resourceClient(r, ns).List(ctx, lo)
+	if err != nil {
+		return nil, apiError(err, ns)
+	}
+	if opts.Limit > 0 && have+int64(len(page.Items)) >= opts.Limit {
+		page.SetContinue("")
+	}
+	return page, nil
+}
+
+// Exists tells whether the object of kind called name exists.
+func (c *Client) Exists(ctx context.Context, kind, name, namespace string) (bool, error) {
+	_, err := c.Get(ctx, kind, name, namespace)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // apiError rewords an API error in kubectl's words, adding the namespace to a

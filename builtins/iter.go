@@ -1,0 +1,117 @@
+package builtins
+
+import (
+	"context"
+	"fmt"
+
+	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// pager is the value of k8s.iter: an iterable over the objects of one
+// selection that reads one page at a time.
+type pager struct {
+	b      *starlark.Builtin
+	c      Cluster
+	ctx    context.Context
+	sel    selection
+	limit  int64
+	where  starlark.Callable
+	first  *unstructured.UnstructuredList // read by k8s.iter itself
+	thread *starlark.Thread
+}
+
+var _ starlark.Iterable = (*pager)(nil)
+
+func iter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	s, where, limit, err := listArgs(b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cluster(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	p := &pager{b: b, c: c, ctx: threadContext(thread), sel: s, limit: int64(limit), where: where, thread: thread}
+	// Read the first page now, so that a wrong kind or a Forbidden is an
+	// ordinary error of this call rather than of the loop.
+	p.first, err = p.page("", 0)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *pager) page(cont string, have int64) (*unstructured.UnstructuredList, error) {
+	opts := p.sel.options()
+	opts.Limit = p.limit
+	l, err := p.c.ListPage(p.ctx, p.sel.kind, opts, cont, have)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.b.Name(), err)
+	}
+	return l, nil
+}
+
+func (p *pager) String() string        { return fmt.Sprintf("<k8s.iter %s>", p.sel.kind) }
+func (p *pager) Type() string          { return "k8s.iter" }
+func (p *pager) Freeze()               {}
+func (p *pager) Truth() starlark.Bool  { return true }
+func (p *pager) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: k8s.iter") }
+
+// Iterate starts a pass over the objects; the first pass uses the page read
+// by k8s.iter, later passes read again from the start.
+func (p *pager) Iterate() starlark.Iterator {
+	it := &pageIterator{p: p, thread: p.thread}
+	if p.first != nil {
+		it.page, p.first = p.first, nil
+	} else {
+		it.page, it.err = p.page("", 0)
+	}
+	return it
+}
+
+type pageIterator struct {
+	p      *pager
+	thread *starlark.Thread
+	page   *unstructured.UnstructuredList
+	i      int
+	have   int64
+	err    error
+}
+
+func (it *pageIterator) Next(v *starlark.Value) bool {
+	for {
+		if it.err != nil {
+			// A Starlark iterator cannot return an error: stop the program
+			// with it instead of ending the loop as if the list were done.
+			it.thread.Cancel(it.err.Error())
+			return false
+		}
+		if it.i < len(it.page.Items) {
+			o := NewObject(it.page.Items[it.i].Object)
+			it.page.Items[it.i] = unstructured.Unstructured{} // let the page go as we go
+			it.i++
+			if it.p.where != nil {
+				ok, err := accepts(it.thread, it.p.where, o)
+				if err != nil {
+					it.err = fmt.Errorf("%s: where: %w", it.p.b.Name(), err)
+					continue
+				}
+				if !ok {
+					continue
+				}
+			}
+			*v = o
+			return true
+		}
+		cont := it.page.GetContinue()
+		if cont == "" {
+			return false
+		}
+		it.have += int64(len(it.page.Items))
+		it.page, it.err = it.p.page(cont, it.have)
+		it.i = 0
+	}
+}
+
+func (it *pageIterator) Done() {}
