@@ -1,7 +1,7 @@
 package builtins
 
 import (
-		"os"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
