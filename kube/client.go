@@ -33,6 +33,7 @@ func NewConfigFlags() *genericclioptions.ConfigFlags {
 		WithDiscoveryQPS(clientQPS).
 		WithWrapConfigFn(func(c *rest.Config) *rest.Config {
 			c.QPS, c.Burst = clientQPS, clientBurst
+			c.Wrap(WrapRetry)
 			return c
 		})
 }
