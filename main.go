@@ -201,7 +201,7 @@ func interactive(flags *genericclioptions.ConfigFlags, stdout, stderr io.Writer)
 		Globals:     globals,
 		FileOptions: fileOptions,
 		Prompt:      prompt,
-		Echo:        builtins.Format,
+		Echo:        func(v starlark.Value) string { return builtins.Echo(thread, v) },
 		SetContext:  builtins.SetContext,
 		FormatError: formatError,
 		Stdout:      stdout,

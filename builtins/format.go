@@ -1,39 +1,122 @@
 package builtins
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
+
+	"github.com/k8sh/k8sh/kube"
 )
 
-// Format renders a value as the REPL echoes it: YAML for one object (without
-// managedFields), a kubectl-like table for a list of objects, repr for
+// Output formats of k8s.print, as kubectl -o names them.
+var outputs = []string{"table", "wide", "yaml", "json", "name"}
+
+// Echo renders a value as the REPL shows it: YAML for one object (without
+// managedFields), the kubectl get table for a list of objects, repr for
 // anything else, and nothing for None.
-func Format(v starlark.Value) string {
+func Echo(thread *starlark.Thread, v starlark.Value) string {
 	switch v := v.(type) {
 	case starlark.NoneType:
 		return ""
 	case *Object:
-		m := v.Map()
-		if md, ok := m["metadata"].(map[string]any); ok {
-			delete(md, "managedFields")
-		}
-		out, err := yaml.Marshal(m)
-		if err != nil {
-			return v.String()
-		}
-		return strings.TrimRight(string(out), "\n")
+		s, _ := render(thread, v, "yaml")
+		return s
 	case *starlark.List:
 		if objs, ok := objectsOf(v); ok && len(objs) > 0 {
-			return table(objs, time.Now())
+			s, _ := render(thread, v, "table")
+			return s
 		}
 	}
 	return v.String()
+}
+
+// render formats v (a k8s.object, a list of them, or any value) in output.
+func render(thread *starlark.Thread, v starlark.Value, output string) (string, error) {
+	if !slices.Contains(outputs, output) {
+		return "", fmt.Errorf("unknown output %q, want one of %s", output, strings.Join(outputs, ", "))
+	}
+	var objs []*Object
+	single := false
+	switch v := v.(type) {
+	case *Object:
+		objs, single = []*Object{v}, true
+	case *starlark.List:
+		var ok bool
+		if objs, ok = objectsOf(v); !ok {
+			objs = nil
+		}
+	}
+	if objs == nil {
+		if output == "json" || output == "yaml" {
+			return encode(v, output)
+		}
+		if s, ok := v.(starlark.String); ok {
+			return string(s), nil
+		}
+		return v.String(), nil
+	}
+	switch output {
+	case "name":
+		names := make([]string, len(objs))
+		for i, o := range objs {
+			names[i] = objectName(o)
+		}
+		return strings.Join(names, "\n"), nil
+	case "yaml", "json":
+		if single {
+			return encode(cleaned(objs[0]), output)
+		}
+		items := make([]any, len(objs))
+		for i, o := range objs {
+			items[i] = cleaned(o)
+		}
+		return encode(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, output)
+	}
+	return table(thread, objs, output == "wide", time.Now()), nil
+}
+
+// cleaned is an object's data without managedFields, as kubectl shows it.
+func cleaned(o *Object) map[string]any {
+	m := o.Map()
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "managedFields")
+	}
+	return m
+}
+
+func encode(v any, output string) (string, error) {
+	if sv, ok := v.(starlark.Value); ok {
+		g, err := FromStarlark(sv)
+		if err != nil {
+			return "", err
+		}
+		v = g
+	}
+	if output == "json" {
+		out, err := json.MarshalIndent(v, "", "    ")
+		return string(out), err
+	}
+	out, err := yaml.Marshal(v)
+	return strings.TrimRight(string(out), "\n"), err
+}
+
+// objectName is kubectl -o name's form: "pod/web", "deployment.apps/web".
+func objectName(o *Object) string {
+	gv, _ := schema.ParseGroupVersion(str(o.m, "apiVersion"))
+	kind := strings.ToLower(str(o.m, "kind"))
+	if gv.Group != "" {
+		kind += "." + gv.Group
+	}
+	return kind + "/" + str(o.m, "metadata", "name")
 }
 
 func objectsOf(l *starlark.List) ([]*Object, bool) {
@@ -51,41 +134,128 @@ func objectsOf(l *starlark.List) ([]*Object, bool) {
 	return objs, true
 }
 
-// table prints NAMESPACE (when the objects span more than one), KIND (when
-// they are of more than one), NAME and AGE, as kubectl get does.
-func table(objs []*Object, now time.Time) string {
+// table prints objects as kubectl get does: with the server's columns for
+// the kind when they are all of one kind and the session's cluster serves
+// them, else NAME and AGE (and KIND when they are of several kinds). A
+// NAMESPACE column comes first when they span several namespaces.
+func table(thread *starlark.Thread, objs []*Object, wide bool, now time.Time) string {
 	nss, kinds := map[string]bool{}, map[string]bool{}
 	for _, o := range objs {
 		nss[str(o.m, "metadata", "namespace")] = true
-		kinds[str(o.m, "kind")] = true
+		kinds[str(o.m, "apiVersion")+" "+str(o.m, "kind")] = true
 	}
-	showNS, showKind := len(nss) > 1, len(kinds) > 1
+	showNS := len(nss) > 1
+	var header []string
+	var rows [][]string
+	if len(kinds) == 1 {
+		header, rows = serverTable(thread, objs, nss, wide)
+	}
+	if header == nil {
+		header, rows = []string{"NAME", "AGE"}, make([][]string, len(objs))
+		if len(kinds) > 1 {
+			header = []string{"KIND", "NAME", "AGE"}
+		}
+		for i, o := range objs {
+			age := "<unknown>"
+			if ts, err := time.Parse(time.RFC3339, str(o.m, "metadata", "creationTimestamp")); err == nil {
+				age = duration.HumanDuration(now.Sub(ts))
+			}
+			rows[i] = []string{str(o.m, "metadata", "name"), age}
+			if len(kinds) > 1 {
+				rows[i] = append([]string{str(o.m, "kind")}, rows[i]...)
+			}
+		}
+	}
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 8, 3, ' ', 0)
-	var head []string
 	if showNS {
-		head = append(head, "NAMESPACE")
+		header = append([]string{"NAMESPACE"}, header...)
 	}
-	if showKind {
-		head = append(head, "KIND")
-	}
-	fmt.Fprintln(w, strings.Join(append(head, "NAME", "AGE"), "\t"))
-	for _, o := range objs {
-		var row []string
+	fmt.Fprintln(w, strings.Join(header, "\t"))
+	for i, row := range rows {
 		if showNS {
-			row = append(row, str(o.m, "metadata", "namespace"))
+			row = append([]string{str(objs[i].m, "metadata", "namespace")}, row...)
 		}
-		if showKind {
-			row = append(row, str(o.m, "kind"))
-		}
-		age := "<unknown>"
-		if ts, err := time.Parse(time.RFC3339, str(o.m, "metadata", "creationTimestamp")); err == nil {
-			age = duration.HumanDuration(now.Sub(ts))
-		}
-		fmt.Fprintln(w, strings.Join(append(row, str(o.m, "metadata", "name"), age), "\t"))
+		fmt.Fprintln(w, strings.Join(row, "\t"))
 	}
 	w.Flush()
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// serverTable asks the cluster for the kind's Table and returns the header
+// and one row per object, in the objects' order; nil when it cannot.
+func serverTable(thread *starlark.Thread, objs []*Object, nss map[string]bool, wide bool) ([]string, [][]string) {
+	s, _ := thread.Local(sessionKey).(*Session)
+	if s == nil || s.Cluster == nil {
+		return nil, nil
+	}
+	gv, err := schema.ParseGroupVersion(str(objs[0].m, "apiVersion"))
+	kind := str(objs[0].m, "kind")
+	if err != nil || kind == "" {
+		return nil, nil
+	}
+	opts := kube.ListOptions{AllNamespaces: len(nss) > 1}
+	for ns := range nss {
+		opts.Namespace = ns
+	}
+	if len(objs) == 1 {
+		opts.FieldSelector = "metadata.name=" + str(objs[0].m, "metadata", "name")
+	}
+	t, err := s.Cluster.Table(threadContext(thread), kind+"."+gv.Version+"."+gv.Group, opts)
+	if err != nil {
+		return nil, nil
+	}
+	var cols []int
+	var header []string
+	for i, c := range t.ColumnDefinitions {
+		if wide || c.Priority == 0 {
+			cols = append(cols, i)
+			header = append(header, strings.ToUpper(c.Name))
+		}
+	}
+	byName := map[string][]string{}
+	for _, r := range t.Rows {
+		var md struct {
+			Metadata struct{ Name, Namespace string }
+		}
+		if err := json.Unmarshal(r.Object.Raw, &md); err != nil {
+			return nil, nil
+		}
+		cells := make([]string, len(cols))
+		for j, c := range cols {
+			if c < len(r.Cells) {
+				cells[j] = cell(r.Cells[c])
+			}
+		}
+		byName[md.Metadata.Namespace+"/"+md.Metadata.Name] = cells
+	}
+	rows := make([][]string, len(objs))
+	for i, o := range objs {
+		name := str(o.m, "metadata", "name")
+		row, ok := byName[str(o.m, "metadata", "namespace")+"/"+name]
+		if !ok {
+			// Gone since it was read: show what we know.
+			row = make([]string, len(cols))
+			row[0] = name
+		}
+		rows[i] = row
+	}
+	return header, rows
+}
+
+func cell(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "<none>"
+	case string:
+		return v
+	case float64:
+		if v == float64(int64(v)) {
+			return strconv.FormatInt(int64(v), 10)
+		}
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 // str reads a string field at path from JSON data, "" when absent.

@@ -20,6 +20,7 @@ import (
 //	k8s.exists(kind, name, *, namespace=None)
 //	k8s.resources()
 //	k8s.events(obj_or_kind, name=None, *, namespace=None)
+//	k8s.print(x, output="table")
 var K8s = &starlarkstruct.Module{
 	Name: "k8s",
 	Members: starlark.StringDict{
@@ -29,6 +30,7 @@ var K8s = &starlarkstruct.Module{
 		"exists":    newBuiltin("k8s.exists", existsDoc, exists),
 		"resources": newBuiltin("k8s.resources", resourcesDoc, resources),
 		"events":    newBuiltin("k8s.events", eventsDoc, events),
+		"print":     newBuiltin("k8s.print", printDoc, printBuiltin),
 	},
 }
 

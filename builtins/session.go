@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"go.starlark.net/starlark"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
@@ -24,6 +25,7 @@ type Cluster interface {
 	Exists(ctx context.Context, kind, name, namespace string) (bool, error)
 	Resources() ([]kube.ResourceInfo, error)
 	Events(ctx context.Context, kind, name, namespace string) ([]unstructured.Unstructured, error)
+	Table(ctx context.Context, kind string, opts kube.ListOptions) (*metav1.Table, error)
 }
 
 var _ Cluster = (*kube.Client)(nil)

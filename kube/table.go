@@ -1,0 +1,91 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+)
+
+// tableAccept asks the server for the Table that kubectl get prints: the
+// kind's own columns (a Deployment's READY, UP-TO-DATE, ...; a CRD's printer
+// columns), with the plain list as a fallback for servers without tables.
+const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+// Table reads the objects of kind that opts select as the server's Table,
+// with each row's object metadata (includeObject=Metadata) so that rows can
+// be matched to objects. Like List, it reads page by page.
+func (c *Client) Table(ctx context.Context, kind string, opts ListOptions) (*metav1.Table, error) {
+	r, err := c.Resolve(kind)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := c.tableClient()
+	if err != nil {
+		return nil, err
+	}
+	ns := ""
+	if !opts.AllNamespaces {
+		ns = c.namespaceFor(r, opts.Namespace)
+	}
+	p := "/api"
+	if r.GVR.Group != "" {
+		p = path.Join("/apis", r.GVR.Group)
+	}
+	p = path.Join(p, r.GVR.Version)
+	if ns != "" {
+		p = path.Join(p, "namespaces", ns)
+	}
+	p = path.Join(p, r.GVR.Resource)
+
+	out := &metav1.Table{}
+	cont := ""
+	for {
+		req := rc.Get().AbsPath(p).
+			SetHeader("Accept", tableAccept).
+			Param("includeObject", "Metadata").
+			Param("limit", strconv.Itoa(PageSize))
+		if opts.LabelSelector != "" {
+			req = req.Param("labelSelector", opts.LabelSelector)
+		}
+		if opts.FieldSelector != "" {
+			req = req.Param("fieldSelector", opts.FieldSelector)
+		}
+		if cont != "" {
+			req = req.Param("continue", cont)
+		}
+		raw, err := req.DoRaw(ctx)
+		if err != nil {
+			return nil, apiError(err, ns)
+		}
+		var page metav1.Table
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return nil, fmt.Errorf("decoding table: %w", err)
+		}
+		if page.Kind != "Table" {
+			return nil, fmt.Errorf("the server returned %q, not a Table", page.Kind)
+		}
+		if out.ColumnDefinitions == nil {
+			out.ColumnDefinitions = page.ColumnDefinitions
+		}
+		out.Rows = append(out.Rows, page.Rows...)
+		cont = page.Continue
+		if cont == "" {
+			return out, nil
+		}
+	}
+}
+
+func (c *Client) tableClient() (*rest.RESTClient, error) {
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	cfg := rest.CopyConfig(c.config)
+	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	return rest.UnversionedRESTClientFor(cfg)
+}
