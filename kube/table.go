@@ -8,7 +8,8 @@ import (
 	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 )
 
@@ -86,6 +87,8 @@ func (c *Client) tableClient() (*rest.RESTClient, error) {
 		return nil, err
 	}
 	cfg := rest.CopyConfig(c.config)
-	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	// Raw JSON is all we read: an empty scheme spares registering every API
+	// type at start-up, as client-go's kubernetes/scheme would.
+	cfg.NegotiatedSerializer = serializer.NewCodecFactory(runtime.NewScheme()).WithoutConversion()
 	return rest.UnversionedRESTClientFor(cfg)
 }
