@@ -35,9 +35,12 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 	if kind == "" {
 		return Resource{}, fmt.Errorf("empty kind")
 	}
+	// The deferred mapper rediscovers by itself on a miss when its data came
+	// from the disk cache (not Fresh). When it was fetched earlier by this
+	// process, a CRD made since is unknown to it: look again, once.
+	fresh := c.discovery.Fresh()
 	m, err := mappingFor(c.mapper, kind)
-	if err != nil && meta.IsNoMatchError(err) {
-		// The cache may predate a CRD: look again, once.
+	if err != nil && meta.IsNoMatchError(err) && fresh {
 		c.discovery.Invalidate()
 		c.mapper.Reset()
 		m, err = mappingFor(c.mapper, kind)
