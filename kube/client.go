@@ -9,6 +9,7 @@ package kube
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -51,6 +52,7 @@ type Client struct {
 	discovery discovery.CachedDiscoveryInterface
 	mapper    meta.ResettableRESTMapper
 	namespace string
+	resolved  atomic.Bool // Resolve was called before
 }
 
 // NewClient returns a client for the context that flags select.

@@ -36,11 +36,13 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 		return Resource{}, fmt.Errorf("empty kind")
 	}
 	// The deferred mapper rediscovers by itself on a miss when its data came
-	// from the disk cache (not Fresh). When it was fetched earlier by this
-	// process, a CRD made since is unknown to it: look again, once.
-	fresh := c.discovery.Fresh()
+	// from the disk cache (not Fresh). When this client fetched it earlier, a
+	// CRD made since is unknown to it: look again, once.
+	// On this client's first lookup the data is either read now from the
+	// server or from disk, where the mapper retries by itself.
+	retry := c.resolved.Swap(true) && c.discovery.Fresh()
 	m, err := mappingFor(c.mapper, kind)
-	if err != nil && meta.IsNoMatchError(err) && fresh {
+	if err != nil && meta.IsNoMatchError(err) && retry {
 		c.discovery.Invalidate()
 		c.mapper.Reset()
 		m, err = mappingFor(c.mapper, kind)
