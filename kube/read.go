@@ -126,8 +126,11 @@ func (c *Client) Exists(ctx context.Context, kind, name, namespace string) (bool
 // apiError rewords an API error in kubectl's words, adding the namespace to a
 // not-found so that a user who was in the wrong namespace sees it at once.
 func apiError(err error, ns string) error {
-	if apierrors.IsNotFound(err) && ns != "" {
+	switch {
+	case apierrors.IsNotFound(err) && ns != "":
 		return fmt.Errorf("%w in namespace %q", err, ns)
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("you must be logged in to the server (%w)", err)
 	}
 	return err
 }
