@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// apiClient is a minimal bearer-token HTTPS client for the sandbox apiserver.
+type apiClient struct {
+	server string
+	token  string
+	hc     *http.Client
+}
+
+func newAPIClient(server string, caPEM []byte, token string) (*apiClient, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("cannot parse CA certificate")
+	}
+	tr := &http.Transport{
+		Proxy:               nil,
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: 5 * time.Second,
+		DisableKeepAlives:   false,
+	}
+	return &apiClient{server: server, token: token, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}, nil
+}
+
+// do performs a request and returns the status code and body.
+func (c *apiClient) do(method, path string, body any) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.server+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "k8sh-sandbox")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return resp.StatusCode, b, err
+}
+
+func (c *apiClient) ready() bool {
+	code, _, err := c.do("GET", "/readyz", nil)
+	return err == nil && code == http.StatusOK
+}
+
+// create POSTs obj; 201/200 and 409 AlreadyExists count as success.
+func (c *apiClient) create(path string, obj any) error {
+	code, body, err := c.do("POST", path, obj)
+	if err != nil {
+		return err
+	}
+	switch code {
+	case http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusConflict:
+		return nil
+	}
+	return fmt.Errorf("POST %s: HTTP %d: %s", path, code, bytes.TrimSpace(body))
+}
+
+// get fetches path into out; found is false on 404.
+func (c *apiClient) get(path string, out any) (found bool, err error) {
+	code, body, err := c.do("GET", path, nil)
+	if err != nil {
+		return false, err
+	}
+	if code == http.StatusNotFound {
+		return false, nil
+	}
+	if code != http.StatusOK {
+		return false, fmt.Errorf("GET %s: HTTP %d: %s", path, code, bytes.TrimSpace(body))
+	}
+	if out != nil {
+		return true, json.Unmarshal(body, out)
+	}
+	return true, nil
+}
+
+const (
+	nodeName = "kwok-node-0"
+)
+
+func kwokNode() map[string]any {
+	res := map[string]string{"cpu": "32", "memory": "256Gi", "pods": "110"}
+	return map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Node",
+		"metadata": map[string]any{
+			"name": nodeName,
+			"labels": map[string]string{
+				"type":                   "kwok",
+				"kubernetes.io/hostname": nodeName,
+				"kubernetes.io/os":       "linux",
+				"kubernetes.io/arch":     "amd64",
+			},
+			"annotations": map[string]string{
+				"kwok.x-k8s.io/node": "fake",
+			},
+		},
+		"spec": map[string]any{},
+		"status": map[string]any{
+			"allocatable": res,
+			"capacity":    res,
+		},
+	}
+}
+
+func viewerBinding() map[string]any {
+	return map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1",
+		"kind":       "ClusterRoleBinding",
+		"metadata":   map[string]any{"name": "sandbox-viewer"},
+		"roleRef": map[string]string{
+			"apiGroup": "rbac.authorization.k8s.io",
+			"kind":     "ClusterRole",
+			"name":     "view",
+		},
+		"subjects": []map[string]string{{
+			"apiGroup": "rbac.authorization.k8s.io",
+			"kind":     "User",
+			"name":     "viewer",
+		}},
+	}
+}
+
+func (c *apiClient) nodeReady(name string) (bool, error) {
+	var n struct {
+		Status struct {
+			Conditions []struct{ Type, Status string } `json:"conditions"`
+		} `json:"status"`
+	}
+	found, err := c.get("/api/v1/nodes/"+name, &n)
+	if err != nil || !found {
+		return false, err
+	}
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == "Ready" {
+			return cond.Status == "True", nil
+		}
+	}
+	return false, nil
+}

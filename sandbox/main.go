@@ -1,0 +1,257 @@
+// Command sandbox runs a local, throw-away Kubernetes control plane for k8sh
+// development and tests: etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler and a kwok fake node, all listening on 127.0.0.1 only.
+//
+// Usage (from the repository root or from sandbox/):
+//
+//	go -C sandbox run . build    # build the pinned binaries if needed
+//	go -C sandbox run . up       # idempotent start; prints the kubeconfig path
+//	go -C sandbox run . down     # stop everything it started
+//	go -C sandbox run . status   # exit 0 if running and ready, 3 if not
+//
+// State lives in ROOT/.cache/sandbox/. The program is stdlib-only on purpose so
+// that it compiles in seconds; the heavy binaries are built with `go build`
+// from the versions pinned in sandbox/go.mod.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+const usageText = `usage: sandbox [-root DIR] <command>
+
+commands:
+  build    build the pinned binaries into ROOT/.cache/sandbox/bin (if needed)
+  up       start the sandbox (idempotent); prints the kubeconfig path last
+  down     stop everything the sandbox started
+  status   show the state; exit 0 if running and ready, 3 if not
+
+flags:
+`
+
+// exitError carries a specific process exit code.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func main() {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	rootFlag := fs.String("root", "", "repository root (default: the directory containing sandbox/go.mod)")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, usageText)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	args := fs.Args()
+	if len(args) == 0 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	cmd := args[0]
+	// Allow flags after the command too: `sandbox up -root DIR`.
+	if err := fs.Parse(args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "sandbox: unexpected arguments: %v\n", fs.Args())
+		os.Exit(2)
+	}
+
+	root, err := findRoot(*rootFlag)
+	if err != nil {
+		fatal(err)
+	}
+	e := newEnv(root)
+
+	switch cmd {
+	case "build":
+		err = e.withLock(func() error { return e.build(true) })
+	case "up":
+		var path string
+		err = e.withLock(func() error {
+			var uerr error
+			path, uerr = e.up()
+			return uerr
+		})
+		if err == nil {
+			fmt.Println(path)
+		}
+	case "down":
+		err = e.withLock(e.down)
+	case "status":
+		err = e.status()
+	case "help", "-h", "--help":
+		fs.Usage()
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "sandbox: unknown command %q\n", cmd)
+		fs.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "sandbox:", ee.msg)
+		}
+		os.Exit(ee.code)
+	}
+	fmt.Fprintln(os.Stderr, "sandbox:", err)
+	os.Exit(1)
+}
+
+// logf prints brief progress to stderr (stdout is reserved for results).
+func logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "sandbox: "+format+"\n", a...)
+}
+
+const sandboxModule = "github.com/k8sh/k8sh/sandbox"
+
+// findRoot returns the repository root: the explicit -root, or the nearest
+// directory (walking up from cwd) that contains sandbox/go.mod, or whose own
+// go.mod is the sandbox module (then its parent).
+func findRoot(explicit string) (string, error) {
+	if explicit != "" {
+		abs, err := filepath.Abs(explicit)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(filepath.Join(abs, "sandbox", "go.mod")); err != nil {
+			return "", fmt.Errorf("-root %s: no sandbox/go.mod there", abs)
+		}
+		return abs, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for dir := wd; ; {
+		if isSandboxModule(filepath.Join(dir, "sandbox", "go.mod")) {
+			return dir, nil
+		}
+		if isSandboxModule(filepath.Join(dir, "go.mod")) {
+			return filepath.Dir(dir), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", fmt.Errorf("cannot find the repository root from %s (no sandbox/go.mod); pass -root DIR", wd)
+}
+
+func isSandboxModule(gomod string) bool {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "module ") {
+			return strings.Trim(strings.TrimSpace(strings.TrimPrefix(line, "module")), `"`) == sandboxModule
+		}
+	}
+	return false
+}
+
+// env holds the resolved paths.
+type env struct {
+	root       string // repository root
+	sandboxDir string // ROOT/sandbox (the pinning module)
+	stateDir   string // ROOT/.cache/sandbox
+	binDir     string
+	pkiDir     string
+	logDir     string
+	etcdDir    string
+	statePath  string
+	kubeconfig string
+	kwokConfig string
+	podLog     string
+	auditPol   string
+}
+
+func newEnv(root string) *env {
+	st := filepath.Join(root, ".cache", "sandbox")
+	return &env{
+		root:       root,
+		sandboxDir: filepath.Join(root, "sandbox"),
+		stateDir:   st,
+		binDir:     filepath.Join(st, "bin"),
+		pkiDir:     filepath.Join(st, "pki"),
+		logDir:     filepath.Join(st, "logs"),
+		etcdDir:    filepath.Join(st, "etcd"),
+		statePath:  filepath.Join(st, "state.json"),
+		kubeconfig: filepath.Join(st, "kubeconfig"),
+		kwokConfig: filepath.Join(st, "kwok.yaml"),
+		podLog:     filepath.Join(st, "pod.log"),
+		auditPol:   filepath.Join(st, "audit-policy.yaml"),
+	}
+}
+
+// withLock serialises build/up/down across concurrent invocations.
+func (e *env) withLock(fn func() error) error {
+	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(e.stateDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		logf("waiting for another sandbox command to finish ...")
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck
+	return fn()
+}
+
+// writeFileAtomic writes data to path via a temp file and rename.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	defer os.Remove(name) // no-op after a successful rename
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(name, path)
+}

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// state is persisted in ROOT/.cache/sandbox/state.json.
+type state struct {
+	Root       string         `json:"root"`
+	BinDir     string         `json:"binDir"`
+	Kubeconfig string         `json:"kubeconfig"`
+	Server     string         `json:"server"`
+	Ports      map[string]int `json:"ports"`
+	Components []component    `json:"components"` // in start order
+	StartedAt  time.Time      `json:"startedAt"`
+	Ready      bool           `json:"ready"`
+}
+
+type component struct {
+	Name  string         `json:"name"`
+	Pid   int            `json:"pid"`
+	Ports map[string]int `json:"ports,omitempty"`
+	Log   string         `json:"log"`
+}
+
+func (e *env) readState() (*state, error) {
+	b, err := os.ReadFile(e.statePath)
+	if err != nil {
+		return nil, err
+	}
+	var s state
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", e.statePath, err)
+	}
+	return &s, nil
+}
+
+func (e *env) writeState(s *state) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(e.statePath, append(b, '\n'), 0o644)
+}
+
+// ourProcess reports whether pid is a live (non-zombie) process running one
+// of our binaries from binDir.
+func ourProcess(pid int, binDir string) bool {
+	if pid <= 0 {
+		return false
+	}
+	if st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err != nil {
+		return false
+	} else if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X') {
+		return false
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	return bytes.Contains(cmdline, []byte(binDir+"/"))
+}
+
+// strayProcesses lists processes (other than us and our ancestors) whose
+// executable or argv[0] lives in binDir, newest first.
+func strayProcesses(binDir string) []int {
+	skip := map[int]bool{}
+	for pid := os.Getpid(); pid > 1 && !skip[pid]; pid = parentPid(pid) {
+		skip[pid] = true
+	}
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	prefix := binDir + "/"
+	for _, de := range entries {
+		pid, err := strconv.Atoi(de.Name())
+		if err != nil || skip[pid] {
+			continue
+		}
+		exe, _ := os.Readlink("/proc/" + de.Name() + "/exe")
+		cmdline, _ := os.ReadFile("/proc/" + de.Name() + "/cmdline")
+		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+		if (strings.HasPrefix(exe, prefix) || strings.HasPrefix(string(argv0), prefix)) && alive(pid) {
+			out = append(out, pid)
+		}
+	}
+	// Newest first, mirroring the reverse start order used for known components
+	// (etcd, started first, shuts down slowly while apiservers still watch it).
+	sort.SliceStable(out, func(i, j int) bool { return startTime(out[i]) > startTime(out[j]) })
+	return out
+}
+
+// startTime is the process start time in clock ticks since boot (0 if unknown).
+func startTime(pid int) uint64 {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(st, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(st[i+1:]))
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
+}
+
+func parentPid(pid int) int {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(st, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(st[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+func alive(pid int) bool {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(st, ')')
+	return !(i > 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X'))
+}
+
+// stopPids sends SIGTERM to each pid in order (each one waited for up to
+// grace before the next), then SIGKILL to whatever is left.
+func stopPids(pids []int, names []string, grace time.Duration) {
+	for i, pid := range pids {
+		if !alive(pid) {
+			continue
+		}
+		name := strconv.Itoa(pid)
+		if names != nil && names[i] != "" {
+			name = names[i] + " (pid " + name + ")"
+		}
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		deadline := time.Now().Add(grace)
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if alive(pid) {
+			logf("%s did not exit after SIGTERM; killing", name)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			for j := 0; j < 100 && alive(pid); j++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// proc is a component started by this invocation of `up`.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error // valid after done is closed
+}
+
+func (e *env) start(name string, args ...string) (*proc, error) {
+	logPath := filepath.Join(e.logDir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(e.binDir, name), args...)
+	cmd.Dir = e.stateDir
+	cmd.Stdout = f
+	cmd.Stderr = f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Keep components from picking up a user's kubeconfig by accident.
+	cmd.Env = append(filterEnv(os.Environ(), "KUBECONFIG="), "KUBECONFIG=")
+	fmt.Fprintf(f, "# %s %s\n", cmd.Path, strings.Join(args, " "))
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func filterEnv(env []string, prefix string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, prefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// componentError reports a failed component with the end of its log.
+type componentError struct {
+	name, log string
+	err       error
+}
+
+func (c *componentError) Error() string {
+	return fmt.Sprintf("%s failed: %v\n----- last 30 lines of %s -----\n%s\n-----", c.name, c.err, c.log, tail(c.log, 30))
+}
+
+var errInterrupted = errors.New("interrupted")
