@@ -91,7 +91,7 @@ assert.eq(len(k8s.list("cm", selector={"app": "db"})), 2)
 assert.eq(len(k8s.list("cm", selector="app in (web,db),tier!=fe")), 2)
 assert.eq([c.metadata.name for c in k8s.list("cm", fields="metadata.name=db-1")], ["db-1"])
 assert.eq([c.metadata.name for c in k8s.list("cm", fields={"metadata.name": "web-2"})], ["web-2"])
-assert.eq(sorted([c.metadata.name for c in k8s.list("cm", where=lambda c: c.data.i == "1")]), ["db-1", "web-1"])
+assert.eq(sorted([c.metadata.name for c in k8s.list("cm", where=lambda c: c.data.get("i") == "1")]), ["db-1", "web-1"])
 assert.eq(len(k8s.list("cm", selector="app", limit=2)), 2)
 assert.eq(len(k8s.list("cm", selector="app=nope")), 0)
 assert.true(len(k8s.list("namespaces")) >= 4)
@@ -104,8 +104,9 @@ assert.eq(k8s.exists("configmap", "nope"), False)
 assert.fails(lambda: k8s.get("cm", "nope"), 'k8s.get: configmaps "nope" not found in namespace "%s"' % ns)
 assert.fails(lambda: k8s.get("cm", "web-0", selector="a=b"), "cannot be used with a name")
 assert.fails(lambda: k8s.get("deploymnets"), 'k8s.get: the server doesn\'t have a resource type "deploymnets" \\(did you mean "deployments"')
-assert.fails(lambda: k8s.list("cm", selector=3), "k8s.list: for parameter selector: got int, want str or dict")
-assert.fails(lambda: k8s.list("cm", selector="a=="), "k8s.list: ")
+assert.fails(lambda: k8s.list("cm", selector=3), 'k8s.list: for parameter "selector": got int, want str or dict')
+assert.fails(lambda: k8s.list("cm", selector="a b"), 'k8s.list: invalid label selector "a b"')
+assert.fails(lambda: k8s.list("cm", fields="x"), 'k8s.list: invalid field selector "x"')
 
 # resources, as kubectl api-resources
 pods = [r for r in k8s.resources() if r.name == "pods"][0]
@@ -168,14 +169,20 @@ for c in it:
     names[c.metadata.name] = True
 assert.eq(n, `+itoa(n)+`)
 assert.eq(len(names), n)
+`)
+	// The server may return short pages, never longer ones.
+	if got, min := cc.pages.Load(), int32(n/kube.PageSize+1); got < min {
+		t.Errorf("read %d pages, want >= %d (page by page, %d a page)", got, min, kube.PageSize)
+	}
+	cc.pages.Store(0)
+	runStar(t, cc, `
 # where and limit work across pages
 assert.eq(len([c for c in k8s.iter("cm", selector="bulk=yes", where=lambda c: c.metadata.name.endswith("7"))]), `+itoa(countSuffix7(n))+`)
 assert.eq(len(list(k8s.iter("cm", selector="bulk=yes", limit=510))), 510)
 assert.fails(lambda: k8s.iter("nopes"), "k8s.iter: the server doesn't have a resource type")
 `)
-	// 2 pages for the loop, 2 for where, 2 for limit=510, 0 for the bad kind.
-	if got := cc.pages.Load(); got != 6 {
-		t.Errorf("read %d pages, want 6 (page by page, %d a page)", got, kube.PageSize)
+	if cc.pages.Load() < 4 {
+		t.Errorf("where and limit read %d pages, want >= 4", cc.pages.Load())
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -23,6 +25,17 @@ type ListOptions struct {
 	LabelSelector, FieldSelector string
 	// Limit caps how many objects are returned; 0 means all.
 	Limit int64
+}
+
+// validate checks the selectors before anything is sent.
+func (o ListOptions) validate() error {
+	if _, err := labels.Parse(o.LabelSelector); err != nil {
+		return fmt.Errorf("invalid label selector %q: %w", o.LabelSelector, err)
+	}
+	if _, err := fields.ParseSelector(o.FieldSelector); err != nil {
+		return fmt.Errorf("invalid field selector %q: %w", o.FieldSelector, err)
+	}
+	return nil
 }
 
 // namespaceFor returns the namespace a request for r goes to: none for a
@@ -87,6 +100,9 @@ func (c *Client) List(ctx context.Context, kind string, opts ListOptions) (*unst
 // honoured across pages: the last page's continue token is cleared once the
 // limit is reached.
 func (c *Client) ListPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	r, err := c.Resolve(kind)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,400 @@
+package builtins
+
+// Benchmarks of the read path, for the targets of docs/performance.md:
+//
+//	go test -run '^$' -bench . -benchmem -benchtime 5x -count 3 -timeout 30m ./builtins/
+//
+// They are benchmarks, not tests: nothing here asserts a duration. The List
+// and Filter benchmarks need the sandbox (make sandbox-up) and skip without
+// it; they read 10,000 ConfigMaps of about 1 KB from the namespace
+// k8sh-bench, which the first run fills and later runs reuse.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/kube/kubetest"
+)
+
+const (
+	benchNamespace = "k8sh-bench"
+	benchCount     = 10000
+	benchLabel     = "bench"
+	benchValue     = "10k"
+	benchMatches   = benchCount / 10 // ConfigMaps labelled x=y
+)
+
+var (
+	benchOnce  sync.Once
+	benchErr   error
+	benchTotal int // ConfigMaps in benchNamespace: the 10,000 and kube-root-ca.crt
+)
+
+// benchSandbox returns the sandbox with benchNamespace holding the 10,000
+// ConfigMaps. It skips in -short mode and when no sandbox answers.
+func benchSandbox(b *testing.B) *kubetest.Env {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("benchmark of the read path: needs the sandbox cluster (run without -short)")
+	}
+	if err := sandboxReachable(); err != nil {
+		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
+	}
+	env := kubetest.Sandbox(b)
+	benchOnce.Do(func() { benchTotal, benchErr = ensureBenchConfigMaps(env) })
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return env
+}
+
+// sandboxReachable tells whether the sandbox kubeconfig exists and its API
+// server accepts connections, without starting anything.
+func sandboxReachable() error {
+	kc := os.Getenv("K8SH_SANDBOX_KUBECONFIG")
+	if kc == "" {
+		root, err := kubetest.RepoRoot()
+		if err != nil {
+			return err
+		}
+		kc = filepath.Join(root, ".cache", "sandbox", "kubeconfig")
+	}
+	cfg, err := clientcmd.LoadFromFile(kc)
+	if err != nil {
+		return err
+	}
+	cl, ok := cfg.Clusters["sandbox"]
+	if !ok {
+		return fmt.Errorf("%s: no cluster named sandbox", kc)
+	}
+	u, err := url.Parse(cl.Server)
+	if err != nil {
+		return err
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+func benchName(i int) string { return fmt.Sprintf("bench-%05d", i) }
+
+// ensureBenchConfigMaps makes benchNamespace hold exactly the ConfigMaps
+// bench-00000 ... bench-09999 labelled bench=10k (and x=y on every 10th,
+// x=z elsewhere), each with about 1 KB of data, creating the missing ones
+// with 16 workers. It returns how many ConfigMaps the namespace holds in all.
+func ensureBenchConfigMaps(env *kubetest.Env) (int, error) {
+	ctx := context.Background()
+	// A client of its own so that the one-time fill is not held to the
+	// test clientset's 100 requests a second.
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 1000, 1000
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return 0, err
+	}
+	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{Name: benchNamespace, Labels: map[string]string{"k8sh.test": "bench"}},
+	}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return 0, fmt.Errorf("creating namespace %s: %w", benchNamespace, err)
+	}
+	cms := cs.CoreV1().ConfigMaps(benchNamespace)
+	have := map[string]bool{}
+	total := 0
+	for cont := ""; ; {
+		l, err := cms.List(ctx, metav1.ListOptions{Limit: kube.PageSize, Continue: cont})
+		if err != nil {
+			return 0, err
+		}
+		for _, cm := range l.Items {
+			total++
+			if cm.Labels[benchLabel] == benchValue {
+				have[cm.Name] = true
+			}
+		}
+		if cont = l.Continue; cont == "" {
+			break
+		}
+	}
+	var (
+		work = make(chan func() error)
+		errs = make(chan error, 16)
+		wg   sync.WaitGroup
+	)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				if err := f(); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	payload := strings.Repeat("0123456789abcdef", 64) // 1,024 bytes
+	for i := range benchCount {
+		name := benchName(i)
+		if have[name] {
+			delete(have, name)
+			continue
+		}
+		x := "z"
+		if i%10 == 0 {
+			x = "y"
+		}
+		total++
+		work <- func() error {
+			_, err := cms.Create(ctx, &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{benchLabel: benchValue, "x": x}},
+				Data:       map[string]string{"payload": payload},
+			}, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("configmap %s/%s exists without the label %s=%s", benchNamespace, name, benchLabel, benchValue)
+			}
+			return err
+		}
+	}
+	for name := range have { // labelled bench=10k but not one of the 10,000
+		total--
+		work <- func() error {
+			return cms.Delete(ctx, name, metav1.DeleteOptions{})
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return 0, fmt.Errorf("filling namespace %s: %w", benchNamespace, err)
+	default:
+	}
+	return total, nil
+}
+
+// benchClient is k8sh's client of the sandbox, as `k8sh --kubeconfig KC
+// --context sandbox` makes it, with a discovery cache of the benchmark's own.
+func benchClient(b *testing.B, env *kubetest.Env) *kube.Client {
+	flags := kube.NewConfigFlags()
+	kc, kctx, dir := env.Kubeconfig, "sandbox", b.TempDir()
+	flags.KubeConfig, flags.Context, flags.CacheDir = &kc, &kctx, &dir
+	return kube.NewClient(flags)
+}
+
+// benchThread is a Starlark thread whose session is c.
+func benchThread(c Cluster) *starlark.Thread {
+	thread := &starlark.Thread{Name: "bench", Print: func(*starlark.Thread, string) {}}
+	SetSession(thread, &Session{Cluster: c})
+	SetContext(thread, context.Background())
+	return thread
+}
+
+// k8shList runs `cms = k8s.list("cm", namespace=NS, ARGS)` and returns cms.
+func k8shList(thread *starlark.Thread, args string) (*starlark.List, error) {
+	src := fmt.Sprintf("cms = k8s.list(\"cm\", namespace=%q%s)\n", benchNamespace, args)
+	g, err := starlark.ExecFileOptions(starOptions, thread, "bench.star", src, Globals(nil))
+	if err != nil {
+		return nil, err
+	}
+	cms, _ := g["cms"].(*starlark.List)
+	if cms == nil {
+		return nil, fmt.Errorf("cms is %v", g["cms"])
+	}
+	return cms, nil
+}
+
+// BenchmarkList10k lists the 10,000 ConfigMaps three ways, in one run:
+// client-go's dynamic client (List and decode, page by page as k8sh does),
+// k8sh's k8s.list (the same, then a Starlark list of k8s.objects), and
+// `kubectl get cm -o json > /dev/null` as a process.
+func BenchmarkList10k(b *testing.B) {
+	env := benchSandbox(b)
+	ctx := context.Background()
+
+	b.Run("client-go", func(b *testing.B) {
+		// The same rest config as k8sh's client: kube.NewConfigFlags'
+		// QPS/Burst and retry wrapper, and dynamic.NewForConfig's JSON.
+		flags := kube.NewConfigFlags()
+		kc, kctx := env.Kubeconfig, "sandbox"
+		flags.KubeConfig, flags.Context = &kc, &kctx
+		cfg, err := flags.ToRESTConfig()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(benchNamespace)
+		list := func() (int, error) {
+			var items []unstructured.Unstructured
+			for cont := ""; ; {
+				page, err := rc.List(ctx, metav1.ListOptions{Limit: kube.PageSize, Continue: cont})
+				if err != nil {
+					return 0, err
+				}
+				items = append(items, page.Items...)
+				if cont = page.GetContinue(); cont == "" {
+					return len(items), nil
+				}
+			}
+		}
+		if _, err := list(); err != nil { // warm: connection
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			n, err := list()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n != benchTotal {
+				b.Fatalf("listed %d ConfigMaps, want %d", n, benchTotal)
+			}
+		}
+	})
+
+	b.Run("k8sh", func(b *testing.B) {
+		thread := benchThread(benchClient(b, env))
+		if _, err := k8shList(thread, ""); err != nil { // warm: connection, discovery
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			cms, err := k8shList(thread, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if cms.Len() != benchTotal {
+				b.Fatalf("len(cms) = %d, want %d", cms.Len(), benchTotal)
+			}
+		}
+	})
+
+	b.Run("kubectl", func(b *testing.B) {
+		root, err := kubetest.RepoRoot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		kubectl := filepath.Join(root, ".cache", "sandbox", "bin", "kubectl")
+		if _, err := os.Stat(kubectl); err != nil {
+			b.Skipf("no sandbox kubectl: %v", err)
+		}
+		args := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox",
+			"--cache-dir", b.TempDir(), "get", "cm", "-n", benchNamespace, "-o", "json"}
+		// Warm the discovery cache, and check what kubectl prints.
+		out, err := exec.Command(kubectl, args...).Output()
+		if err != nil {
+			b.Fatalf("kubectl: %v", err)
+		}
+		var l struct{ Items []json.RawMessage }
+		if err := json.Unmarshal(out, &l); err != nil || len(l.Items) != benchTotal {
+			b.Fatalf("kubectl printed %d items (%v), want %d", len(l.Items), err, benchTotal)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			var stderr strings.Builder
+			cmd := exec.Command(kubectl, args...)
+			cmd.Stderr = &stderr // stdout: nil, so /dev/null
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("kubectl: %v\n%s", err, stderr.String())
+			}
+		}
+	})
+}
+
+// BenchmarkFilter10k times the comprehension that picks, among the 10,000
+// listed ConfigMaps, the 1,000 labelled x=y.
+func BenchmarkFilter10k(b *testing.B) {
+	env := benchSandbox(b)
+	thread := benchThread(benchClient(b, env))
+	// Only the 10,000: kube-root-ca.crt has no labels, so the comprehension
+	// would fail on it (a missing field is an error, not None).
+	cms, err := k8shList(thread, fmt.Sprintf(", selector=%q", benchLabel+"="+benchValue))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if cms.Len() != benchCount {
+		b.Fatalf("len(cms) = %d, want %d", cms.Len(), benchCount)
+	}
+	const src = `ys = [c for c in cms if c.metadata.labels.get("x") == "y"]` + "\n"
+	predeclared := Globals(nil)
+	predeclared["cms"] = cms
+	_, prog, err := starlark.SourceProgramOptions(starOptions, "filter.star", src, predeclared.Has)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		g, err := prog.Init(thread, predeclared)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := g["ys"].(*starlark.List).Len(); n != benchMatches {
+			b.Fatalf("filter kept %d ConfigMaps, want %d", n, benchMatches)
+		}
+	}
+}
+
+// BenchmarkStartup times `k8sh -c 'print(1)'` as a process, with no
+// kubeconfig (KUBECONFIG names a file that does not exist).
+func BenchmarkStartup(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds k8sh (run without -short)")
+	}
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(b.TempDir(), "k8sh")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "KUBECONFIG="+filepath.Join(b.TempDir(), "nonexistent"))
+	run := func() {
+		cmd := exec.Command(bin, "-c", "print(1)")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != "1\n" {
+			b.Fatalf("k8sh -c 'print(1)': %v: %q", err, out)
+		}
+	}
+	run() // warm: page cache
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		run()
+	}
+}
