@@ -3,12 +3,14 @@ package builtins
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/fatih/color"
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -29,14 +31,40 @@ func Echo(thread *starlark.Thread, v starlark.Value) string {
 		return ""
 	case *Object:
 		s, _ := render(thread, v, "yaml")
-		return s
+		return colorize(s, "yaml")
 	case *starlark.List:
 		if objs, ok := objectsOf(v); ok && len(objs) > 0 {
 			s, _ := render(thread, v, "table")
-			return s
+			return colorize(s, "table")
 		}
 	}
 	return v.String()
+}
+
+var (
+	keyColor    = color.New(color.FgCyan)
+	headerColor = color.New(color.Bold)
+	yamlKey     = regexp.MustCompile(`^(\s*(?:- )*)([^\s:#'"][^:]*|"[^"]*"|'[^']*'):(\s|$)`)
+)
+
+// colorize colours YAML keys and a table's header, unless colour is off:
+// fatih/color turns it off when stdout is not a terminal or NO_COLOR is set.
+func colorize(s, output string) string {
+	if color.NoColor {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	switch output {
+	case "yaml":
+		for i, l := range lines {
+			if m := yamlKey.FindStringSubmatchIndex(l); m != nil {
+				lines[i] = l[:m[4]] + keyColor.Sprint(l[m[4]:m[5]]) + l[m[5]:]
+			}
+		}
+	case "table", "wide":
+		lines[0] = headerColor.Sprint(lines[0])
+	}
+	return strings.Join(lines, "\n")
 }
 
 // render formats v (a k8s.object, a list of them, or any value) in output.

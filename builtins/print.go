@@ -24,6 +24,6 @@ func printBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	thread.Print(thread, s)
+	thread.Print(thread, colorize(s, output))
 	return starlark.None, nil
 }
