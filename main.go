@@ -53,6 +53,7 @@ var fileOptions = &syntax.FileOptions{
 type options struct {
 	code    string
 	hasCode bool
+	dryRun  bool
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -80,6 +81,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.SetErr(stderr)
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVarP(&opts.code, "code", "c", "", "run CODE instead of a script; the arguments after it are sys.argv[1:]")
+	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "make every change a server-side dry run: nothing is persisted")
 	flags.AddFlags(cmd.Flags())
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
@@ -113,7 +115,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = args[0], data, args
 	default:
 		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			return interactive(flags, stdout, stderr)
+			return interactive(flags, opts, stdout, stderr)
 		}
 		data, err := io.ReadAll(stdin)
 		if err != nil {
@@ -123,7 +125,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = "<stdin>", data, []string{"-"}
 	}
 
-	thread, globals := newThread(flags, argv, stdout)
+	thread, globals := newThread(flags, opts, argv, stdout, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	builtins.SetContext(thread, ctx)
@@ -147,7 +149,10 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	return exitOK
 }
 
-func newThread(flags *genericclioptions.ConfigFlags, argv []string, stdout io.Writer) (*starlark.Thread, starlark.StringDict) {
+func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, stdout, stderr io.Writer) (*starlark.Thread, starlark.StringDict) {
+	if opts.dryRun {
+		fmt.Fprintln(stderr, "k8sh: --dry-run: changes are sent as server-side dry runs; nothing is persisted")
+	}
 	thread := &starlark.Thread{
 		Name: "main",
 		Print: func(_ *starlark.Thread, msg string) {
@@ -157,6 +162,7 @@ func newThread(flags *genericclioptions.ConfigFlags, argv []string, stdout io.Wr
 	builtins.SetSession(thread, &builtins.Session{
 		Cluster: kube.NewClient(flags),
 		Argv:    argv,
+		DryRun:  opts.dryRun,
 	})
 	return thread, builtins.Globals(argv)
 }
@@ -187,8 +193,8 @@ func formatError(err error) string {
 	return b.String()
 }
 
-func interactive(flags *genericclioptions.ConfigFlags, stdout, stderr io.Writer) int {
-	thread, globals := newThread(flags, []string{""}, stdout)
+func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, stderr io.Writer) int {
+	thread, globals := newThread(flags, opts, []string{""}, stdout, stderr)
 	prompt := func() string {
 		info, err := kube.NewClient(flags).Context()
 		if err != nil || info.Name == "" {

@@ -36,6 +36,8 @@ type Session struct {
 	Cluster Cluster
 	// Argv is sys.argv: the script path first, then its arguments.
 	Argv []string
+	// DryRun makes every mutating builtin a server-side dry run (--dry-run).
+	DryRun bool
 }
 
 const sessionKey = "k8sh.session"
