@@ -57,6 +57,7 @@ type options struct {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	kube.SilenceClientLogs()
 	flags := kube.NewConfigFlags()
 	var opts options
 	status := exitOK

@@ -7,7 +7,9 @@
 package kube
 
 import (
+	"flag"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 )
 
 // Client QPS and burst. client-go's defaults (5/10) throttle any script that
@@ -25,6 +28,18 @@ const (
 	clientQPS   = 50
 	clientBurst = 300
 )
+
+// SilenceClientLogs stops client-go's klog lines ("Couldn't get current
+// server API group list", ...) from reaching stderr: k8sh reports each
+// failure once, as the error of the builtin that met it.
+func SilenceClientLogs() {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	fs.Set("logtostderr", "false")
+	fs.Set("alsologtostderr", "false")
+	fs.Set("stderrthreshold", "FATAL")
+	klog.SetOutput(io.Discard)
+}
 
 // NewConfigFlags returns kubectl's kubeconfig flags (--kubeconfig, --context,
 // -n/--namespace, --server, --token, ...) with k8sh's client limits.

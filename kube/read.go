@@ -2,7 +2,10 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
+	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -147,6 +150,27 @@ func apiError(err error, ns string) error {
 		return fmt.Errorf("%w in namespace %q", err, ns)
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("you must be logged in to the server (%w)", err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		host := "the server"
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			if u, perr := url.Parse(ue.URL); perr == nil {
+				host = "the server " + u.Host
+			}
+		}
+		return &refusedError{host: host, err: err}
 	}
 	return err
 }
+
+// refusedError is kubectl's message for a server that is not there.
+type refusedError struct {
+	host string
+	err  error
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("the connection to %s was refused - did you specify the right host or port?", e.host)
+}
+
+func (e *refusedError) Unwrap() error { return e.err }

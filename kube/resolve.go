@@ -51,7 +51,7 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 		if meta.IsNoMatchError(err) {
 			return Resource{}, c.unknownKind(kind)
 		}
-		return Resource{}, fmt.Errorf("resolving kind %q: %w", kind, err)
+		return Resource{}, apiError(err, "")
 	}
 	return Resource{
 		GVR:        m.Resource,
