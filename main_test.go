@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,6 +87,20 @@ func TestRunWithoutCluster(t *testing.T) {
 					tc.args, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
 			}
 		})
+	}
+}
+
+func TestConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	r := k8sh(t, "", nil, "--kubeconfig", os.DevNull, "--server", "https://"+addr, "-c", `k8s.get("pods", namespace="x")`)
+	want := "-c:1:8: k8s.get: the connection to the server " + addr + " was refused - did you specify the right host or port?\n"
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("got code %d stderr %q; want 1 %q", r.code, r.stderr, want)
 	}
 }
 
