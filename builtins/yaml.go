@@ -57,7 +57,8 @@ func yamlEncode(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	return starlark.String(out), nil
 }
 
-func yamlDecode(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// decodeArg decodes the documents of a decode builtin's argument s.
+func decodeArg(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) ([]any, error) {
 	var s string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "s", &s); err != nil {
 		return nil, err
@@ -65,6 +66,14 @@ func yamlDecode(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	docs, err := DecodeYAMLDocuments(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return docs, nil
+}
+
+func yamlDecode(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	docs, err := decodeArg(b, args, kwargs)
+	if err != nil {
+		return nil, err
 	}
 	switch len(docs) {
 	case 0:
@@ -76,13 +85,9 @@ func yamlDecode(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 }
 
 func yamlDecodeAll(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var s string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "s", &s); err != nil {
-		return nil, err
-	}
-	docs, err := DecodeYAMLDocuments(s)
+	docs, err := decodeArg(b, args, kwargs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		return nil, err
 	}
 	out := make([]starlark.Value, len(docs))
 	for i, d := range docs {

@@ -91,11 +91,8 @@ func mappingFor(mapper meta.RESTMapper, arg string) (*meta.RESTMapping, error) {
 // (group-qualified where the group is not core), singular, short names and
 // Kind. It is what completion and "did you mean" draw from.
 func (c *Client) Names() ([]string, error) {
-	if err := c.init(); err != nil {
-		return nil, err
-	}
-	lists, err := c.discovery.ServerPreferredResources()
-	if err != nil && len(lists) == 0 {
+	rs, err := c.Resources()
+	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
@@ -106,21 +103,15 @@ func (c *Client) Names() ([]string, error) {
 			names = append(names, s)
 		}
 	}
-	for _, l := range lists {
-		gv, _ := schema.ParseGroupVersion(l.GroupVersion)
-		for _, r := range l.APIResources {
-			if strings.Contains(r.Name, "/") {
-				continue // subresource
-			}
-			add(r.Name)
-			if gv.Group != "" {
-				add(r.Name + "." + gv.Group)
-			}
-			add(r.SingularName)
-			add(r.Kind)
-			for _, s := range r.ShortNames {
-				add(s)
-			}
+	for _, r := range rs {
+		add(r.Name)
+		if r.Group != "" {
+			add(r.Name + "." + r.Group)
+		}
+		add(r.Singular)
+		add(r.Kind)
+		for _, s := range r.ShortNames {
+			add(s)
 		}
 	}
 	sort.Strings(names)

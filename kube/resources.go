@@ -13,6 +13,7 @@ import (
 // ResourceInfo is one row of `kubectl api-resources`.
 type ResourceInfo struct {
 	Name       string
+	Singular   string
 	ShortNames []string
 	Kind       string
 	Group      string
@@ -36,10 +37,10 @@ func (c *Client) Resources() ([]ResourceInfo, error) {
 		gv, _ := schema.ParseGroupVersion(l.GroupVersion)
 		for _, r := range l.APIResources {
 			if strings.Contains(r.Name, "/") {
-				continue
+				continue // a subresource
 			}
 			out = append(out, ResourceInfo{
-				Name: r.Name, ShortNames: r.ShortNames, Kind: r.Kind,
+				Name: r.Name, Singular: r.SingularName, ShortNames: r.ShortNames, Kind: r.Kind,
 				Group: gv.Group, Version: gv.Version, Namespaced: r.Namespaced,
 				Verbs: r.Verbs,
 			})
