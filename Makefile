@@ -7,7 +7,7 @@ ROOT     := $(CURDIR)
 SANDBOX  := $(ROOT)/.cache/sandbox/sandboxctl
 KUBECONFIG_SANDBOX := $(ROOT)/.cache/sandbox/kubeconfig
 
-.PHONY: all build run test test-unit lint sandbox-build sandbox-up sandbox-down sandbox-status clean
+.PHONY: all build run test test-unit bench lint sandbox-build sandbox-up sandbox-down sandbox-status clean
 
 all: build
 
@@ -42,6 +42,11 @@ test-unit:
 
 test: build sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -count=1 ./...
+
+# Benchmarks of docs/performance.md (about 5 minutes; figures are noisy on a
+# shared machine: compare the lines of one run with each other).
+bench: sandbox-up
+	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 6 -timeout 30m ./builtins/
 
 lint:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

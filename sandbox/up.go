@@ -68,7 +68,16 @@ func (e *env) healthy() (bool, *state) {
 	if err != nil {
 		return false, s
 	}
-	return c.ready(), s
+	// Its processes live: give a busy apiserver some time to answer before
+	// deciding to start everything anew (which would wipe the cluster).
+	deadline := time.Now().Add(15 * time.Second)
+	for !c.ready() {
+		if time.Now().After(deadline) {
+			return false, s
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return true, s
 }
 
 func (e *env) coldStart() (path string, err error) {
