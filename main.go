@@ -160,10 +160,12 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 			fmt.Fprintln(stdout, msg)
 		},
 	}
+	clients := kube.NewClients(flags)
 	builtins.SetSession(thread, &builtins.Session{
-		Cluster: kube.NewClient(flags),
-		Argv:    argv,
-		DryRun:  opts.dryRun,
+		Cluster:    kube.NewClient(flags),
+		ForContext: func(name string) (builtins.Cluster, error) { return clients.For(name) },
+		Argv:       argv,
+		DryRun:     opts.dryRun,
 	})
 	return thread, builtins.Globals(argv)
 }

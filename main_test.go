@@ -227,3 +227,21 @@ print(" ".join([p.status.get("phase", "") + "@" + p.spec.get("nodeName", "") for
 	}
 	t.Fatalf("the Deployment's Pod did not reach Running on kwok-node-0; last: %+v", last)
 }
+
+func TestContextArgumentE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	code := `
+print(sorted([c for c in ["sandbox", "sandbox-viewer"] if k8s.exists("ns", "` + env.Namespace + `", context=c)]))
+print(catch(k8s.list, "secrets", namespace="` + env.Namespace + `", context="sandbox-viewer").error)
+print(len(k8s.list("secrets", namespace="` + env.Namespace + `")) >= 0)
+k8s.get("ns", context="nope")`
+	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--context", "sandbox", "-c", code)
+	want := `["sandbox", "sandbox-viewer"]
+k8s.list: secrets is forbidden: User "viewer" cannot list resource "secrets" in API group "" in the namespace "` + env.Namespace + `"
+True
+`
+	if r.code != 1 || r.stdout != want ||
+		r.stderr != "-c:5:8: k8s.get: no context \"nope\" in the kubeconfig; the contexts are: sandbox, sandbox-viewer\n" {
+		t.Errorf("got %+v\nwant stdout %q", r, want)
+	}
+}

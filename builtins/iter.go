@@ -28,7 +28,7 @@ func iter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err != nil {
 		return nil, err
 	}
-	c, err := cluster(thread, b)
+	c, err := clusterFor(thread, b, s.context)
 	if err != nil {
 		return nil, err
 	}

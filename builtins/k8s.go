@@ -14,12 +14,12 @@ import (
 
 // K8s is the k8s module:
 //
-//	k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>)
-//	k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None)
-//	k8s.iter(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None)
-//	k8s.exists(kind, name, *, namespace=None)
-//	k8s.resources()
-//	k8s.events(obj_or_kind, name=None, *, namespace=None)
+//	k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>, context=None)
+//	k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None)
+//	k8s.iter(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None)
+//	k8s.exists(kind, name, *, namespace=None, context=None)
+//	k8s.resources(*, context=None)
+//	k8s.events(obj_or_kind, name=None, *, namespace=None, context=None)
 //	k8s.print(x, output="table")
 var K8s = &starlarkstruct.Module{
 	Name: "k8s",
@@ -41,9 +41,13 @@ namespace defaults to the session's namespace (kubeconfig context or -n);
 it is ignored for cluster-scoped kinds. all_namespaces=True lists across all.
 selector is a label selector, as a string ("app=web,tier!=db") or a dict
 ({"app": "web"}); fields a field selector in the same forms
-("status.phase=Running").`
+("status.phase=Running").
 
-const getDoc = `k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>)
+context names another kubeconfig context for this one call, without
+switching the session's: k8s.list("pods", context="prod"). Its namespace
+is that context's default.`
+
+const getDoc = `k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>, context=None)
 
 Reads from the cluster: with a name, that one object (a k8s.object); without
 one, the list of every object that matches, read page by page.
@@ -54,7 +58,7 @@ one, the list of every object that matches, read page by page.
 default: when given, a missing named object returns this value instead of
 failing: k8s.get("pod", "web", default=None).`
 
-const listDoc = `k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None)
+const listDoc = `k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None)
 
 Returns the list of objects of kind that match, always a list, read page by
 page (500 a request).
@@ -65,7 +69,7 @@ where is a Starlark predicate applied to each object on the client:
 k8s.list("pods", where=lambda p: p.status.phase != "Running").
 limit caps how many objects are read from the server (before where).`
 
-const iterDoc = `k8s.iter(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None)
+const iterDoc = `k8s.iter(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None)
 
 Like k8s.list, but an iterable that reads one page (500 objects) at a time
 as the loop goes on, so that "for p in k8s.iter("pods", all_namespaces=True)"
@@ -75,18 +79,18 @@ on a later page stops the loop with an error.
 
 ` + selectionDoc
 
-const existsDoc = `k8s.exists(kind, name, *, namespace=None)
+const existsDoc = `k8s.exists(kind, name, *, namespace=None, context=None)
 
 Returns True if the object exists, False if it does not. Other failures
 (an unknown kind, Forbidden) are errors.`
 
-const resourcesDoc = `k8s.resources()
+const resourcesDoc = `k8s.resources(*, context=None)
 
 Returns what kubectl api-resources shows, as a list of structs with fields
 name, shortnames, kind, group, version, namespaced and verbs, at each
 resource's preferred version, sorted by group and name.`
 
-const eventsDoc = `k8s.events(obj_or_kind, name=None, *, namespace=None)
+const eventsDoc = `k8s.events(obj_or_kind, name=None, *, namespace=None, context=None)
 
 Returns the Events about one object, oldest first: k8s.events(pod) or
 k8s.events("deploy", "web").`
@@ -94,6 +98,7 @@ k8s.events("deploy", "web").`
 // selection is the arguments that choose objects: kind and where to look.
 type selection struct {
 	kind, name, namespace string
+	context               string
 	allNamespaces         bool
 	selector, fields      selectorArg
 }
@@ -124,13 +129,13 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
 		"kind", &s.kind, "name?", &s.name, "namespace?", &s.namespace,
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"default?", &dflt); err != nil {
+		"default?", &dflt, "context?", &s.context); err != nil {
 		return nil, err
 	}
 	if err := s.splitKindName(b); err != nil {
 		return nil, err
 	}
-	c, err := cluster(thread, b)
+	c, err := clusterFor(thread, b, s.context)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +165,7 @@ func listArgs(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple)
 	err = starlark.UnpackArgs(b.Name(), args, kwargs,
 		"kind", &s.kind, "namespace?", &s.namespace,
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"where?", &where, "limit?", &limit)
+		"where?", &where, "limit?", &limit, "context?", &s.context)
 	if err == nil && limit < 0 {
 		err = fmt.Errorf("%s: limit must be positive, got %d", b.Name(), limit)
 	}
@@ -172,7 +177,7 @@ func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err != nil {
 		return nil, err
 	}
-	c, err := cluster(thread, b)
+	c, err := clusterFor(thread, b, s.context)
 	if err != nil {
 		return nil, err
 	}
@@ -218,10 +223,10 @@ func accepts(thread *starlark.Thread, where starlark.Callable, o *Object) (bool,
 
 func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var s selection
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &s.kind, "name", &s.name, "namespace?", &s.namespace); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &s.kind, "name", &s.name, "namespace?", &s.namespace, "context?", &s.context); err != nil {
 		return nil, err
 	}
-	c, err := cluster(thread, b)
+	c, err := clusterFor(thread, b, s.context)
 	if err != nil {
 		return nil, err
 	}
@@ -233,10 +238,11 @@ func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 }
 
 func resources(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+	var context string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "context?", &context); err != nil {
 		return nil, err
 	}
-	c, err := cluster(thread, b)
+	c, err := clusterFor(thread, b, context)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +278,7 @@ func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		target starlark.Value
 		s      selection
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj_or_kind", &target, "name?", &s.name, "namespace?", &s.namespace); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj_or_kind", &target, "name?", &s.name, "namespace?", &s.namespace, "context?", &s.context); err != nil {
 		return nil, err
 	}
 	switch t := target.(type) {
@@ -295,7 +301,7 @@ func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	default:
 		return nil, fmt.Errorf("%s: got %s, want k8s.object or str", b.Name(), target.Type())
 	}
-	c, err := cluster(thread, b)
+	c, err := clusterFor(thread, b, s.context)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,9 @@ var _ Cluster = (*kube.Client)(nil)
 type Session struct {
 	// Cluster is the client of the session's current context.
 	Cluster Cluster
+	// ForContext returns the client of another kubeconfig context, for the
+	// context= argument of the k8s builtins; nil when there is none.
+	ForContext func(name string) (Cluster, error)
 	// Argv is sys.argv: the script path first, then its arguments.
 	Argv []string
 	// DryRun makes every mutating builtin a server-side dry run (--dry-run).
@@ -72,9 +75,25 @@ func threadContext(thread *starlark.Thread) context.Context {
 }
 
 func cluster(thread *starlark.Thread, b *starlark.Builtin) (Cluster, error) {
+	return clusterFor(thread, b, "")
+}
+
+// clusterFor returns the client of kubeconfig context name, or of the
+// session's current context when name is "".
+func clusterFor(thread *starlark.Thread, b *starlark.Builtin, name string) (Cluster, error) {
 	s, err := session(thread, b)
 	if err != nil {
 		return nil, err
+	}
+	if name != "" {
+		if s.ForContext == nil {
+			return nil, fmt.Errorf("%s: context=%q: no kubeconfig contexts in this session", b.Name(), name)
+		}
+		c, err := s.ForContext(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		return c, nil
 	}
 	if s.Cluster == nil {
 		return nil, fmt.Errorf("%s: no cluster configured", b.Name())
