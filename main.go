@@ -15,8 +15,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
+	"github.com/fatih/color"
 	"github.com/spf13/cobra"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -51,9 +53,11 @@ var fileOptions = &syntax.FileOptions{
 }
 
 type options struct {
-	code    string
-	hasCode bool
-	dryRun  bool
+	code     string
+	hasCode  bool
+	dryRun   bool
+	readOnly bool
+	yes      bool
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -83,6 +87,8 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVarP(&opts.code, "code", "c", "", "run CODE instead of a script; the arguments after it are sys.argv[1:]")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "make every change a server-side dry run: nothing is persisted")
+	cmd.Flags().BoolVar(&opts.readOnly, "read-only", false, "refuse every change, before any request is sent")
+	cmd.Flags().BoolVar(&opts.yes, "yes", os.Getenv("K8SH_YES") == "1", "allow changes in protected contexts without asking (also K8SH_YES=1)")
 	flags.AddFlags(cmd.Flags())
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
@@ -126,7 +132,11 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = "<stdin>", data, []string{"-"}
 	}
 
-	thread, globals := newThread(flags, opts, argv, stdout, stderr)
+	thread, globals, _, err := newThread(flags, opts, argv, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "k8sh: %v\n", err)
+		return exitUsage
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	builtins.SetContext(thread, ctx)
@@ -134,7 +144,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		<-ctx.Done()
 		thread.Cancel("interrupted")
 	}()
-	_, err := starlark.ExecFileOptions(fileOptions, thread, filename, src, globals)
+	_, err = starlark.ExecFileOptions(fileOptions, thread, filename, src, globals)
 	if err != nil {
 		var exit *builtins.ExitError
 		switch {
@@ -150,7 +160,11 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	return exitOK
 }
 
-func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, stdout, stderr io.Writer) (*starlark.Thread, starlark.StringDict) {
+func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, stdout, stderr io.Writer) (*starlark.Thread, starlark.StringDict, *builtins.Session, error) {
+	policy, err := builtins.LoadPolicy(configPath())
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if opts.dryRun {
 		fmt.Fprintln(stderr, "k8sh: --dry-run: changes are sent as server-side dry runs; nothing is persisted")
 	}
@@ -161,13 +175,29 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		},
 	}
 	clients := kube.NewClients(flags)
-	builtins.SetSession(thread, &builtins.Session{
+	s := &builtins.Session{
 		Cluster:    kube.NewClient(flags),
 		ForContext: func(name string) (builtins.Cluster, error) { return clients.For(name) },
+		Contexts:   clients,
 		Argv:       argv,
 		DryRun:     opts.dryRun,
-	})
-	return thread, builtins.Globals(argv)
+		Policy:     policy,
+		ReadOnly:   opts.readOnly,
+		Yes:        opts.yes,
+	}
+	builtins.SetSession(thread, s)
+	return thread, builtins.Globals(argv), s, nil
+}
+
+// configPath is k8sh's config file: $XDG_CONFIG_HOME/k8sh/config.yaml,
+// ~/.config/k8sh/config.yaml by default.
+func configPath() string {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "k8sh", "config.yaml")
 }
 
 // formatError prints a Starlark error as "file:line:col: message", then the
@@ -197,15 +227,25 @@ func formatError(err error) string {
 }
 
 func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, stderr io.Writer) int {
-	thread, globals := newThread(flags, opts, []string{""}, stdout, stderr)
+	thread, globals, session, err := newThread(flags, opts, []string{""}, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "k8sh: %v\n", err)
+		return exitUsage
+	}
+	session.Announce = func(line string) { fmt.Fprintln(stderr, line) }
+	protected := color.New(color.FgRed, color.Bold)
 	prompt := func() string {
-		info, err := kube.NewClient(flags).Context()
+		info, err := session.Cluster.Context()
 		if err != nil || info.Name == "" {
 			return "k8sh> "
 		}
-		return fmt.Sprintf("k8sh %s:%s> ", info.Name, info.Namespace)
+		where := info.Name + ":" + info.Namespace
+		if session.Policy.IsProtected(info.Name) {
+			where = protected.Sprint(where)
+		}
+		return "k8sh " + where + "> "
 	}
-	err := repl.Run(repl.Config{
+	err = repl.Run(repl.Config{
 		Thread:      thread,
 		Globals:     globals,
 		FileOptions: fileOptions,
@@ -213,6 +253,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		Echo:        func(v starlark.Value) string { return builtins.Echo(thread, v) },
 		SetContext:  builtins.SetContext,
 		FormatError: formatError,
+		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
 		Stdout:      stdout,
 		Stderr:      stderr,
 	})

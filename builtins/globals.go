@@ -15,6 +15,7 @@ import (
 func Globals(argv []string) starlark.StringDict {
 	return starlark.StringDict{
 		"k8s":    K8s,
+		"ctx":    Ctx,
 		"sys":    sysModule(argv),
 		"json":   json.Module,
 		"yaml":   YAML,

@@ -18,6 +18,7 @@ import (
 
 // Cluster is what builtins need of one cluster: kube.Client implements it.
 type Cluster interface {
+	Context() (kube.ContextInfo, error)
 	Namespace() (string, error)
 	Get(ctx context.Context, kind, name, namespace string) (*unstructured.Unstructured, error)
 	List(ctx context.Context, kind string, opts kube.ListOptions) (*unstructured.UnstructuredList, error)
@@ -41,6 +42,25 @@ type Session struct {
 	Argv []string
 	// DryRun makes every mutating builtin a server-side dry run (--dry-run).
 	DryRun bool
+
+	// Contexts reaches the kubeconfig's contexts, for the ctx module.
+	Contexts Contexts
+	// Policy, ReadOnly (--read-only) and Yes (--yes) decide which changes
+	// Mutating lets through; Confirm, set by the REPL, asks the user.
+	Policy   *Policy
+	ReadOnly bool
+	Yes      bool
+	Confirm  func(prompt string) (string, error)
+	// Announce, set by the REPL, shows one line for each change made.
+	Announce func(line string)
+}
+
+// Contexts is what the ctx module needs of the kubeconfig: kube.Clients.
+type Contexts interface {
+	Contexts() ([]kube.ContextInfo, error)
+	// New returns a client of context name in namespace ns ("" for the
+	// context's default).
+	New(name, ns string) (*kube.Client, error)
 }
 
 const sessionKey = "k8sh.session"

@@ -23,29 +23,68 @@ func NewClients(flags *genericclioptions.ConfigFlags) *Clients {
 	return &Clients{flags: flags, clients: map[string]*Client{}}
 }
 
-// For returns the client of context name. An unknown name fails and lists
-// the contexts that exist.
+// For returns the shared client of context name, in that context's default
+// namespace. An unknown name fails and lists the contexts that exist.
 func (cs *Clients) For(name string) (*Client, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if c, ok := cs.clients[name]; ok {
 		return c, nil
 	}
+	c, err := cs.New(name, "")
+	if err != nil {
+		return nil, err
+	}
+	cs.clients[name] = c
+	return c, nil
+}
+
+// New returns a client of its own for context name and namespace ns (""
+// for the context's default), for a session that switches to them.
+func (cs *Clients) New(name, ns string) (*Client, error) {
 	raw, err := cs.flags.ToRawKubeConfigLoader().RawConfig()
 	if err != nil {
 		return nil, configError(err)
 	}
 	if _, ok := raw.Contexts[name]; !ok {
-		names := make([]string, 0, len(raw.Contexts))
-		for n := range raw.Contexts {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("no context %q in the kubeconfig; the contexts are: %s", name, strings.Join(names, ", "))
+		return nil, fmt.Errorf("no context %q in the kubeconfig; the contexts are: %s", name, strings.Join(contextNames(raw.Contexts), ", "))
 	}
-	c := NewClient(forContext(cs.flags, name))
-	cs.clients[name] = c
-	return c, nil
+	f := forContext(cs.flags, name)
+	if ns != "" {
+		f.Namespace = &ns
+	}
+	return NewClient(f), nil
+}
+
+func contextNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Contexts describes every context of the kubeconfig, sorted by name,
+// without contacting any cluster.
+func (cs *Clients) Contexts() ([]ContextInfo, error) {
+	raw, err := cs.flags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil, configError(err)
+	}
+	var out []ContextInfo
+	for _, name := range contextNames(raw.Contexts) {
+		kctx := raw.Contexts[name]
+		info := ContextInfo{Name: name, Cluster: kctx.Cluster, User: kctx.AuthInfo, Namespace: kctx.Namespace}
+		if cl, ok := raw.Clusters[kctx.Cluster]; ok {
+			info.Server = cl.Server
+		}
+		if info.Namespace == "" {
+			info.Namespace = "default"
+		}
+		out = append(out, info)
+	}
+	return out, nil
 }
 
 // forContext copies the user's kubeconfig flags (without their cached

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/chzyer/readline"
 	"go.starlark.net/starlark"
@@ -28,7 +29,10 @@ type Config struct {
 	// SetContext gives the thread the context that Ctrl-C cancels.
 	SetContext func(*starlark.Thread, context.Context)
 	// FormatError formats an error of a statement.
-	FormatError    func(error) string
+	FormatError func(error) string
+	// SetAsk, if set, receives a function that asks the user a question
+	// on the terminal while a statement runs (a confirmation).
+	SetAsk         func(ask func(prompt string) (string, error))
 	Stdout, Stderr io.Writer
 }
 
@@ -44,6 +48,14 @@ func Run(cfg Config) error {
 		return err
 	}
 	defer rl.Close()
+	if cfg.SetAsk != nil {
+		cfg.SetAsk(func(prompt string) (string, error) {
+			rl.SetPrompt(prompt)
+			defer rl.SetPrompt("... ")
+			line, err := rl.Readline()
+			return strings.TrimSpace(line), err
+		})
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
 	defer signal.Stop(sigs)
