@@ -132,7 +132,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = "<stdin>", data, []string{"-"}
 	}
 
-	thread, globals, _, err := newThread(flags, opts, argv, stdout, stderr)
+	thread, globals, _, _, err := newThread(flags, opts, argv, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
@@ -160,22 +160,22 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	return exitOK
 }
 
-func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, stdout, stderr io.Writer) (*starlark.Thread, starlark.StringDict, *builtins.Session, error) {
+func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, stdout, stderr io.Writer) (thread *starlark.Thread, globals starlark.StringDict, s *builtins.Session, clients *kube.Clients, err error) {
 	policy, err := builtins.LoadPolicy(configPath())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if opts.dryRun {
 		fmt.Fprintln(stderr, "k8sh: --dry-run: changes are sent as server-side dry runs; nothing is persisted")
 	}
-	thread := &starlark.Thread{
+	thread = &starlark.Thread{
 		Name: "main",
 		Print: func(_ *starlark.Thread, msg string) {
 			fmt.Fprintln(stdout, msg)
 		},
 	}
-	clients := kube.NewClients(flags)
-	s := &builtins.Session{
+	clients = kube.NewClients(flags)
+	s = &builtins.Session{
 		Cluster:    kube.NewClient(flags),
 		ForContext: func(name string) (builtins.Cluster, error) { return clients.For(name) },
 		Contexts:   clients,
@@ -186,7 +186,7 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		Yes:        opts.yes,
 	}
 	builtins.SetSession(thread, s)
-	return thread, builtins.Globals(argv), s, nil
+	return thread, builtins.Globals(argv), s, clients, nil
 }
 
 // configPath is k8sh's config file: $XDG_CONFIG_HOME/k8sh/config.yaml,
@@ -227,7 +227,7 @@ func formatError(err error) string {
 }
 
 func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, stderr io.Writer) int {
-	thread, globals, session, err := newThread(flags, opts, []string{""}, stdout, stderr)
+	thread, globals, session, clients, err := newThread(flags, opts, []string{""}, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
@@ -254,6 +254,8 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		SetContext:  builtins.SetContext,
 		FormatError: formatError,
 		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
+		Source:      &completionSource{session: session, clients: clients, caches: map[*kube.Client]*kube.NameCache{}},
+		HistoryFile: historyPath(),
 		Stdout:      stdout,
 		Stderr:      stderr,
 	})

@@ -13,189 +13,36 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"go.starlark.net/starlark"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
 const (
-	benchNamespace = "k8sh-bench"
-	benchCount     = 10000
-	benchLabel     = "bench"
-	benchValue     = "10k"
+	benchNamespace = kubetest.BenchNamespace
+	benchCount     = kubetest.BenchCount
 	benchMatches   = benchCount / 10 // ConfigMaps labelled x=y
 )
 
-var (
-	benchOnce  sync.Once
-	benchErr   error
-	benchTotal int // ConfigMaps in benchNamespace: the 10,000 and kube-root-ca.crt
-)
+var benchTotal int // ConfigMaps in benchNamespace: the 10,000 and kube-root-ca.crt
 
 // benchSandbox returns the sandbox with benchNamespace holding the 10,000
 // ConfigMaps. It skips in -short mode and when no sandbox answers.
 func benchSandbox(b *testing.B) *kubetest.Env {
-	b.Helper()
-	if testing.Short() {
-		b.Skip("benchmark of the read path: needs the sandbox cluster (run without -short)")
-	}
-	if err := sandboxReachable(); err != nil {
-		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
-	}
-	env := kubetest.Sandbox(b)
-	benchOnce.Do(func() { benchTotal, benchErr = ensureBenchConfigMaps(env) })
-	if benchErr != nil {
-		b.Fatal(benchErr)
-	}
+	env, total := kubetest.Bench10k(b)
+	benchTotal = total
 	return env
-}
-
-// sandboxReachable tells whether the sandbox kubeconfig exists and its API
-// server accepts connections, without starting anything.
-func sandboxReachable() error {
-	kc := os.Getenv("K8SH_SANDBOX_KUBECONFIG")
-	if kc == "" {
-		root, err := kubetest.RepoRoot()
-		if err != nil {
-			return err
-		}
-		kc = filepath.Join(root, ".cache", "sandbox", "kubeconfig")
-	}
-	cfg, err := clientcmd.LoadFromFile(kc)
-	if err != nil {
-		return err
-	}
-	cl, ok := cfg.Clusters["sandbox"]
-	if !ok {
-		return fmt.Errorf("%s: no cluster named sandbox", kc)
-	}
-	u, err := url.Parse(cl.Server)
-	if err != nil {
-		return err
-	}
-	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
-	if err != nil {
-		return err
-	}
-	return conn.Close()
-}
-
-func benchName(i int) string { return fmt.Sprintf("bench-%05d", i) }
-
-// ensureBenchConfigMaps makes benchNamespace hold exactly the ConfigMaps
-// bench-00000 ... bench-09999 labelled bench=10k (and x=y on every 10th,
-// x=z elsewhere), each with about 1 KB of data, creating the missing ones
-// with 16 workers. It returns how many ConfigMaps the namespace holds in all.
-func ensureBenchConfigMaps(env *kubetest.Env) (int, error) {
-	ctx := context.Background()
-	// A client of its own so that the one-time fill is not held to the
-	// test clientset's 100 requests a second.
-	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = 1000, 1000
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return 0, err
-	}
-	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{Name: benchNamespace, Labels: map[string]string{"k8sh.test": "bench"}},
-	}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return 0, fmt.Errorf("creating namespace %s: %w", benchNamespace, err)
-	}
-	cms := cs.CoreV1().ConfigMaps(benchNamespace)
-	have := map[string]bool{}
-	total := 0
-	for cont := ""; ; {
-		l, err := cms.List(ctx, metav1.ListOptions{Limit: kube.PageSize, Continue: cont})
-		if err != nil {
-			return 0, err
-		}
-		for _, cm := range l.Items {
-			total++
-			if cm.Labels[benchLabel] == benchValue {
-				have[cm.Name] = true
-			}
-		}
-		if cont = l.Continue; cont == "" {
-			break
-		}
-	}
-	var (
-		work = make(chan func() error)
-		errs = make(chan error, 16)
-		wg   sync.WaitGroup
-	)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range work {
-				if err := f(); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	payload := strings.Repeat("0123456789abcdef", 64) // 1,024 bytes
-	for i := range benchCount {
-		name := benchName(i)
-		if have[name] {
-			delete(have, name)
-			continue
-		}
-		x := "z"
-		if i%10 == 0 {
-			x = "y"
-		}
-		total++
-		work <- func() error {
-			_, err := cms.Create(ctx, &corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{benchLabel: benchValue, "x": x}},
-				Data:       map[string]string{"payload": payload},
-			}, metav1.CreateOptions{})
-			if apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("configmap %s/%s exists without the label %s=%s", benchNamespace, name, benchLabel, benchValue)
-			}
-			return err
-		}
-	}
-	for name := range have { // labelled bench=10k but not one of the 10,000
-		total--
-		work <- func() error {
-			return cms.Delete(ctx, name, metav1.DeleteOptions{})
-		}
-	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return 0, fmt.Errorf("filling namespace %s: %w", benchNamespace, err)
-	default:
-	}
-	return total, nil
 }
 
 // benchClient is k8sh's client of the sandbox, as `k8sh --kubeconfig KC
@@ -339,7 +186,7 @@ func BenchmarkFilter10k(b *testing.B) {
 	thread := benchThread(benchClient(b, env))
 	// Only the 10,000: kube-root-ca.crt has no labels, so the comprehension
 	// would fail on it (a missing field is an error, not None).
-	cms, err := k8shList(thread, fmt.Sprintf(", selector=%q", benchLabel+"="+benchValue))
+	cms, err := k8shList(thread, fmt.Sprintf(", selector=%q", kubetest.BenchSelector))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -398,3 +245,6 @@ func BenchmarkStartup(b *testing.B) {
 		run()
 	}
 }
+
+// sandboxReachable tells whether a sandbox answers, without starting one.
+var sandboxReachable = kubetest.SandboxReachable

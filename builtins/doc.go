@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"sort"
+	"strings"
 
 	"go.starlark.net/starlark"
 )
@@ -31,4 +32,27 @@ func DocNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Params lists the parameter names of the builtin called name, as its
+// documented signature gives them ("k8s.get" → kind, name, namespace, ...).
+func Params(name string) []string {
+	d, ok := docs[name]
+	if !ok {
+		return nil
+	}
+	sig, _, _ := strings.Cut(d, "\n")
+	open, close := strings.Index(sig, "("), strings.LastIndex(sig, ")")
+	if open < 0 || close < open {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(sig[open+1:close], ",") {
+		p, _, _ = strings.Cut(strings.TrimSpace(p), "=")
+		if p == "" || strings.HasPrefix(p, "*") {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/chzyer/readline"
@@ -32,17 +33,28 @@ type Config struct {
 	FormatError func(error) string
 	// SetAsk, if set, receives a function that asks the user a question
 	// on the terminal while a statement runs (a confirmation).
-	SetAsk         func(ask func(prompt string) (string, error))
+	SetAsk func(ask func(prompt string) (string, error))
+	// Source gives completion what it knows of the cluster; may be nil.
+	Source Source
+	// HistoryFile keeps the lines typed, across sessions ("" for none).
+	HistoryFile    string
 	Stdout, Stderr io.Writer
 }
 
 // Run reads, evaluates and prints until end of input (Ctrl-D).
 func Run(cfg Config) error {
+	if cfg.HistoryFile != "" {
+		// A history that cannot be kept is no reason not to start.
+		os.MkdirAll(filepath.Dir(cfg.HistoryFile), 0o700)
+	}
 	rl, err := readline.NewEx(&readline.Config{
-		Prompt:          cfg.Prompt(),
-		Stdout:          cfg.Stdout,
-		Stderr:          cfg.Stderr,
-		InterruptPrompt: "^C",
+		Prompt:            cfg.Prompt(),
+		Stdout:            cfg.Stdout,
+		Stderr:            cfg.Stderr,
+		InterruptPrompt:   "^C",
+		HistoryFile:       cfg.HistoryFile,
+		HistorySearchFold: true,
+		AutoComplete:      &Completer{Globals: cfg.Globals, Source: cfg.Source},
 	})
 	if err != nil {
 		return err

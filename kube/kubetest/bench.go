@@ -1,0 +1,185 @@
+package kubetest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// The benchmark data: BenchCount ConfigMaps of about 1 KB in BenchNamespace,
+// bench-00000 ... bench-09999, labelled bench=10k and x=y (every 10th) or x=z.
+const (
+	BenchNamespace = "k8sh-bench"
+	BenchCount     = 10000
+	BenchSelector  = benchLabel + "=" + benchValue
+	benchLabel     = "bench"
+	benchValue     = "10k"
+)
+
+var (
+	benchOnce  sync.Once
+	benchErr   error
+	benchTotal int // ConfigMaps in BenchNamespace: the 10,000 and kube-root-ca.crt
+)
+
+// Bench10k returns the sandbox with BenchNamespace holding the 10,000
+// ConfigMaps, and how many ConfigMaps the namespace holds in all. It skips
+// in -short mode and when no sandbox answers (it never starts one); the
+// first call fills the namespace, later ones reuse it.
+func Bench10k(b *testing.B) (*Env, int) {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("benchmark of the read path: needs the sandbox cluster (run without -short)")
+	}
+	if err := SandboxReachable(); err != nil {
+		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
+	}
+	env := Sandbox(b)
+	benchOnce.Do(func() { benchTotal, benchErr = ensureBenchConfigMaps(env) })
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return env, benchTotal
+}
+
+// SandboxReachable tells whether the sandbox kubeconfig exists and its API
+// server accepts connections, without starting anything.
+func SandboxReachable() error {
+	kc := os.Getenv("K8SH_SANDBOX_KUBECONFIG")
+	if kc == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return err
+		}
+		kc = filepath.Join(root, ".cache", "sandbox", "kubeconfig")
+	}
+	cfg, err := clientcmd.LoadFromFile(kc)
+	if err != nil {
+		return err
+	}
+	cl, ok := cfg.Clusters["sandbox"]
+	if !ok {
+		return fmt.Errorf("%s: no cluster named sandbox", kc)
+	}
+	u, err := url.Parse(cl.Server)
+	if err != nil {
+		return err
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+func benchName(i int) string { return fmt.Sprintf("bench-%05d", i) }
+
+// ensureBenchConfigMaps makes BenchNamespace hold exactly the ConfigMaps
+// bench-00000 ... bench-09999 labelled bench=10k (and x=y on every 10th,
+// x=z elsewhere), each with about 1 KB of data, creating the missing ones
+// with 16 workers. It returns how many ConfigMaps the namespace holds in all.
+func ensureBenchConfigMaps(env *Env) (int, error) {
+	ctx := context.Background()
+	// A client of its own so that the one-time fill is not held to the
+	// test clientset's 100 requests a second.
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 1000, 1000
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return 0, err
+	}
+	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{Name: BenchNamespace, Labels: map[string]string{"k8sh.test": "bench"}},
+	}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return 0, fmt.Errorf("creating namespace %s: %w", BenchNamespace, err)
+	}
+	cms := cs.CoreV1().ConfigMaps(BenchNamespace)
+	have := map[string]bool{}
+	total := 0
+	for cont := ""; ; {
+		l, err := cms.List(ctx, metav1.ListOptions{Limit: 500, Continue: cont})
+		if err != nil {
+			return 0, err
+		}
+		for _, cm := range l.Items {
+			total++
+			if cm.Labels[benchLabel] == benchValue {
+				have[cm.Name] = true
+			}
+		}
+		if cont = l.Continue; cont == "" {
+			break
+		}
+	}
+	var (
+		work = make(chan func() error)
+		errs = make(chan error, 16)
+		wg   sync.WaitGroup
+	)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				if err := f(); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	payload := strings.Repeat("0123456789abcdef", 64) // 1,024 bytes
+	for i := range BenchCount {
+		name := benchName(i)
+		if have[name] {
+			delete(have, name)
+			continue
+		}
+		x := "z"
+		if i%10 == 0 {
+			x = "y"
+		}
+		total++
+		work <- func() error {
+			_, err := cms.Create(ctx, &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{benchLabel: benchValue, "x": x}},
+				Data:       map[string]string{"payload": payload},
+			}, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("configmap %s/%s exists without the label %s=%s", BenchNamespace, name, benchLabel, benchValue)
+			}
+			return err
+		}
+	}
+	for name := range have { // labelled bench=10k but not one of the 10,000
+		total--
+		work <- func() error {
+			return cms.Delete(ctx, name, metav1.DeleteOptions{})
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return 0, fmt.Errorf("filling namespace %s: %w", BenchNamespace, err)
+	default:
+	}
+	return total, nil
+}
