@@ -44,6 +44,8 @@ var (
 	reNSArg     = regexp.MustCompile(`\bnamespace\s*=\s*$`)
 	reCtxArg    = regexp.MustCompile(`(\bcontext\s*=|\bctx\.use\()\s*$`)
 	reNSValue   = regexp.MustCompile(`\bnamespace\s*=\s*["']([^"']*)["']`)
+	reNameKw    = regexp.MustCompile(`\bname\s*=\s*$`)
+	reKindCall  = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']`)
 	reChain     = regexp.MustCompile(`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
 	reIdent     = regexp.MustCompile(`[A-Za-z_]\w*$`)
 	reCallee    = regexp.MustCompile(`([A-Za-z_][\w.]*)\s*$`)
@@ -97,6 +99,13 @@ func (c *Completer) stringCandidates(pre string) []string {
 	}
 	if m := reNameArg.FindStringSubmatch(pre); m != nil && kindFuncs[m[1]] {
 		return c.Source.Names(m[2], c.namespaceIn(pre))
+	}
+	if reNameKw.MatchString(pre) {
+		if ms := reKindCall.FindAllStringSubmatch(pre, -1); ms != nil {
+			if m := ms[len(ms)-1]; kindFuncs[m[1]] {
+				return c.Source.Names(m[2], c.namespaceIn(pre))
+			}
+		}
 	}
 	return nil
 }
