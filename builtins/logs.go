@@ -1,0 +1,267 @@
+package builtins
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/k8sh/k8sh/kube"
+)
+
+func init() {
+	K8s.Members["logs"] = newBuiltin("k8s.logs", logsDoc, logsBuiltin)
+}
+
+// logsCluster is what k8s.logs needs of a cluster: kube.Client implements it.
+type logsCluster interface {
+	Logs(ctx context.Context, namespace, pod, container string, opts kube.LogOptions) (string, error)
+	PodsFor(ctx context.Context, namespace, name, selector string) ([]unstructured.Unstructured, error)
+	FollowLogs(ctx context.Context, namespace, name, selector string, opts kube.LogOptions) (*kube.LogFollower, error)
+}
+
+var _ logsCluster = (*kube.Client)(nil)
+
+const logsDoc = `k8s.logs(pod_or_obj=None, *, container=None, namespace=None, tail=None, since=None, previous=False, follow=False, selector=None, timestamps=False, timeout=None, context=None)
+
+Returns the log of a pod's container as text, like kubectl logs:
+  print(k8s.logs("web-5fc9", tail=20))
+  k8s.logs(pod, container="sidecar", since="10m")
+
+pod_or_obj is a pod's name ("web-5fc9" or "pod/web-5fc9"), a Pod
+k8s.object, or an object with a label selector in spec.selector (a
+Deployment, ReplicaSet, StatefulSet, DaemonSet, Job): its pods. selector
+picks pods by label instead. With several pods or containers each line is
+prefixed like kubectl logs --prefix: "[pod/web-5fc9/nginx] text".
+
+container defaults to the pod's default container (its
+kubectl.kubernetes.io/default-container annotation, else the first);
+container="*" means every container. tail is how many lines from the end,
+since a duration ("10m") or seconds, previous the previous instance's log,
+timestamps prefixes each line with its time.
+
+follow=True returns an iterable of lines instead, each a struct with pod,
+container, namespace and text, that goes on as the pods write:
+  for line in k8s.logs(selector="app=web", follow=True):
+      print(line.pod, line.text)
+With a selector (or an object that has one) it follows every matching pod,
+and pods that appear or start later too, like stern. Following one pod ends
+when its container does. It ends, like k8s.watch, when timeout passes, on
+break or on Ctrl-C. context names another kubeconfig context for this one
+call.`
+
+func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		target                       starlark.Value = starlark.None
+		container, namespace, kctx   string
+		tail                         = -1
+		since, timeout               watchDuration
+		previous, follow, timestamps bool
+		selector                     selectorArg
+		tailV                        starlark.Value = starlark.None
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+		"pod_or_obj?", &target, "container?", &container, "namespace?", &namespace,
+		"tail?", &tailV, "since?", &since, "previous?", &previous, "follow?", &follow,
+		"selector?", &selector, "timestamps?", &timestamps, "timeout?", &timeout, "context?", &kctx); err != nil {
+		return nil, err
+	}
+	if tailV != starlark.None {
+		n, err := starlark.AsInt32(tailV)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s: tail must be a non-negative int, got %s", b.Name(), tailV)
+		}
+		tail = n
+	}
+	name := ""
+	switch v := target.(type) {
+	case starlark.NoneType:
+	case starlark.String:
+		name = string(v)
+		if k, n, ok := strings.Cut(name, "/"); ok {
+			if k != "pod" && k != "pods" && k != "po" {
+				return nil, fmt.Errorf("%s: %q: give a pod's name, a Pod or an object with a selector", b.Name(), name)
+			}
+			name = n
+		}
+	case *Object:
+		if namespace == "" {
+			namespace = str(v.m, "metadata", "namespace")
+		}
+		if str(v.m, "kind") == "Pod" {
+			name = str(v.m, "metadata", "name")
+			break
+		}
+		labels, _ := waitNested(v.m, "spec", "selector", "matchLabels").(map[string]any)
+		if len(labels) == 0 {
+			return nil, fmt.Errorf("%s: %s has no spec.selector.matchLabels to find its pods by", b.Name(), v)
+		}
+		var parts []string
+		for k, val := range labels {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, val))
+		}
+		sort.Strings(parts)
+		selector.s = strings.Join(parts, ",")
+	default:
+		return nil, fmt.Errorf("%s: for parameter pod_or_obj: got %s, want str or k8s.object", b.Name(), target.Type())
+	}
+	if name == "" && selector.s == "" {
+		return nil, fmt.Errorf("%s: which pod? give a name, a Pod, an object with a selector, or selector=", b.Name())
+	}
+	if name != "" && selector.s != "" {
+		return nil, fmt.Errorf("%s: give a pod or a selector, not both", b.Name())
+	}
+	c, err := clusterFor(thread, b, kctx)
+	if err != nil {
+		return nil, err
+	}
+	lc, ok := c.(logsCluster)
+	if !ok {
+		return nil, fmt.Errorf("%s: this session's cluster cannot read logs", b.Name())
+	}
+	opts := kube.LogOptions{Container: container, Tail: int64(tail), Since: since.d, Previous: previous, Timestamps: timestamps}
+	ctx := threadContext(thread)
+	if follow {
+		f, err := lc.FollowLogs(ctx, namespace, name, selector.s, opts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		return &logsValue{b: b, f: f, ctx: ctx, timeout: timeout, thread: thread, what: name + selector.s}, nil
+	}
+	if timeout.set {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout.d)
+		defer cancel()
+	}
+	pods, err := lc.PodsFor(ctx, namespace, name, selector.s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	type part struct{ pod, container string }
+	var parts []part
+	for i := range pods {
+		names, err := kube.LogContainers(&pods[i], container)
+		if err != nil {
+			if name == "" {
+				continue // a pod of the selection without that container
+			}
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		for _, cn := range names {
+			parts = append(parts, part{pods[i].GetName(), cn})
+		}
+	}
+	var out strings.Builder
+	for _, p := range parts {
+		text, err := lc.Logs(ctx, namespace, p.pod, p.container, opts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		if len(parts) == 1 && name != "" {
+			return starlark.String(text), nil
+		}
+		prefix := fmt.Sprintf("[pod/%s/%s] ", p.pod, p.container)
+		for _, line := range strings.SplitAfter(text, "\n") {
+			if line != "" {
+				out.WriteString(prefix + line)
+			}
+		}
+	}
+	return starlark.String(out.String()), nil
+}
+
+// logsValue is the value of k8s.logs(follow=True): an iterable of lines,
+// that can be iterated once.
+type logsValue struct {
+	b       *starlark.Builtin
+	f       *kube.LogFollower
+	ctx     context.Context
+	timeout watchDuration
+	thread  *starlark.Thread
+	what    string
+	used    bool
+}
+
+var _ starlark.Iterable = (*logsValue)(nil)
+
+func (lv *logsValue) String() string        { return fmt.Sprintf("<k8s.logs %s>", lv.what) }
+func (lv *logsValue) Type() string          { return "k8s.logs" }
+func (lv *logsValue) Freeze()               {}
+func (lv *logsValue) Truth() starlark.Bool  { return true }
+func (lv *logsValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: k8s.logs") }
+
+func (lv *logsValue) Iterate() starlark.Iterator {
+	it := &logsIterator{lv: lv}
+	if lv.used {
+		it.err = fmt.Errorf("%s: a followed log can be iterated once; call k8s.logs again", lv.b.Name())
+		return it
+	}
+	lv.used = true
+	if lv.timeout.set {
+		it.timer = time.NewTimer(lv.timeout.d)
+	}
+	return it
+}
+
+type logsIterator struct {
+	lv    *logsValue
+	timer *time.Timer
+	err   error
+	ended bool
+}
+
+func (it *logsIterator) Next(v *starlark.Value) bool {
+	if it.err != nil {
+		it.lv.thread.Cancel(it.err.Error())
+		return false
+	}
+	if it.ended {
+		return false
+	}
+	var timeout <-chan time.Time
+	if it.timer != nil {
+		timeout = it.timer.C
+	}
+	select {
+	case l, ok := <-it.lv.f.Lines():
+		if !ok {
+			it.end()
+			if err := it.lv.f.Err(); err != nil {
+				it.lv.thread.Cancel(fmt.Sprintf("%s: %v", it.lv.b.Name(), err))
+			}
+			return false
+		}
+		*v = starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+			"namespace": starlark.String(l.Namespace),
+			"pod":       starlark.String(l.Pod),
+			"container": starlark.String(l.Container),
+			"text":      starlark.String(l.Text),
+		})
+		return true
+	case <-timeout:
+	case <-it.lv.ctx.Done():
+		// Ctrl-C: stop the program here, not only this loop.
+		it.end()
+		it.lv.thread.Cancel("interrupted")
+		return false
+	}
+	it.end()
+	return false
+}
+
+func (it *logsIterator) end() {
+	it.ended = true
+	if it.lv.f != nil {
+		it.lv.f.Stop()
+	}
+	if it.timer != nil {
+		it.timer.Stop()
+	}
+}
+
+func (it *logsIterator) Done() { it.end() }

@@ -1,0 +1,257 @@
+package builtins
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/k8sh/k8sh/kube"
+)
+
+func init() {
+	K8s.Members["watch"] = newBuiltin("k8s.watch", watchDoc, watchBuiltin)
+}
+
+// watchCluster is what k8s.watch, k8s.wait and k8s.logs need of a cluster
+// beyond Cluster: kube.Client implements it.
+type watchCluster interface {
+	Watch(ctx context.Context, kind string, opts kube.WatchOptions) (*kube.Watcher, error)
+}
+
+var _ watchCluster = (*kube.Client)(nil)
+
+func watcherOf(thread *starlark.Thread, b *starlark.Builtin, context string) (watchCluster, error) {
+	c, err := clusterFor(thread, b, context)
+	if err != nil {
+		return nil, err
+	}
+	wc, ok := c.(watchCluster)
+	if !ok {
+		return nil, fmt.Errorf("%s: this session's cluster cannot watch", b.Name())
+	}
+	return wc, nil
+}
+
+const watchDoc = `k8s.watch(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, initial=True, timeout=None, until=None, context=None)
+
+Returns an iterable of the changes to the objects of kind that match, each
+a struct with type ("ADDED", "MODIFIED" or "DELETED") and object (a
+k8s.object):
+  for ev in k8s.watch("pods", selector="app=web", timeout="5m"):
+      print(ev.type, ev.object.metadata.name, ev.object.status.phase)
+
+initial=True (the default) first yields every object that exists now as an
+ADDED event, then the changes, like an informer; initial=False yields only
+the changes from now on. The objects are listed when k8s.watch is called,
+so a bad kind or a Forbidden fails there.
+
+The loop ends when timeout passes (a duration, "30s", "5m", "1h30m", or a
+number of seconds), when until(ev) returns True (that event is still
+yielded), on break, or on Ctrl-C. Without these it runs until stopped.
+
+The watch survives what clusters do: the server closing it, a dropped
+connection, an apiserver restart (it resumes from the last resourceVersion
+seen, backing off from under a second up to 30 s), and 410 Gone (it lists
+again and yields the difference from what it yielded: ADDED, MODIFIED, and
+DELETED with the object's last known metadata). No event is lost and none
+repeated. A 401 or 403 ends it with an error.
+
+` + selectionDoc + `
+A name watches that one object (a field selector metadata.name=name).`
+
+// watchDuration is a duration given as "30s"/"1h30m" or a number of seconds;
+// zero means none was given.
+type watchDuration struct {
+	d   time.Duration
+	set bool
+}
+
+var _ starlark.Unpacker = (*watchDuration)(nil)
+
+func (a *watchDuration) Unpack(v starlark.Value) error {
+	switch v := v.(type) {
+	case starlark.NoneType:
+		*a = watchDuration{}
+		return nil
+	case starlark.String:
+		d, err := time.ParseDuration(string(v))
+		if err != nil {
+			return fmt.Errorf("invalid duration %s: want e.g. \"30s\", \"5m\" or a number of seconds", v)
+		}
+		a.d = d
+	case starlark.Int, starlark.Float:
+		f, _ := starlark.AsFloat(v)
+		a.d = time.Duration(f * float64(time.Second))
+	default:
+		return fmt.Errorf("got %s, want a duration (\"30s\") or seconds", v.Type())
+	}
+	if a.d < 0 {
+		return fmt.Errorf("negative duration %s", v)
+	}
+	a.set = true
+	return nil
+}
+
+func (a watchDuration) String() string {
+	if a.d%time.Second == 0 || a.d > time.Minute {
+		return a.d.Round(time.Second).String()
+	}
+	return a.d.String()
+}
+
+// watchValue is the value of k8s.watch: an iterable of events.
+type watchValue struct {
+	b       *starlark.Builtin
+	c       watchCluster
+	ctx     context.Context
+	sel     selection
+	initial bool
+	timeout watchDuration
+	until   starlark.Callable
+	first   *kube.Watcher // started by k8s.watch itself
+	thread  *starlark.Thread
+}
+
+var _ starlark.Iterable = (*watchValue)(nil)
+
+func watchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	wv := &watchValue{b: b, initial: true, thread: thread, ctx: threadContext(thread)}
+	s := &wv.sel
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+		"kind", &s.kind, "name?", &s.name, "namespace?", &s.namespace,
+		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
+		"initial?", &wv.initial, "timeout?", &wv.timeout, "until?", &wv.until, "context?", &s.context); err != nil {
+		return nil, err
+	}
+	if err := s.splitKindName(b); err != nil {
+		return nil, err
+	}
+	c, err := watcherOf(thread, b, s.context)
+	if err != nil {
+		return nil, err
+	}
+	wv.c = c
+	if wv.first, err = wv.start(); err != nil {
+		return nil, err
+	}
+	return wv, nil
+}
+
+func (wv *watchValue) start() (*kube.Watcher, error) {
+	w, err := wv.c.Watch(wv.ctx, wv.sel.kind, kube.WatchOptions{
+		ListOptions: wv.sel.options(), Name: wv.sel.name, Initial: wv.initial,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", wv.b.Name(), err)
+	}
+	return w, nil
+}
+
+func (wv *watchValue) String() string {
+	what := wv.sel.kind
+	if wv.sel.name != "" {
+		what += "/" + wv.sel.name
+	}
+	return fmt.Sprintf("<k8s.watch %s>", what)
+}
+func (wv *watchValue) Type() string          { return "k8s.watch" }
+func (wv *watchValue) Freeze()               {}
+func (wv *watchValue) Truth() starlark.Bool  { return true }
+func (wv *watchValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: k8s.watch") }
+
+// Iterate starts a pass: the first uses the watch k8s.watch opened, later
+// passes open another. The timeout counts from the start of the pass.
+func (wv *watchValue) Iterate() starlark.Iterator {
+	it := &watchIterator{wv: wv}
+	if wv.first != nil {
+		it.w, wv.first = wv.first, nil
+	} else {
+		it.w, it.err = wv.start()
+	}
+	if wv.timeout.set {
+		it.timer = time.NewTimer(wv.timeout.d)
+	}
+	return it
+}
+
+type watchIterator struct {
+	wv    *watchValue
+	w     *kube.Watcher
+	timer *time.Timer
+	err   error
+	ended bool
+}
+
+func (it *watchIterator) Next(v *starlark.Value) bool {
+	if it.err != nil {
+		// A Starlark iterator cannot return an error: stop the program with
+		// it instead of ending the loop as if the watch were done.
+		it.wv.thread.Cancel(it.err.Error())
+		return false
+	}
+	if it.ended {
+		return false
+	}
+	var timeout <-chan time.Time
+	if it.timer != nil {
+		timeout = it.timer.C
+	}
+	select {
+	case ev, ok := <-it.w.Events():
+		if !ok {
+			it.end()
+			if err := it.w.Err(); err != nil {
+				it.wv.thread.Cancel(fmt.Sprintf("%s: %v", it.wv.b.Name(), err))
+			}
+			return false
+		}
+		e := eventValue(ev)
+		if it.wv.until != nil {
+			stop, err := starlark.Call(it.wv.thread, it.wv.until, starlark.Tuple{e}, nil)
+			if err != nil {
+				it.end()
+				it.err = fmt.Errorf("%s: until: %w", it.wv.b.Name(), err)
+				it.wv.thread.Cancel(it.err.Error())
+				return false
+			}
+			if stop.Truth() {
+				it.end() // this event is still yielded
+			}
+		}
+		*v = e
+		return true
+	case <-timeout:
+	case <-it.wv.ctx.Done():
+		// Ctrl-C: stop the program here, not only this loop (whoever
+		// cancelled the context may not have cancelled the thread yet).
+		it.end()
+		it.wv.thread.Cancel("interrupted")
+		return false
+	}
+	it.end()
+	return false
+}
+
+// end stops the watch now: the loop may go on with the last event for a
+// while, and the watch must not hold a connection meanwhile.
+func (it *watchIterator) end() {
+	it.ended = true
+	if it.w != nil {
+		it.w.Stop()
+	}
+	if it.timer != nil {
+		it.timer.Stop()
+	}
+}
+
+func (it *watchIterator) Done() { it.end() }
+
+func eventValue(ev kube.WatchEvent) starlark.Value {
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"type":   starlark.String(ev.Type),
+		"object": NewObject(ev.Object.Object),
+	})
+}

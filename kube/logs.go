@@ -1,0 +1,331 @@
+package kube
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+)
+
+// LogOptions say which part of a container's log to read.
+type LogOptions struct {
+	// Container is the container; "" means the pod's default container
+	// (its kubectl.kubernetes.io/default-container annotation, else the
+	// first), "*" every container.
+	Container string
+	// Tail is how many lines from the end to start with; < 0 means all.
+	Tail int64
+	// Since, when > 0, starts that long ago.
+	Since time.Duration
+	// Previous reads the log of the container's previous instance.
+	Previous bool
+	// Timestamps prefixes each line with its RFC3339 timestamp.
+	Timestamps bool
+}
+
+func (o LogOptions) pod(container string, follow bool) *corev1.PodLogOptions {
+	po := &corev1.PodLogOptions{Container: container, Previous: o.Previous, Timestamps: o.Timestamps, Follow: follow}
+	if o.Tail >= 0 {
+		t := o.Tail
+		po.TailLines = &t
+	}
+	if o.Since > 0 {
+		s := int64((o.Since + time.Second - 1) / time.Second)
+		po.SinceSeconds = &s
+	}
+	return po
+}
+
+// LogLine is one line of one container's log.
+type LogLine struct {
+	Namespace, Pod, Container, Text string
+}
+
+var clientsets sync.Map // *Client -> kubernetes.Interface
+
+func (c *Client) clientset() (kubernetes.Interface, error) {
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	if cs, ok := clientsets.Load(c); ok {
+		return cs.(kubernetes.Interface), nil
+	}
+	cs, err := kubernetes.NewForConfig(c.config)
+	if err != nil {
+		return nil, err
+	}
+	v, _ := clientsets.LoadOrStore(c, cs)
+	return v.(kubernetes.Interface), nil
+}
+
+// LogContainers are the containers of pod whose logs opts.Container asks
+// for.
+func LogContainers(pod *unstructured.Unstructured, container string) ([]string, error) {
+	var names []string
+	cs, _, _ := unstructured.NestedSlice(pod.Object, "spec", "containers")
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok {
+			if n, ok := m["name"].(string); ok {
+				names = append(names, n)
+			}
+		}
+	}
+	switch container {
+	case "*":
+		return names, nil
+	case "":
+		if d := pod.GetAnnotations()["kubectl.kubernetes.io/default-container"]; d != "" {
+			return []string{d}, nil
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("pod %s has no containers", pod.GetName())
+		}
+		return names[:1], nil
+	}
+	for _, n := range names {
+		if n == container {
+			return []string{n}, nil
+		}
+	}
+	return nil, fmt.Errorf("container %s is not valid for pod %s (it has %v)", container, pod.GetName(), names)
+}
+
+// Logs reads the log of one container of pod, as kubectl logs does.
+func (c *Client) Logs(ctx context.Context, namespace, pod, container string, opts LogOptions) (string, error) {
+	rc, err := c.logStream(ctx, namespace, pod, container, opts, false)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return "", fmt.Errorf("reading the log of %s/%s: %w", pod, container, err)
+	}
+	return string(b), nil
+}
+
+func (c *Client) logStream(ctx context.Context, namespace, pod, container string, opts LogOptions, follow bool) (io.ReadCloser, error) {
+	cs, err := c.clientset()
+	if err != nil {
+		return nil, err
+	}
+	if namespace == "" {
+		namespace = c.namespace
+	}
+	rc, err := cs.CoreV1().Pods(namespace).GetLogs(pod, opts.pod(container, follow)).Stream(ctx)
+	if err != nil {
+		return nil, apiError(err, namespace)
+	}
+	return rc, nil
+}
+
+// PodsFor lists the pods that a log request names: one by name, or those
+// that selector matches, sorted by name.
+func (c *Client) PodsFor(ctx context.Context, namespace, name, selector string) ([]unstructured.Unstructured, error) {
+	if name != "" {
+		p, err := c.Get(ctx, "pods", name, namespace)
+		if err != nil {
+			return nil, err
+		}
+		return []unstructured.Unstructured{*p}, nil
+	}
+	l, err := c.List(ctx, "pods", ListOptions{Namespace: namespace, LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].GetName() < l.Items[j].GetName() })
+	return l.Items, nil
+}
+
+// LogFollower follows the logs of the pods that a name or a label selector
+// picks, like kubectl logs -f or stern: pods that appear (or start) later
+// are followed too.
+type LogFollower struct {
+	c      *Client
+	w      *Watcher
+	ns     string
+	named  bool
+	opts   LogOptions
+	lines  chan LogLine
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	ctx    context.Context
+	start  sync.Once
+	once   sync.Once
+}
+
+// FollowLogs starts following the logs of pod name, or of the pods that
+// selector matches, in namespace. It reads the pods at once, so that a
+// missing pod or a Forbidden is an error of this call.
+func (c *Client) FollowLogs(ctx context.Context, namespace, name, selector string, opts LogOptions) (*LogFollower, error) {
+	if name != "" {
+		if _, err := c.Get(ctx, "pods", name, namespace); err != nil {
+			return nil, err
+		}
+	}
+	w, err := c.Watch(ctx, "pods", WatchOptions{
+		ListOptions: ListOptions{Namespace: namespace, LabelSelector: selector}, Name: name, Initial: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if namespace == "" {
+		namespace = c.namespace
+	}
+	f := &LogFollower{c: c, w: w, ns: namespace, named: name != "", opts: opts,
+		lines: make(chan LogLine, 64), done: make(chan struct{})}
+	f.ctx, f.cancel = context.WithCancel(ctx)
+	return f, nil
+}
+
+// Lines delivers the lines; it is closed when following ends, after which
+// Err tells why. The first call starts following.
+func (f *LogFollower) Lines() <-chan LogLine {
+	f.start.Do(func() { go f.run(f.ctx) })
+	return f.lines
+}
+
+// Err is the error that ended the follower, once Lines is closed.
+func (f *LogFollower) Err() error {
+	select {
+	case <-f.done:
+		return f.err
+	default:
+		return nil
+	}
+}
+
+// Stop ends following and waits until every stream is closed.
+func (f *LogFollower) Stop() {
+	f.once.Do(f.cancel)
+	f.start.Do(func() { // never started
+		f.w.Stop()
+		close(f.lines)
+		close(f.done)
+	})
+	<-f.done
+}
+
+func (f *LogFollower) run(ctx context.Context) {
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		streams = map[string]bool{} // pod UID/container
+		ended   = make(chan struct{})
+	)
+	defer close(f.done)
+	defer close(f.lines)
+	defer wg.Wait()
+	defer f.w.Stop()
+	defer f.cancel()
+	running := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ended:
+			running--
+			if f.named && running == 0 {
+				// kubectl logs -f on a pod ends when its container does.
+				mu.Lock()
+				if len(errs) > 0 {
+					f.err = errs[0]
+				}
+				mu.Unlock()
+				return
+			}
+		case ev, ok := <-f.w.Events():
+			if !ok {
+				if err := f.w.Err(); err != nil && ctx.Err() == nil {
+					f.err = err
+				}
+				return
+			}
+			if ev.Type == Deleted {
+				continue
+			}
+			pod := ev.Object
+			names, err := LogContainers(pod, f.opts.Container)
+			if err != nil {
+				if f.named {
+					f.err = err
+					return
+				}
+				continue
+			}
+			for _, cn := range names {
+				key := string(pod.GetUID()) + "/" + cn
+				if streams[key] || !containerStarted(pod, cn) {
+					continue
+				}
+				streams[key] = true
+				running++
+				wg.Add(1)
+				go func(podName, cn string) {
+					defer wg.Done()
+					err := f.stream(ctx, podName, cn)
+					if err != nil && ctx.Err() == nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
+					select {
+					case ended <- struct{}{}:
+					case <-ctx.Done():
+					}
+				}(pod.GetName(), cn)
+			}
+		}
+	}
+}
+
+// stream copies one container's log into lines until it ends.
+func (f *LogFollower) stream(ctx context.Context, pod, container string) error {
+	rc, err := f.c.logStream(ctx, f.ns, pod, container, f.opts, true)
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // the pod went away
+		}
+		return fmt.Errorf("pod %s, container %s: %w", pod, container, err)
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		select {
+		case f.lines <- LogLine{Namespace: f.ns, Pod: pod, Container: container, Text: sc.Text()}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("pod %s, container %s: %w", pod, container, err)
+	}
+	return nil
+}
+
+// containerStarted tells whether container of pod is running or has run,
+// so that its log can be read.
+func containerStarted(pod *unstructured.Unstructured, container string) bool {
+	sts, _, _ := unstructured.NestedSlice(pod.Object, "status", "containerStatuses")
+	for _, s := range sts {
+		m, _ := s.(map[string]any)
+		if m["name"] != container {
+			continue
+		}
+		state, _ := m["state"].(map[string]any)
+		return state["running"] != nil || state["terminated"] != nil
+	}
+	return false
+}
