@@ -68,6 +68,10 @@ type Client struct {
 	mapper    meta.ResettableRESTMapper
 	namespace string
 	resolved  atomic.Bool // Resolve was called before
+
+	rawOnce sync.Once
+	raw     *rest.RESTClient
+	rawErr  error
 }
 
 // NewClient returns a client for the context that flags select.

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 )
@@ -26,7 +27,7 @@ func (c *Client) Table(ctx context.Context, kind string, opts ListOptions) (*met
 	if err != nil {
 		return nil, err
 	}
-	rc, err := c.tableClient()
+	rc, err := c.rawClient()
 	if err != nil {
 		return nil, err
 	}
@@ -34,15 +35,7 @@ func (c *Client) Table(ctx context.Context, kind string, opts ListOptions) (*met
 	if !opts.AllNamespaces {
 		ns = c.namespaceFor(r, opts.Namespace)
 	}
-	p := "/api"
-	if r.GVR.Group != "" {
-		p = path.Join("/apis", r.GVR.Group)
-	}
-	p = path.Join(p, r.GVR.Version)
-	if ns != "" {
-		p = path.Join(p, "namespaces", ns)
-	}
-	p = path.Join(p, r.GVR.Resource)
+	p := resourcePath(r, ns)
 
 	out := &metav1.Table{}
 	cont := ""
@@ -60,9 +53,10 @@ func (c *Client) Table(ctx context.Context, kind string, opts ListOptions) (*met
 		if cont != "" {
 			req = req.Param("continue", cont)
 		}
-		raw, err := req.DoRaw(ctx)
+		res := req.Do(ctx)
+		raw, err := res.Raw()
 		if err != nil {
-			return nil, apiError(err, ns)
+			return nil, apiError(res.Error(), ns)
 		}
 		var page metav1.Table
 		if err := json.Unmarshal(raw, &page); err != nil {
@@ -82,13 +76,36 @@ func (c *Client) Table(ctx context.Context, kind string, opts ListOptions) (*met
 	}
 }
 
-func (c *Client) tableClient() (*rest.RESTClient, error) {
+// resourcePath is the URL path of the collection of r in namespace ns
+// ("" for all namespaces or a cluster-scoped kind).
+func resourcePath(r Resource, ns string) string {
+	p := "/api"
+	if r.GVR.Group != "" {
+		p = path.Join("/apis", r.GVR.Group)
+	}
+	p = path.Join(p, r.GVR.Version)
+	if ns != "" {
+		p = path.Join(p, "namespaces", ns)
+	}
+	return path.Join(p, r.GVR.Resource)
+}
+
+// rawClient is a REST client of this cluster for requests whose bodies k8sh
+// decodes itself: list pages and tables.
+func (c *Client) rawClient() (*rest.RESTClient, error) {
 	if err := c.init(); err != nil {
 		return nil, err
 	}
-	cfg := rest.CopyConfig(c.config)
-	// Raw JSON is all we read: an empty scheme spares registering every API
-	// type at start-up, as client-go's kubernetes/scheme would.
-	cfg.NegotiatedSerializer = serializer.NewCodecFactory(runtime.NewScheme()).WithoutConversion()
-	return rest.UnversionedRESTClientFor(cfg)
+	c.rawOnce.Do(func() {
+		cfg := rest.CopyConfig(c.config)
+		// Only metav1.Status (for errors) is decoded through a scheme: a
+		// small one spares registering every API type at start-up, as
+		// client-go's kubernetes/scheme would.
+		s := runtime.NewScheme()
+		metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
+		cfg.NegotiatedSerializer = serializer.NewCodecFactory(s).WithoutConversion()
+		cfg.ContentType = "application/json"
+		c.raw, c.rawErr = rest.UnversionedRESTClientFor(cfg)
+	})
+	return c.raw, c.rawErr
 }
