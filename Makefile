@@ -38,10 +38,12 @@ run: build sandbox-up
 
 # Unit tests only: no cluster needed.
 test-unit:
+	$(GO) -C sandbox test -count=1 .
 	$(GO) test -short ./...
 
 test: build sandbox-up
-	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -count=1 ./...
+	$(GO) -C sandbox test -count=1 .
+	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -count=1 -timeout 20m ./...
 
 # Benchmarks of docs/performance.md (about 5 minutes; figures are noisy on a
 # shared machine: compare the lines of one run with each other).

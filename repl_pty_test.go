@@ -66,6 +66,13 @@ func (tm *ptyTerm) screen() string {
 	return strings.ReplaceAll(s, "\r\n", "\n")
 }
 
+// rawScreen is everything printed so far, colours included.
+func (tm *ptyTerm) rawScreen() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.out.String()
+}
+
 // expect waits until the screen, from offset from on, contains want; it
 // returns the offset after it.
 func (tm *ptyTerm) expect(from int, want string) int {

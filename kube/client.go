@@ -60,10 +60,16 @@ func NewConfigFlags() *genericclioptions.ConfigFlags {
 type Client struct {
 	flags *genericclioptions.ConfigFlags
 
-	once      sync.Once
-	err       error
-	config    *rest.Config
-	dynamic   dynamic.Interface
+	once    sync.Once
+	err     error
+	config  *rest.Config
+	dynamic dynamic.Interface
+	// bulk is a dynamic client without a client-side rate limit, for the
+	// requests of bulk operations: those are bounded by their number in
+	// flight (parallel=), and the token bucket (50 QPS) would otherwise turn
+	// 500 applies into ten seconds of waiting. The server's API Priority
+	// and Fairness still applies, and a 429 is retried by WrapRetry.
+	bulk      dynamic.Interface
 	discovery discovery.CachedDiscoveryInterface
 	mapper    meta.ResettableRESTMapper
 	namespace string
@@ -108,11 +114,17 @@ func (c *Client) build() error {
 	if err != nil {
 		return configError(err)
 	}
+	unlimited := rest.CopyConfig(cfg)
+	unlimited.QPS, unlimited.Burst, unlimited.RateLimiter = -1, 0, nil
+	bulk, err := dynamic.NewForConfig(unlimited)
+	if err != nil {
+		return configError(err)
+	}
 	rm, ok := mapper.(meta.ResettableRESTMapper)
 	if !ok {
 		return fmt.Errorf("internal error: REST mapper %T cannot be reset", mapper)
 	}
-	c.config, c.discovery, c.mapper, c.dynamic, c.namespace = cfg, disco, rm, dyn, ns
+	c.config, c.discovery, c.mapper, c.dynamic, c.bulk, c.namespace = cfg, disco, rm, dyn, bulk, ns
 	return nil
 }
 

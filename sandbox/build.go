@@ -104,8 +104,13 @@ func (e *env) binariesPresent() bool {
 }
 
 // build builds the pinned binaries unless the stamp matches and all exist.
-// The explicit `build` command also always rewrites kwok.yaml.
+// The explicit `build` command also always rewrites kwok.yaml. The bin dir
+// is shared by every state dir, so it has a lock of its own.
 func (e *env) build(explicit bool) error {
+	return lockDir(e.binDir, func() error { return e.buildLocked(explicit) })
+}
+
+func (e *env) buildLocked(explicit bool) error {
 	want, err := e.stamp()
 	if err != nil {
 		return err

@@ -8,8 +8,12 @@
 //	go -C sandbox run . up       # idempotent start; prints the kubeconfig path
 //	go -C sandbox run . down     # stop everything it started
 //	go -C sandbox run . status   # exit 0 if running and ready, 3 if not
+//	go -C sandbox run . restart-apiserver   # restart kube-apiserver only
 //
-// State lives in ROOT/.cache/sandbox/. The program is stdlib-only on purpose so
+// State lives in ROOT/.cache/sandbox/, or in the directory given with
+// -state DIR (a sandbox of its own, e.g. for a test that restarts
+// kube-apiserver); the binaries are always those of ROOT/.cache/sandbox/bin.
+// Every command acts on the sandbox of its state directory only. The program is stdlib-only on purpose so
 // that it compiles in seconds; the heavy binaries are built with `go build`
 // from the versions pinned in sandbox/go.mod.
 package main
@@ -25,13 +29,15 @@ import (
 	"syscall"
 )
 
-const usageText = `usage: sandbox [-root DIR] <command>
+const usageText = `usage: sandbox [-root DIR] [-state DIR] <command>
 
 commands:
-  build    build the pinned binaries into ROOT/.cache/sandbox/bin (if needed)
-  up       start the sandbox (idempotent); prints the kubeconfig path last
-  down     stop everything the sandbox started
-  status   show the state; exit 0 if running and ready, 3 if not
+  build              build the pinned binaries into ROOT/.cache/sandbox/bin (if needed)
+  up                 start the sandbox (idempotent); prints the kubeconfig path last
+  down               stop everything the sandbox started
+  status             show the state; exit 0 if running and ready, 3 if not
+  restart-apiserver  stop kube-apiserver and start it again with the same
+                     flags and port; prints the kubeconfig path once ready
 
 flags:
 `
@@ -47,6 +53,7 @@ func (e *exitError) Error() string { return e.msg }
 func main() {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	rootFlag := fs.String("root", "", "repository root (default: the directory containing sandbox/go.mod)")
+	stateFlag := fs.String("state", "", "state directory of the sandbox (default: ROOT/.cache/sandbox)")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, usageText)
 		fs.PrintDefaults()
@@ -76,7 +83,10 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	e := newEnv(root)
+	e, err := newEnv(root, *stateFlag)
+	if err != nil {
+		fatal(err)
+	}
 
 	switch cmd {
 	case "build":
@@ -95,6 +105,16 @@ func main() {
 		err = e.withLock(e.down)
 	case "status":
 		err = e.status()
+	case "restart-apiserver":
+		var path string
+		err = e.withLock(func() error {
+			var rerr error
+			path, rerr = e.restartAPIServer()
+			return rerr
+		})
+		if err == nil {
+			fmt.Println(path)
+		}
 	case "help", "-h", "--help":
 		fs.Usage()
 		return
@@ -181,8 +201,8 @@ func isSandboxModule(gomod string) bool {
 type env struct {
 	root       string // repository root
 	sandboxDir string // ROOT/sandbox (the pinning module)
-	stateDir   string // ROOT/.cache/sandbox
-	binDir     string
+	stateDir   string // ROOT/.cache/sandbox, or -state DIR
+	binDir     string // ROOT/.cache/sandbox/bin, whatever the state dir
 	pkiDir     string
 	logDir     string
 	etcdDir    string
@@ -193,13 +213,20 @@ type env struct {
 	auditPol   string
 }
 
-func newEnv(root string) *env {
+func newEnv(root, stateDir string) (*env, error) {
 	st := filepath.Join(root, ".cache", "sandbox")
+	if stateDir != "" {
+		abs, err := filepath.Abs(stateDir)
+		if err != nil {
+			return nil, err
+		}
+		st = abs
+	}
 	return &env{
 		root:       root,
 		sandboxDir: filepath.Join(root, "sandbox"),
 		stateDir:   st,
-		binDir:     filepath.Join(st, "bin"),
+		binDir:     filepath.Join(root, ".cache", "sandbox", "bin"),
 		pkiDir:     filepath.Join(st, "pki"),
 		logDir:     filepath.Join(st, "logs"),
 		etcdDir:    filepath.Join(st, "etcd"),
@@ -208,21 +235,27 @@ func newEnv(root string) *env {
 		kwokConfig: filepath.Join(st, "kwok.yaml"),
 		podLog:     filepath.Join(st, "pod.log"),
 		auditPol:   filepath.Join(st, "audit-policy.yaml"),
-	}
+	}, nil
 }
 
-// withLock serialises build/up/down across concurrent invocations.
+// withLock serialises build/up/down/restart-apiserver on one state dir
+// across concurrent invocations.
 func (e *env) withLock(fn func() error) error {
-	if err := os.MkdirAll(e.stateDir, 0o755); err != nil {
+	return lockDir(e.stateDir, fn)
+}
+
+// lockDir runs fn holding an exclusive flock on dir/.lock.
+func lockDir(dir string, fn func() error) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(e.stateDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		logf("waiting for another sandbox command to finish ...")
+		logf("waiting for another sandbox command to finish (lock %s) ...", f.Name())
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}

@@ -16,9 +16,11 @@ import (
 	"time"
 )
 
-// state is persisted in ROOT/.cache/sandbox/state.json.
+// state is persisted in STATE/state.json (STATE is ROOT/.cache/sandbox by
+// default).
 type state struct {
 	Root       string         `json:"root"`
+	StateDir   string         `json:"stateDir,omitempty"`
 	BinDir     string         `json:"binDir"`
 	Kubeconfig string         `json:"kubeconfig"`
 	Server     string         `json:"server"`
@@ -33,6 +35,8 @@ type component struct {
 	Pid   int            `json:"pid"`
 	Ports map[string]int `json:"ports,omitempty"`
 	Log   string         `json:"log"`
+	// Args are the flags it was started with (restart-apiserver reuses them).
+	Args []string `json:"args,omitempty"`
 }
 
 func (e *env) readState() (*state, error) {
@@ -56,33 +60,64 @@ func (e *env) writeState(s *state) error {
 }
 
 // ourProcess reports whether pid is a live (non-zombie) process running one
-// of our binaries from binDir.
-func ourProcess(pid int, binDir string) bool {
-	if pid <= 0 {
-		return false
-	}
-	if st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err != nil {
-		return false
-	} else if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X') {
+// of our binaries from binDir for this state dir (see ownedBy).
+func (e *env) ourProcess(pid int) bool {
+	if pid <= 0 || !alive(pid) {
 		return false
 	}
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	if err != nil {
 		return false
 	}
-	return bytes.Contains(cmdline, []byte(binDir+"/"))
+	return bytes.Contains(cmdline, []byte(e.binDir+"/")) && e.ownedBy(pid, cmdline)
+}
+
+// ownedBy tells whether the process pid (with that cmdline) belongs to the
+// sandbox of e's state dir rather than to another one sharing the bin dir:
+// its working directory is the state dir (every component is started
+// there), or one of its arguments (or the value of a --flag=value) is
+// exactly one of the state dir's own paths. Exact comparisons, so that
+// neither of a state dir and a state dir nested in it claims the other's
+// processes.
+func (e *env) ownedBy(pid int, cmdline []byte) bool {
+	if cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd"); err == nil {
+		if cwd == e.stateDir {
+			return true
+		}
+		if real, err := filepath.EvalSymlinks(e.stateDir); err == nil && cwd == real {
+			return true
+		}
+	}
+	marks := map[string]bool{
+		e.etcdDir: true, // etcd --data-dir
+		filepath.Join(e.pkiDir, "apiserver-certs"):  true, // kube-apiserver --cert-dir
+		filepath.Join(e.pkiDir, "admin.kubeconfig"): true, // controllers' --kubeconfig
+		e.auditPol:   true, // kube-apiserver --audit-policy-file
+		e.kwokConfig: true, // kwok -c
+		e.kubeconfig: true, // kubectl --kubeconfig
+	}
+	for _, a := range strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00") {
+		if marks[a] {
+			return true
+		}
+		if _, v, ok := strings.Cut(a, "="); ok && marks[v] {
+			return true
+		}
+	}
+	return false
 }
 
 // strayProcesses lists processes (other than us and our ancestors) whose
-// executable or argv[0] lives in binDir, newest first.
-func strayProcesses(binDir string) []int {
+// executable or argv[0] lives in binDir and that belong to this state dir
+// (ownedBy), newest first. Sandboxes of other state dirs are left alone.
+func (e *env) strayProcesses() []int {
 	skip := map[int]bool{}
 	for pid := os.Getpid(); pid > 1 && !skip[pid]; pid = parentPid(pid) {
 		skip[pid] = true
 	}
 	entries, _ := os.ReadDir("/proc")
 	var out []int
-	prefix := binDir + "/"
+	prefix := e.binDir + "/"
 	for _, de := range entries {
 		pid, err := strconv.Atoi(de.Name())
 		if err != nil || skip[pid] {
@@ -91,7 +126,7 @@ func strayProcesses(binDir string) []int {
 		exe, _ := os.Readlink("/proc/" + de.Name() + "/exe")
 		cmdline, _ := os.ReadFile("/proc/" + de.Name() + "/cmdline")
 		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-		if (strings.HasPrefix(exe, prefix) || strings.HasPrefix(string(argv0), prefix)) && alive(pid) {
+		if (strings.HasPrefix(exe, prefix) || strings.HasPrefix(string(argv0), prefix)) && alive(pid) && e.ownedBy(pid, cmdline) {
 			out = append(out, pid)
 		}
 	}
@@ -201,8 +236,21 @@ type proc struct {
 }
 
 func (e *env) start(name string, args ...string) (*proc, error) {
+	return e.startLog(name, false, args...)
+}
+
+// startLog starts binDir/name in the state dir, its output going to
+// logs/NAME.log, truncated or (appendLog) appended to.
+func (e *env) startLog(name string, appendLog bool, args ...string) (*proc, error) {
 	logPath := filepath.Join(e.logDir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	mode := os.O_TRUNC
+	if appendLog {
+		mode = os.O_APPEND
+	}
+	if err := os.MkdirAll(e.logDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|mode, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,7 +58,7 @@ func (e *env) healthy() (bool, *state) {
 		return false, s
 	}
 	for _, c := range s.Components {
-		if !ourProcess(c.Pid, e.binDir) {
+		if !e.ourProcess(c.Pid) {
 			return false, s
 		}
 	}
@@ -113,6 +115,7 @@ func (e *env) coldStart() (path string, err error) {
 
 	st := &state{
 		Root:       e.root,
+		StateDir:   e.stateDir,
 		BinDir:     e.binDir,
 		Kubeconfig: e.kubeconfig,
 		Server:     server,
@@ -145,7 +148,7 @@ func (e *env) coldStart() (path string, err error) {
 			return nil, err
 		}
 		procs = append(procs, pr)
-		st.Components = append(st.Components, component{Name: name, Pid: pr.cmd.Process.Pid, Ports: cports, Log: pr.log})
+		st.Components = append(st.Components, component{Name: name, Pid: pr.cmd.Process.Pid, Ports: cports, Log: pr.log, Args: args})
 		return pr, e.writeState(st)
 	}
 	// wait polls cond until it is true, a component dies, the deadline passes
@@ -389,7 +392,8 @@ current-context: sandbox
 }
 
 // down stops everything recorded in state.json (in reverse start order) and
-// any stray process running one of our binaries. Idempotent.
+// any stray process running one of our binaries for this state dir (see
+// ownedBy; the sandboxes of other state dirs are left alone). Idempotent.
 func (e *env) down() error {
 	s, err := e.readState()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -400,7 +404,7 @@ func (e *env) down() error {
 	if s != nil {
 		for i := len(s.Components) - 1; i >= 0; i-- {
 			c := s.Components[i]
-			if ourProcess(c.Pid, e.binDir) {
+			if e.ourProcess(c.Pid) {
 				pids = append(pids, c.Pid)
 				names = append(names, c.Name)
 			}
@@ -410,15 +414,15 @@ func (e *env) down() error {
 		logf("stopping %d components", len(pids))
 	}
 	stopPids(pids, names, 10*time.Second)
-	if stray := strayProcesses(e.binDir); len(stray) > 0 {
-		logf("stopping %d stray processes from %s: %v", len(stray), e.binDir, stray)
+	if stray := e.strayProcesses(); len(stray) > 0 {
+		logf("stopping %d stray processes of %s from %s: %v", len(stray), e.stateDir, e.binDir, stray)
 		stopPids(stray, nil, 5*time.Second)
 	}
 	if err := os.Remove(e.statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if left := strayProcesses(e.binDir); len(left) > 0 {
-		return fmt.Errorf("processes still running from %s: %v", e.binDir, left)
+	if left := e.strayProcesses(); len(left) > 0 {
+		return fmt.Errorf("processes of %s still running from %s: %v", e.stateDir, e.binDir, left)
 	}
 	return nil
 }
@@ -428,7 +432,7 @@ func (e *env) status() error {
 	ok, s := e.healthy()
 	if s == nil {
 		fmt.Println("sandbox: not running")
-		if stray := strayProcesses(e.binDir); len(stray) > 0 {
+		if stray := e.strayProcesses(); len(stray) > 0 {
 			fmt.Printf("  stray processes from %s: %v (run `down`)\n", e.binDir, stray)
 		}
 		return &exitError{code: 3}
@@ -441,7 +445,7 @@ func (e *env) status() error {
 	fmt.Printf("  server:     %s\n", s.Server)
 	for _, c := range s.Components {
 		st := "running"
-		if !ourProcess(c.Pid, e.binDir) {
+		if !e.ourProcess(c.Pid) {
 			st = "DEAD"
 		}
 		ports := ""
@@ -456,6 +460,94 @@ func (e *env) status() error {
 		return &exitError{code: 3}
 	}
 	return nil
+}
+
+// restartAPIServer stops kube-apiserver (SIGTERM, SIGKILL after 10 s) and
+// starts it again with the same flags, so on the same port, then waits for
+// /readyz. The rest of the sandbox keeps running. It returns the kubeconfig
+// path.
+func (e *env) restartAPIServer() (string, error) {
+	s, err := e.readState()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", &exitError{code: 3, msg: "not running (no " + e.statePath + "); run `up` first"}
+		}
+		return "", err
+	}
+	i := slices.IndexFunc(s.Components, func(c component) bool { return c.Name == "kube-apiserver" })
+	if i < 0 {
+		return "", fmt.Errorf("%s records no kube-apiserver", e.statePath)
+	}
+	c := &s.Components[i]
+	running := e.ourProcess(c.Pid)
+	args := c.Args
+	if len(args) == 0 && running {
+		// Started by an older sandbox that did not record the flags: take
+		// them from the running process.
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(c.Pid) + "/cmdline")
+		if err != nil {
+			return "", err
+		}
+		if argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"); len(argv) > 1 {
+			args = argv[1:]
+		}
+	}
+	if len(args) == 0 {
+		return "", fmt.Errorf("kube-apiserver is not running and %s records no flags for it; run `down` then `up`", e.statePath)
+	}
+	port := s.Ports["apiserver"]
+	if j := slices.Index(args, "--secure-port"); port == 0 || j < 0 || j+1 >= len(args) || args[j+1] != strconv.Itoa(port) {
+		return "", fmt.Errorf("kube-apiserver flags %v do not match its port %d in %s", args, port, e.statePath)
+	}
+	p, err := loadPKI(e.pkiDir)
+	if err != nil {
+		return "", err
+	}
+	t0 := time.Now()
+	if running {
+		logf("stopping kube-apiserver (pid %d)", c.Pid)
+		stopPids([]int{c.Pid}, []string{"kube-apiserver"}, 10*time.Second)
+		if alive(c.Pid) {
+			return "", fmt.Errorf("kube-apiserver (pid %d) still running after SIGKILL", c.Pid)
+		}
+	}
+	// Its listening socket goes with it; wait until the port is free again
+	// (it is the one every kubeconfig names).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			l.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("port %d still in use after kube-apiserver stopped: %v", port, err)
+		}
+		time.Sleep(pollInterval)
+	}
+	logf("starting kube-apiserver on %s", s.Server)
+	pr, err := e.startLog("kube-apiserver", true, args...)
+	if err != nil {
+		return "", err
+	}
+	c.Pid, c.Args, c.Log = pr.cmd.Process.Pid, args, pr.log
+	if err := e.writeState(s); err != nil {
+		return "", err
+	}
+	admin, err := newAPIClient(s.Server, p.caPEM, p.adminToken)
+	if err != nil {
+		return "", err
+	}
+	for deadline := time.Now().Add(apiserverTimeout); !admin.ready(); {
+		if pr.exited() {
+			return "", &componentError{name: pr.name, log: pr.log, err: fmt.Errorf("exited early (%v)", pr.err)}
+		}
+		if time.Now().After(deadline) {
+			return "", &componentError{name: pr.name, log: pr.log, err: errors.New("timed out waiting for kube-apiserver /readyz")}
+		}
+		time.Sleep(pollInterval)
+	}
+	logf("kube-apiserver restarted in %s (pid %d)", time.Since(t0).Round(100*time.Millisecond), c.Pid)
+	return e.kubeconfig, nil
 }
 
 func sortedKeys(m map[string]int) []string {

@@ -34,6 +34,8 @@ type Env struct {
 	// Config and Clientset talk to the sandbox as its admin.
 	Config    *rest.Config
 	Clientset kubernetes.Interface
+
+	stateDir string // the state dir of a PrivateSandbox, "" for the shared one
 }
 
 var (
@@ -56,6 +58,14 @@ func Sandbox(t testing.TB) *Env {
 	if startErr != nil {
 		t.Fatalf("sandbox: %v", startErr)
 	}
+	env := newEnv(t, kubeconfig)
+	env.Namespace = env.CreateNamespace(t)
+	return env
+}
+
+// newEnv is an Env (without a namespace) for the sandbox of kubeconfig.
+func newEnv(t testing.TB, kubeconfig string) *Env {
+	t.Helper()
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
 		&clientcmd.ConfigOverrides{CurrentContext: "sandbox"}).ClientConfig()
@@ -67,9 +77,7 @@ func Sandbox(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &Env{Kubeconfig: kubeconfig, Config: cfg, Clientset: cs}
-	env.Namespace = env.CreateNamespace(t)
-	return env
+	return &Env{Kubeconfig: kubeconfig, Config: cfg, Clientset: cs}
 }
 
 // CreateNamespace makes another namespace named after t, deleted at cleanup.

@@ -1,0 +1,482 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+)
+
+// DefaultFieldManager is the field manager of k8sh's server-side applies.
+const DefaultFieldManager = "k8sh"
+
+// DefaultParallel is how many requests a bulk operation has in flight.
+const DefaultParallel = 8
+
+// ObjectName names an object as kubectl's messages do: "deployment/web".
+func ObjectName(u *unstructured.Unstructured) string {
+	kind, name := strings.ToLower(u.GetKind()), u.GetName()
+	if kind == "" {
+		kind = "object"
+	}
+	if name == "" {
+		if g := u.GetGenerateName(); g != "" {
+			name = g + "*"
+		} else {
+			name = "<no name>"
+		}
+	}
+	return kind + "/" + name
+}
+
+// ObjectError is the failure of one object in a call.
+type ObjectError struct {
+	// Object names it: "deployment/web".
+	Object string
+	Err    error
+}
+
+func (e *ObjectError) Error() string { return e.Object + ": " + e.Err.Error() }
+func (e *ObjectError) Unwrap() error { return e.Err }
+
+// BulkError is the failures of a call on many objects, in input order. What
+// is not listed succeeded.
+type BulkError struct {
+	Total  int
+	Errors []*ObjectError
+}
+
+func (e *BulkError) Error() string {
+	msgs := make([]string, len(e.Errors))
+	for i, oe := range e.Errors {
+		msgs[i] = oe.Error()
+	}
+	if len(e.Errors) == 1 && e.Total == 1 {
+		return msgs[0]
+	}
+	return fmt.Sprintf("%d of %d objects failed: %s", len(e.Errors), e.Total, strings.Join(msgs, "; "))
+}
+
+// Unwrap gives the errors of each object, for errors.Is and errors.As.
+func (e *BulkError) Unwrap() []error {
+	out := make([]error, len(e.Errors))
+	for i, oe := range e.Errors {
+		out[i] = oe
+	}
+	return out
+}
+
+// bulkError returns nil when errs holds no error, else a *BulkError.
+func bulkError(names []string, errs []error) error {
+	be := &BulkError{Total: len(errs)}
+	for i, err := range errs {
+		if err != nil {
+			be.Errors = append(be.Errors, &ObjectError{Object: names[i], Err: err})
+		}
+	}
+	if len(be.Errors) == 0 {
+		return nil
+	}
+	return be
+}
+
+// forEach runs fn(i) for i in [0, n) with at most parallel calls at once.
+func forEach(ctx context.Context, n, parallel int, fn func(i int) error) []error {
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	errs := make([]error, n)
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = fn(i)
+		}(i)
+	}
+	wg.Wait()
+	return errs
+}
+
+// ResolveGVK finds the resource of an object's apiVersion and kind. A kind
+// the cached discovery data does not know triggers one fresh discovery, so
+// that a CRD created a moment ago resolves.
+func (c *Client) ResolveGVK(apiVersion, kind string) (Resource, error) {
+	if err := c.init(); err != nil {
+		return Resource{}, err
+	}
+	if kind == "" {
+		return Resource{}, fmt.Errorf("the object has no kind")
+	}
+	if apiVersion == "" {
+		return Resource{}, fmt.Errorf("the object has no apiVersion")
+	}
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return Resource{}, fmt.Errorf("invalid apiVersion %q: %w", apiVersion, err)
+	}
+	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
+	m, err := c.mapper.RESTMapping(gk, gv.Version)
+	if err != nil && meta.IsNoMatchError(err) {
+		c.discovery.Invalidate()
+		c.mapper.Reset()
+		m, err = c.mapper.RESTMapping(gk, gv.Version)
+	}
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return Resource{}, fmt.Errorf("the server doesn't have a resource type %q in %s (no kind %q is registered for version %q)", kind, apiVersion, kind, apiVersion)
+		}
+		return Resource{}, apiError(err, "")
+	}
+	return Resource{
+		GVR:        m.Resource,
+		GVK:        m.GroupVersionKind,
+		Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace,
+	}, nil
+}
+
+// target resolves obj and places it: a namespaced object without a namespace
+// goes to ns or, when ns is "", to the context's default; a cluster-scoped
+// object has none. It sets the namespace in obj and returns it.
+func (c *Client) target(obj *unstructured.Unstructured, ns string) (Resource, string, error) {
+	r, err := c.ResolveGVK(obj.GetAPIVersion(), obj.GetKind())
+	if err != nil {
+		return Resource{}, "", err
+	}
+	if !r.Namespaced {
+		obj.SetNamespace("")
+		return r, "", nil
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(c.namespaceFor(r, ns))
+	}
+	return r, obj.GetNamespace(), nil
+}
+
+func dryRunOpt(dry bool) []string {
+	if dry {
+		return []string{metav1.DryRunAll}
+	}
+	return nil
+}
+
+// ApplyOptions tune a server-side apply.
+type ApplyOptions struct {
+	// Namespace for objects that name none; "" means the context's default.
+	Namespace string
+	// FieldManager owns the applied fields; "" means DefaultFieldManager.
+	FieldManager string
+	// Force takes ownership of fields other managers own.
+	Force bool
+	// DryRun sends the apply as a server-side dry run.
+	DryRun bool
+	// Parallel bounds the requests in flight; 0 means DefaultParallel.
+	Parallel int
+	// EstablishTimeout bounds the wait for applied CRDs to be established;
+	// 0 means one minute.
+	EstablishTimeout time.Duration
+}
+
+func (o ApplyOptions) manager() string {
+	if o.FieldManager == "" {
+		return DefaultFieldManager
+	}
+	return o.FieldManager
+}
+
+func isCRD(u *unstructured.Unstructured) bool {
+	return u.GetKind() == "CustomResourceDefinition" && strings.HasPrefix(u.GetAPIVersion(), "apiextensions.k8s.io/")
+}
+
+// Apply applies objs server-side, as kubectl apply --server-side does, and
+// returns what the server made of each, in input order (nil where it failed).
+// CustomResourceDefinitions are applied first and waited for until
+// established, so that their resources in the same call apply. One failure
+// does not stop the others: the error is a *BulkError listing each object
+// that failed, and the others stay applied.
+func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]*unstructured.Unstructured, error) {
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, len(objs))
+	errs := make([]error, len(objs))
+	names := make([]string, len(objs))
+	var crds, rest []int
+	for i, o := range objs {
+		names[i] = ObjectName(o)
+		if isCRD(o) {
+			crds = append(crds, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	applyAll := func(idx []int) {
+		// Resolve one after another (cheap, and a miss resets the mapper),
+		// then send in parallel.
+		res := make([]Resource, len(idx))
+		nss := make([]string, len(idx))
+		for j, i := range idx {
+			res[j], nss[j], errs[i] = c.target(objs[i], opts.Namespace)
+		}
+		perrs := forEach(ctx, len(idx), opts.Parallel, func(j int) error {
+			i := idx[j]
+			if errs[i] != nil {
+				return errs[i]
+			}
+			u, err := c.applyOne(ctx, res[j], nss[j], objs[i], opts)
+			out[i] = u
+			return err
+		})
+		for j, i := range idx {
+			errs[i] = perrs[j]
+		}
+	}
+	if len(crds) > 0 {
+		applyAll(crds)
+		if !opts.DryRun {
+			timeout := opts.EstablishTimeout
+			if timeout == 0 {
+				timeout = time.Minute
+			}
+			for _, i := range crds {
+				if errs[i] == nil {
+					errs[i] = c.waitEstablished(ctx, objs[i].GetName(), timeout)
+				}
+			}
+			c.discovery.Invalidate()
+			c.mapper.Reset()
+		}
+	}
+	applyAll(rest)
+	return out, bulkError(names, errs)
+}
+
+func (c *Client) applyOne(ctx context.Context, r Resource, ns string, obj *unstructured.Unstructured, opts ApplyOptions) (*unstructured.Unstructured, error) {
+	if obj.GetName() == "" {
+		return nil, fmt.Errorf("metadata.name is required for apply")
+	}
+	body := obj.DeepCopy()
+	unstructured.RemoveNestedField(body.Object, "metadata", "managedFields")
+	unstructured.RemoveNestedField(body.Object, "metadata", "resourceVersion")
+	unstructured.RemoveNestedField(body.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(body.Object, "metadata", "uid")
+	unstructured.RemoveNestedField(body.Object, "metadata", "generation")
+	unstructured.RemoveNestedField(body.Object, "status")
+	data, err := json.Marshal(body.Object)
+	if err != nil {
+		return nil, err
+	}
+	u, err := c.writeClient(r, ns).Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
+		FieldManager: opts.manager(),
+		Force:        &opts.Force,
+		DryRun:       dryRunOpt(opts.DryRun),
+	})
+	if err != nil {
+		return nil, writeError(err, ns)
+	}
+	return u, nil
+}
+
+// waitEstablished waits until the CRD called name is Established.
+func (c *Client) waitEstablished(ctx context.Context, name string, timeout time.Duration) error {
+	gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		u, err := c.dynamic.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && established(u) {
+			return nil
+		}
+		if err == nil && u.GetDeletionTimestamp() != nil {
+			return fmt.Errorf("the CustomResourceDefinition is being deleted")
+		}
+		if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+			return apiError(err, "")
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("not established after %s", timeout)
+		}
+	}
+}
+
+func established(u *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeError rewords a failed write: a field-manager conflict lists each
+// field and its owner and says how to take ownership; a stale
+// resourceVersion says the object changed since it was read.
+func writeError(err error, ns string) error {
+	var se apierrors.APIStatus
+	if !errors.As(err, &se) || !apierrors.IsConflict(err) {
+		return apiError(err, ns)
+	}
+	st := se.Status()
+	var fields []string
+	if st.Details != nil {
+		for _, cause := range st.Details.Causes {
+			if cause.Type == metav1.CauseTypeFieldManagerConflict {
+				fields = append(fields, fmt.Sprintf("%s (%s)", cause.Field, cause.Message))
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return &ConflictError{Fields: fields, Err: err}
+	}
+	return &StaleError{Err: err}
+}
+
+// ConflictError is a server-side apply that would change fields another
+// field manager owns.
+type ConflictError struct {
+	// Fields are "<path> (conflict with "<manager>" ...)", one a field.
+	Fields []string
+	Err    error
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("apply conflict: %d field(s) owned by another manager: %s; apply with force=True to take ownership",
+		len(e.Fields), strings.Join(e.Fields, ", "))
+}
+
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// StaleError is an update of an object that changed since it was read.
+type StaleError struct{ Err error }
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("conflict: the object changed since it was read (its metadata.resourceVersion is stale); get it again and reapply the change (%v)", e.Err)
+}
+
+func (e *StaleError) Unwrap() error { return e.Err }
+
+// Create creates obj; it fails if it exists.
+func (c *Client) Create(ctx context.Context, obj *unstructured.Unstructured, namespace string, dryRun bool) (*unstructured.Unstructured, error) {
+	r, ns, err := c.target(obj, namespace)
+	if err != nil {
+		return nil, &ObjectError{Object: ObjectName(obj), Err: err}
+	}
+	u, err := c.resourceClient(r, ns).Create(ctx, obj, metav1.CreateOptions{DryRun: dryRunOpt(dryRun)})
+	if err != nil {
+		return nil, &ObjectError{Object: ObjectName(obj), Err: writeError(err, ns)}
+	}
+	return u, nil
+}
+
+// Update replaces obj. When obj has a metadata.resourceVersion and the object
+// changed since, it fails with a *StaleError.
+func (c *Client) Update(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
+	r, ns, err := c.target(obj, "")
+	if err != nil {
+		return nil, &ObjectError{Object: ObjectName(obj), Err: err}
+	}
+	if obj.GetName() == "" {
+		return nil, &ObjectError{Object: ObjectName(obj), Err: fmt.Errorf("metadata.name is required for update")}
+	}
+	u, err := c.resourceClient(r, ns).Update(ctx, obj, metav1.UpdateOptions{DryRun: dryRunOpt(dryRun)})
+	if err != nil {
+		return nil, &ObjectError{Object: ObjectName(obj), Err: writeError(err, ns)}
+	}
+	return u, nil
+}
+
+// PatchTypes maps the names k8sh users give patch types to the API's.
+var PatchTypes = map[string]types.PatchType{
+	"merge":     types.MergePatchType,
+	"strategic": types.StrategicMergePatchType,
+	"json":      types.JSONPatchType,
+}
+
+// Patch patches the object of kind called name with data, a JSON patch
+// document of type typ ("merge", "strategic" or "json"), on the object or on
+// its subresource ("status", "scale").
+func (c *Client) Patch(ctx context.Context, kind, name, namespace, typ string, data []byte, subresource string, dryRun bool) (*unstructured.Unstructured, error) {
+	pt, ok := PatchTypes[typ]
+	if !ok {
+		return nil, fmt.Errorf("unknown patch type %q (want merge, strategic or json)", typ)
+	}
+	r, err := c.Resolve(kind)
+	if err != nil {
+		return nil, err
+	}
+	ns := c.namespaceFor(r, namespace)
+	var sub []string
+	if subresource != "" {
+		sub = []string{subresource}
+	}
+	u, err := c.resourceClient(r, ns).Patch(ctx, name, pt, data, metav1.PatchOptions{DryRun: dryRunOpt(dryRun)}, sub...)
+	if err != nil {
+		return nil, &ObjectError{Object: strings.ToLower(r.GVK.Kind) + "/" + name, Err: writeError(err, ns)}
+	}
+	return u, nil
+}
+
+// Scale sets the replicas of the object of kind called name through its
+// scale subresource, and returns the Scale.
+func (c *Client) Scale(ctx context.Context, kind, name, namespace string, replicas int64, dryRun bool) (*unstructured.Unstructured, error) {
+	if replicas < 0 {
+		return nil, fmt.Errorf("replicas must not be negative, got %d", replicas)
+	}
+	data := fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas)
+	return c.Patch(ctx, kind, name, namespace, "merge", []byte(data), "scale", dryRun)
+}
+
+// RestartAnnotation is the pod template annotation kubectl rollout restart
+// sets.
+const RestartAnnotation = "kubectl.kubernetes.io/restartedAt"
+
+// Restart restarts the pods of a deployment, statefulset or daemonset the
+// way kubectl rollout restart does: it sets the pod template's
+// kubectl.kubernetes.io/restartedAt annotation to now.
+func (c *Client) Restart(ctx context.Context, kind, name, namespace string, dryRun bool) (*unstructured.Unstructured, error) {
+	r, err := c.Resolve(kind)
+	if err != nil {
+		return nil, err
+	}
+	switch r.GVK.GroupKind() {
+	case schema.GroupKind{Group: "apps", Kind: "Deployment"},
+		schema.GroupKind{Group: "apps", Kind: "StatefulSet"},
+		schema.GroupKind{Group: "apps", Kind: "DaemonSet"}:
+	default:
+		return nil, fmt.Errorf("cannot restart %s: only deployments, statefulsets and daemonsets can be restarted", r)
+	}
+	patch := map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+		"annotations": map[string]any{RestartAnnotation: time.Now().Format(time.RFC3339)},
+	}}}}
+	data, _ := json.Marshal(patch)
+	return c.Patch(ctx, r.GVR.Resource+"."+r.GVR.Version+"."+r.GVR.Group, name, namespace, "strategic", data, "", dryRun)
+}
+
+// writeClient is the resource client of bulk operations: without a
+// client-side rate limit (see Client.bulk).
+func (c *Client) writeClient(r Resource, ns string) dynamic.ResourceInterface {
+	nri := c.bulk.Resource(r.GVR)
+	if ns == "" {
+		return nri
+	}
+	return nri.Namespace(ns)
+}

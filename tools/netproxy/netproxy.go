@@ -1,0 +1,171 @@
+// Package netproxy is a TCP proxy for tests and benchmarks: it forwards
+// connections to a target and can delay every chunk of data it forwards
+// (each way), to make a loopback server look like one across a network, and
+// inject faults: cut every open connection, or refuse new ones.
+//
+// The delay is a latency, not a bandwidth limit: each chunk read is written
+// Delay after it was read, and chunks read meanwhile follow in order.
+package netproxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Proxy forwards the connections it accepts to Target.
+type Proxy struct {
+	// Target is the host:port connections are forwarded to.
+	Target string
+
+	delay   atomic.Int64 // time.Duration, each way
+	refuse  atomic.Bool
+	ln      net.Listener
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+	closing atomic.Bool
+	// Accepted counts the connections accepted.
+	Accepted atomic.Int64
+}
+
+// Start listens on addr ("127.0.0.1:0" for a free port) and forwards to
+// target, delaying data by delay each way. Addr tells where it listens.
+func Start(addr, target string, delay time.Duration) (*Proxy, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{Target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.delay.Store(int64(delay))
+	p.wg.Add(1)
+	go p.serve()
+	return p, nil
+}
+
+// Addr is the host:port the proxy listens on.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// SetDelay changes the delay of data forwarded from now on.
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// Refuse makes the proxy close new connections at once (true) or forward
+// them again (false).
+func (p *Proxy) Refuse(on bool) { p.refuse.Store(on) }
+
+// CutAll closes every open connection, both ends, as a network failure
+// would.
+func (p *Proxy) CutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Close stops listening, cuts every connection and waits for the proxy's
+// goroutines to end.
+func (p *Proxy) Close() error {
+	p.closing.Store(true)
+	err := p.ln.Close()
+	p.CutAll()
+	p.wg.Wait()
+	return err
+}
+
+func (p *Proxy) track(c net.Conn, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if on {
+		p.conns[c] = struct{}{}
+	} else {
+		delete(p.conns, c)
+	}
+}
+
+func (p *Proxy) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if p.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		p.Accepted.Add(1)
+		if p.refuse.Load() {
+			c.Close()
+			continue
+		}
+		p.wg.Add(1)
+		go p.handle(c)
+	}
+}
+
+func (p *Proxy) handle(down net.Conn) {
+	defer p.wg.Done()
+	up, err := net.Dial("tcp", p.Target)
+	if err != nil {
+		down.Close()
+		return
+	}
+	p.track(down, true)
+	p.track(up, true)
+	defer func() {
+		p.track(down, false)
+		p.track(up, false)
+		down.Close()
+		up.Close()
+	}()
+	done := make(chan struct{}, 2)
+	go func() { p.pipe(up, down); done <- struct{}{} }()
+	go func() { p.pipe(down, up); done <- struct{}{} }()
+	<-done
+	// One direction ended: end the other too, as a closed socket would.
+	down.Close()
+	up.Close()
+	<-done
+}
+
+type chunk struct {
+	data []byte
+	due  time.Time
+}
+
+// pipe copies src to dst, each chunk Delay after it was read.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	ch := make(chan chunk, 1024)
+	go func() {
+		defer close(ch)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				ch <- chunk{buf[:n], time.Now().Add(time.Duration(p.delay.Load()))}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range ch {
+		if d := time.Until(c.due); d > 0 {
+			time.Sleep(d)
+		}
+		if _, err := dst.Write(c.data); err != nil {
+			src.Close()
+			for range ch { // let the reader end
+			}
+			return
+		}
+	}
+	if tc, ok := dst.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+}
+
+var _ io.Closer = (*Proxy)(nil)
