@@ -43,6 +43,23 @@ func (o ListOptions) validate() error {
 	return nil
 }
 
+// collection checks opts' selectors, resolves kind and returns the
+// namespace that opts select: none for all namespaces or a cluster-scoped
+// kind.
+func (c *Client) collection(kind string, opts ListOptions) (Resource, string, error) {
+	if err := opts.validate(); err != nil {
+		return Resource{}, "", err
+	}
+	r, err := c.Resolve(kind)
+	if err != nil {
+		return Resource{}, "", err
+	}
+	if opts.AllNamespaces {
+		return r, "", nil
+	}
+	return r, c.namespaceFor(r, opts.Namespace), nil
+}
+
 // namespaceFor returns the namespace a request for r goes to: none for a
 // cluster-scoped kind, ns if given, else the context's default.
 func (c *Client) namespaceFor(r Resource, ns string) string {
@@ -105,16 +122,9 @@ func (c *Client) List(ctx context.Context, kind string, opts ListOptions) (*unst
 // honoured across pages: the last page's continue token is cleared once the
 // limit is reached.
 func (c *Client) ListPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error) {
-	if err := opts.validate(); err != nil {
-		return nil, err
-	}
-	r, err := c.Resolve(kind)
+	r, ns, err := c.collection(kind, opts)
 	if err != nil {
 		return nil, err
-	}
-	ns := ""
-	if !opts.AllNamespaces {
-		ns = c.namespaceFor(r, opts.Namespace)
 	}
 	lo := metav1.ListOptions{
 		LabelSelector: opts.LabelSelector,

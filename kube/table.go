@@ -23,17 +23,13 @@ const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/js
 // with each row's object metadata (includeObject=Metadata) so that rows can
 // be matched to objects. Like List, it reads page by page.
 func (c *Client) Table(ctx context.Context, kind string, opts ListOptions) (*metav1.Table, error) {
-	r, err := c.Resolve(kind)
+	r, ns, err := c.collection(kind, opts)
 	if err != nil {
 		return nil, err
 	}
 	rc, err := c.rawClient()
 	if err != nil {
 		return nil, err
-	}
-	ns := ""
-	if !opts.AllNamespaces {
-		ns = c.namespaceFor(r, opts.Namespace)
 	}
 	p := resourcePath(r, ns)
 

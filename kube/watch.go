@@ -100,16 +100,9 @@ type Watcher struct {
 // a Watcher that watches on from that list once Events is first called.
 // ctx bounds the whole watch; Stop ends it sooner.
 func (c *Client) Watch(ctx context.Context, kind string, opts WatchOptions) (*Watcher, error) {
-	if err := opts.validate(); err != nil {
-		return nil, err
-	}
-	r, err := c.Resolve(kind)
+	r, ns, err := c.collection(kind, opts.ListOptions)
 	if err != nil {
 		return nil, err
-	}
-	ns := ""
-	if !opts.AllNamespaces {
-		ns = c.namespaceFor(r, opts.Namespace)
 	}
 	w, err := newWatcher(ctx, c.resourceClient(r, ns), opts, ns)
 	if err != nil {
