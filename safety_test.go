@@ -160,7 +160,7 @@ func TestREPLAnnouncesAndConfirmsE2E(t *testing.T) {
 	tm.send(cmApplyStmt("asked", env.Namespace) + "\r")
 	at = tm.expect(at, `type the context's name: `)
 	tm.send("sandbox\r")
-	at = tm.expect(at, "configmap/asked in sandbox")
+	at = tm.expect(at, "applied configmap/asked in sandbox/"+env.Namespace+"\n")
 	if !cmExists(t, env, "asked") {
 		t.Fatal("the confirmed change is missing")
 	}

@@ -98,6 +98,19 @@ func (ch *change) done(msg, namespace string) {
 	Announce(ch.thread, ch.c, msg, namespace)
 }
 
+// sharedNamespace is the namespace of objs when they all have the same
+// one, "" otherwise (several, or cluster-scoped).
+func sharedNamespace(objs []*unstructured.Unstructured) string {
+	ns := ""
+	for i, o := range objs {
+		if i > 0 && o.GetNamespace() != ns {
+			return ""
+		}
+		ns = o.GetNamespace()
+	}
+	return ns
+}
+
 // objectsWhat describes objs for Mutating and Announce: "deployment/web" or
 // "59 objects".
 func objectsWhat(objs []*unstructured.Unstructured) string {
@@ -366,7 +379,7 @@ func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done("applied "+objectsWhat(objs.objs), ns.s)
+	ch.done("applied "+objectsWhat(objs.objs), sharedNamespace(out))
 	if objs.single {
 		return NewObject(out[0].Object), nil
 	}
