@@ -435,3 +435,15 @@ assert.eq(k8s.diff(still), "")
 	}
 	t.Logf("applied and diffed 59 objects in %v", time.Since(start))
 }
+
+func TestApplyNamespaceMismatchE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	c := e2eClient(t, env, "sandbox")
+	runStar(t, c, `
+ns = "`+env.Namespace+`"
+cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mm", "namespace": ns}}
+assert.fails(lambda: k8s.apply(cm, namespace="other"), 'k8s.apply: configmap/mm: the object\'s namespace "%s" does not match namespace="other"' % ns)
+assert.eq(k8s.exists("cm", "mm"), False)
+assert.eq(k8s.apply(cm, namespace=ns).metadata.namespace, ns)
+`)
+}

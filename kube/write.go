@@ -153,8 +153,9 @@ func (c *Client) ResolveGVK(apiVersion, kind string) (Resource, error) {
 }
 
 // target resolves obj and places it: a namespaced object without a namespace
-// goes to ns or, when ns is "", to the context's default; a cluster-scoped
-// object has none. It sets the namespace in obj and returns it.
+// goes to ns or, when ns is "", to the context's default; one that names
+// another namespace than a given ns is an error; a cluster-scoped object
+// has none. It sets the namespace in obj and returns it.
 func (c *Client) target(obj *unstructured.Unstructured, ns string) (Resource, string, error) {
 	r, err := c.ResolveGVK(obj.GetAPIVersion(), obj.GetKind())
 	if err != nil {
@@ -166,6 +167,10 @@ func (c *Client) target(obj *unstructured.Unstructured, ns string) (Resource, st
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(c.namespaceFor(r, ns))
+	} else if ns != "" && ns != obj.GetNamespace() {
+		// As kubectl: an explicit namespace that the object contradicts
+		// is a mistake to point out, not one to pick a side of.
+		return Resource{}, "", fmt.Errorf("the object's namespace %q does not match namespace=%q", obj.GetNamespace(), ns)
 	}
 	return r, obj.GetNamespace(), nil
 }
