@@ -12,11 +12,14 @@ import (
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
-// TestWatchGoneE2E resumes a watch from a resourceVersion the sandbox's
-// apiserver has compacted away, so that it answers 410 Gone, and checks
-// that the watch lists again and delivers exactly what changed meanwhile.
+// TestWatchGoneE2E resumes a watch from a resourceVersion the apiserver no
+// longer serves, so that it answers 410 Gone, and checks that the watch
+// lists again and delivers exactly what changed meanwhile. A sandbox of
+// its own, whose kube-apiserver the test restarts, makes the 410 certain: a
+// restarted apiserver's watch cache begins at the current revision, while
+// a fresh one's began at the first and may still serve old versions.
 func TestWatchGoneE2E(t *testing.T) {
-	env := kubetest.Sandbox(t)
+	env := kubetest.PrivateSandbox(t)
 	flags := NewConfigFlags()
 	kc, ns, kctx, dir := env.Kubeconfig, env.Namespace, "sandbox", t.TempDir()
 	flags.KubeConfig, flags.Namespace, flags.Context, flags.CacheDir = &kc, &ns, &kctx, &dir
@@ -44,14 +47,14 @@ func TestWatchGoneE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	// What changes now is in the gap: resuming from a long-compacted
-	// version makes the server answer 410 (checked with kubectl:
-	// "too old resource version: 2 (26882)").
+	// What changes now is in the gap: resuming from version 2 after the
+	// restart makes the server answer 410 ("too old resource version").
 	set("changed", "2")
 	if err := cms.Delete(ctx, "deleted", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	set("new", "1")
+	kubetest.RestartAPIServer(t, env)
 	w.rv = "2"
 
 	var got []string
