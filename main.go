@@ -13,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/fatih/color"
 	"github.com/spf13/cobra"
@@ -58,6 +60,8 @@ type options struct {
 	dryRun   bool
 	readOnly bool
 	yes      bool
+	timeout  time.Duration
+	maxSteps uint64
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -88,6 +92,8 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().StringVarP(&opts.code, "code", "c", "", "run CODE instead of a script; the arguments after it are sys.argv[1:]")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "make every change a server-side dry run: nothing is persisted")
 	cmd.Flags().BoolVar(&opts.readOnly, "read-only", false, "refuse every change, before any request is sent")
+	cmd.Flags().DurationVar(&opts.timeout, "timeout", 0, "end the run after this long (e.g. 30s, 5m); 0 for no limit")
+	cmd.Flags().Uint64Var(&opts.maxSteps, "max-steps", 0, "end the run after this many Starlark steps, for scripts you did not write; 0 for no limit")
 	cmd.Flags().BoolVar(&opts.yes, "yes", os.Getenv("K8SH_YES") == "1", "allow changes in protected contexts without asking (also K8SH_YES=1)")
 	flags.AddFlags(cmd.Flags())
 	if err := cmd.Execute(); err != nil {
@@ -137,9 +143,19 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	ctx := sigCtx
+	if opts.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.timeout)
+		defer cancel()
+	}
+	if opts.maxSteps > 0 {
+		thread.SetMaxExecutionSteps(opts.maxSteps)
+	}
 	builtins.SetContext(thread, ctx)
+	thread.Load = newLoader(fileOptions, maps.Clone(globals)).load
 	go func() {
 		<-ctx.Done()
 		thread.Cancel("interrupted")
@@ -150,9 +166,12 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		switch {
 		case errors.As(err, &exit):
 			return exit.Code
-		case ctx.Err() != nil:
+		case sigCtx.Err() != nil:
 			fmt.Fprintln(stderr, "k8sh: interrupted")
 			return exitInterrupt
+		case ctx.Err() != nil:
+			fmt.Fprintf(stderr, "k8sh: timed out after %s (--timeout)\n", opts.timeout)
+			return exitError
 		}
 		fmt.Fprint(stderr, formatError(err))
 		return exitError
@@ -233,6 +252,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		return exitUsage
 	}
 	session.Announce = func(line string) { fmt.Fprintln(stderr, line) }
+	thread.Load = newLoader(fileOptions, maps.Clone(globals)).load
 	protected := color.New(color.FgRed, color.Bold)
 	prompt := func() string {
 		info, err := session.Cluster.Context()

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.starlark.net/lib/json"
+	starlarkmath "go.starlark.net/lib/math"
+	starlarktime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 )
@@ -18,6 +20,8 @@ func Globals(argv []string) starlark.StringDict {
 		"ctx":    Ctx,
 		"sys":    sysModule(argv),
 		"json":   json.Module,
+		"time":   starlarktime.Module,
+		"math":   starlarkmath.Module,
 		"yaml":   YAML,
 		"catch":  catchBuiltin,
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),

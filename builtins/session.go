@@ -120,3 +120,10 @@ func clusterFor(thread *starlark.Thread, b *starlark.Builtin, name string) (Clus
 	}
 	return s.Cluster, nil
 }
+
+// InheritThread gives child the session and context of parent: a thread
+// made for a module that parent loads.
+func InheritThread(child, parent *starlark.Thread) {
+	child.SetLocal(sessionKey, parent.Local(sessionKey))
+	child.SetLocal(contextKey, parent.Local(contextKey))
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir, lib := t.TempDir(), t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"main.star":       "load('sub/a.star', 'a')\nload('shared.star', 'greet')\nload('sub/b.star', 'b')\nprint(a, greet('x'), b)\n",
+		"sub/a.star":      "print('loading a')\na = 'A'\n",
+		"sub/b.star":      "load('a.star', 'a')\nb = a + 'B'\n", // relative to sub/, and a.star runs once
+		"cycle1.star":     "load('cycle2.star', 'y')\nx = 1\n",
+		"cycle2.star":     "load('cycle1.star', 'x')\ny = 1\n",
+		"usecycle.star":   "load('cycle1.star', 'x')\n",
+		"missing.star":    "load('nope.star', 'n')\n",
+		"usesession.star": "load('sub/argv.star', 'args')\nprint(args)\n",
+		"sub/argv.star":   "args = sys.argv[1:]\n",
+	})
+	writeFiles(t, lib, map[string]string{"shared.star": "def greet(n):\n    return 'hi ' + n\n"})
+	env := []string{"K8SH_PATH=" + lib}
+
+	r := k8sh(t, "", env, filepath.Join(dir, "main.star"))
+	if r.code != 0 || r.stdout != "loading a\nA hi x AB\n" {
+		t.Errorf("load: %+v", r)
+	}
+	r = k8sh(t, "", env, filepath.Join(dir, "usecycle.star"))
+	if r.code != 1 || !strings.Contains(r.stderr, "load cycle: "+filepath.Join(dir, "cycle1.star")+" -> "+filepath.Join(dir, "cycle2.star")+" -> "+filepath.Join(dir, "cycle1.star")) {
+		t.Errorf("cycle: %+v", r)
+	}
+	r = k8sh(t, "", nil, filepath.Join(dir, "missing.star"))
+	if r.code != 1 || !strings.Contains(r.stderr, `cannot find "nope.star"`) {
+		t.Errorf("missing: %+v", r)
+	}
+	// A loaded module shares the run's session: sys.argv and the cluster.
+	r = k8sh(t, "", nil, filepath.Join(dir, "usesession.star"), "p", "q")
+	if r.code != 0 || r.stdout != "[\"p\", \"q\"]\n" {
+		t.Errorf("session in a loaded module: %+v", r)
+	}
+	// -c loads relative to the working directory.
+	wd, _ := os.Getwd()
+	os.Chdir(dir)
+	defer os.Chdir(wd)
+	if r := k8sh(t, "", nil, "-c", "load('sub/a.star', 'a')\nprint(a)"); r.code != 0 || r.stdout != "loading a\nA\n" {
+		t.Errorf("-c load: %+v", r)
+	}
+}
+
+func TestTimeoutAndMaxSteps(t *testing.T) {
+	r := k8sh(t, "", nil, "--timeout", "300ms", "-c", "while True:\n    pass")
+	if r.code != 1 || r.stderr != "k8sh: timed out after 300ms (--timeout)\n" {
+		t.Errorf("--timeout: %+v", r)
+	}
+	r = k8sh(t, "", nil, "--max-steps", "1000", "-c", "while True:\n    pass")
+	if r.code != 1 || !strings.Contains(r.stderr, "too many steps") {
+		t.Errorf("--max-steps: %+v", r)
+	}
+	if r := k8sh(t, "", nil, "--max-steps", "100000", "-c", "print(len([i for i in range(100)]))"); r.code != 0 || r.stdout != "100\n" {
+		t.Errorf("--max-steps within budget: %+v", r)
+	}
+}
