@@ -136,38 +136,32 @@ func (e *env) strayProcesses() []int {
 	return out
 }
 
-// startTime is the process start time in clock ticks since boot (0 if unknown).
-func startTime(pid int) uint64 {
+// statField is field n (0-based, after the command name) of
+// /proc/PID/stat, "" when it cannot be read.
+func statField(pid, n int) string {
 	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return ""
 	}
 	i := bytes.LastIndexByte(st, ')')
 	if i < 0 {
-		return 0
+		return ""
 	}
 	f := strings.Fields(string(st[i+1:]))
-	if len(f) < 20 {
-		return 0
+	if len(f) <= n {
+		return ""
 	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return f[n]
+}
+
+// startTime is the process start time in clock ticks since boot (0 if unknown).
+func startTime(pid int) uint64 {
+	v, _ := strconv.ParseUint(statField(pid, 19), 10, 64)
 	return v
 }
 
 func parentPid(pid int) int {
-	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(st, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(st[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
+	ppid, _ := strconv.Atoi(statField(pid, 1))
 	return ppid
 }
 
