@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -196,72 +195,21 @@ func (lv *logsValue) Truth() starlark.Bool  { return true }
 func (lv *logsValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: k8s.logs") }
 
 func (lv *logsValue) Iterate() starlark.Iterator {
-	it := &logsIterator{lv: lv}
+	it := &streamIterator[kube.LogLine]{b: lv.b, thread: lv.thread, ctx: lv.ctx}
 	if lv.used {
-		it.err = fmt.Errorf("%s: a followed log can be iterated once; call k8s.logs again", lv.b.Name())
+		it.fail = fmt.Errorf("%s: a followed log can be iterated once; call k8s.logs again", lv.b.Name())
 		return it
 	}
 	lv.used = true
-	if lv.timeout.set {
-		it.timer = time.NewTimer(lv.timeout.d)
-	}
-	return it
-}
-
-type logsIterator struct {
-	lv    *logsValue
-	timer *time.Timer
-	err   error
-	ended bool
-}
-
-func (it *logsIterator) Next(v *starlark.Value) bool {
-	if it.err != nil {
-		it.lv.thread.Cancel(it.err.Error())
-		return false
-	}
-	if it.ended {
-		return false
-	}
-	var timeout <-chan time.Time
-	if it.timer != nil {
-		timeout = it.timer.C
-	}
-	select {
-	case l, ok := <-it.lv.f.Lines():
-		if !ok {
-			it.end()
-			if err := it.lv.f.Err(); err != nil {
-				it.lv.thread.Cancel(fmt.Sprintf("%s: %v", it.lv.b.Name(), err))
-			}
-			return false
-		}
-		*v = starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+	it.items, it.err, it.stop = lv.f.Lines(), lv.f.Err, lv.f.Stop
+	it.convert = func(l kube.LogLine) (starlark.Value, bool, error) {
+		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 			"namespace": starlark.String(l.Namespace),
 			"pod":       starlark.String(l.Pod),
 			"container": starlark.String(l.Container),
 			"text":      starlark.String(l.Text),
-		})
-		return true
-	case <-timeout:
-	case <-it.lv.ctx.Done():
-		// Ctrl-C: stop the program here, not only this loop.
-		it.end()
-		it.lv.thread.Cancel("interrupted")
-		return false
+		}), false, nil
 	}
-	it.end()
-	return false
+	it.startTimer(lv.timeout)
+	return it
 }
-
-func (it *logsIterator) end() {
-	it.ended = true
-	if it.lv.f != nil {
-		it.lv.f.Stop()
-	}
-	if it.timer != nil {
-		it.timer.Stop()
-	}
-}
-
-func (it *logsIterator) Done() { it.end() }

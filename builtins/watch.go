@@ -165,89 +165,31 @@ func (wv *watchValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable 
 // Iterate starts a pass: the first uses the watch k8s.watch opened, later
 // passes open another. The timeout counts from the start of the pass.
 func (wv *watchValue) Iterate() starlark.Iterator {
-	it := &watchIterator{wv: wv}
-	if wv.first != nil {
-		it.w, wv.first = wv.first, nil
+	w := wv.first
+	var err error
+	if w != nil {
+		wv.first = nil
 	} else {
-		it.w, it.err = wv.start()
+		w, err = wv.start()
 	}
-	if wv.timeout.set {
-		it.timer = time.NewTimer(wv.timeout.d)
+	it := &streamIterator[kube.WatchEvent]{b: wv.b, thread: wv.thread, ctx: wv.ctx, fail: err}
+	if w != nil {
+		it.items, it.err, it.stop = w.Events(), w.Err, w.Stop
 	}
+	it.convert = func(ev kube.WatchEvent) (starlark.Value, bool, error) {
+		e := eventValue(ev)
+		if wv.until == nil {
+			return e, false, nil
+		}
+		stop, err := starlark.Call(wv.thread, wv.until, starlark.Tuple{e}, nil)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: until: %w", wv.b.Name(), err)
+		}
+		return e, bool(stop.Truth()), nil
+	}
+	it.startTimer(wv.timeout)
 	return it
 }
-
-type watchIterator struct {
-	wv    *watchValue
-	w     *kube.Watcher
-	timer *time.Timer
-	err   error
-	ended bool
-}
-
-func (it *watchIterator) Next(v *starlark.Value) bool {
-	if it.err != nil {
-		// A Starlark iterator cannot return an error: stop the program with
-		// it instead of ending the loop as if the watch were done.
-		it.wv.thread.Cancel(it.err.Error())
-		return false
-	}
-	if it.ended {
-		return false
-	}
-	var timeout <-chan time.Time
-	if it.timer != nil {
-		timeout = it.timer.C
-	}
-	select {
-	case ev, ok := <-it.w.Events():
-		if !ok {
-			it.end()
-			if err := it.w.Err(); err != nil {
-				it.wv.thread.Cancel(fmt.Sprintf("%s: %v", it.wv.b.Name(), err))
-			}
-			return false
-		}
-		e := eventValue(ev)
-		if it.wv.until != nil {
-			stop, err := starlark.Call(it.wv.thread, it.wv.until, starlark.Tuple{e}, nil)
-			if err != nil {
-				it.end()
-				it.err = fmt.Errorf("%s: until: %w", it.wv.b.Name(), err)
-				it.wv.thread.Cancel(it.err.Error())
-				return false
-			}
-			if stop.Truth() {
-				it.end() // this event is still yielded
-			}
-		}
-		*v = e
-		return true
-	case <-timeout:
-	case <-it.wv.ctx.Done():
-		// Ctrl-C: stop the program here, not only this loop (whoever
-		// cancelled the context may not have cancelled the thread yet).
-		it.end()
-		it.wv.thread.Cancel("interrupted")
-		return false
-	}
-	it.end()
-	return false
-}
-
-// end stops the watch now: the loop may go on with the last event for a
-// while, and the watch must not hold a connection meanwhile.
-func (it *watchIterator) end() {
-	it.ended = true
-	if it.w != nil {
-		it.w.Stop()
-	}
-	if it.timer != nil {
-		it.timer.Stop()
-	}
-}
-
-func (it *watchIterator) Done() { it.end() }
 
 func eventValue(ev kube.WatchEvent) starlark.Value {
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
