@@ -24,11 +24,7 @@ type pager struct {
 var _ starlark.Iterable = (*pager)(nil)
 
 func iter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	s, where, limit, err := listArgs(b, args, kwargs)
-	if err != nil {
-		return nil, err
-	}
-	c, err := clusterFor(thread, b, s.context)
+	c, s, where, limit, err := listArgs(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}

@@ -164,8 +164,9 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	return NewObject(obj.Object), nil
 }
 
-// listArgs unpacks the arguments shared by k8s.list and k8s.iter.
-func listArgs(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (s selection, where starlark.Callable, limit int, err error) {
+// listArgs unpacks the arguments shared by k8s.list and k8s.iter, and
+// returns the cluster they name.
+func listArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (c Cluster, s selection, where starlark.Callable, limit int, err error) {
 	err = starlark.UnpackArgs(b.Name(), args, kwargs,
 		"kind", &s.kind, "namespace?", &s.namespace,
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
@@ -173,15 +174,14 @@ func listArgs(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple)
 	if err == nil && limit < 0 {
 		err = fmt.Errorf("%s: limit must be positive, got %d", b.Name(), limit)
 	}
-	return s, where, limit, err
+	if err == nil {
+		c, err = clusterFor(thread, b, s.context)
+	}
+	return c, s, where, limit, err
 }
 
 func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	s, where, limit, err := listArgs(b, args, kwargs)
-	if err != nil {
-		return nil, err
-	}
-	c, err := clusterFor(thread, b, s.context)
+	c, s, where, limit, err := listArgs(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
