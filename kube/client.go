@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2"
 )
 
@@ -161,15 +162,25 @@ func (c *Client) Context() (ContextInfo, error) {
 	if c.flags.Context != nil && *c.flags.Context != "" {
 		name = *c.flags.Context
 	}
-	info := ContextInfo{Name: name}
+	info := contextInfo(&raw, name)
+	if ns, _, err := loader.Namespace(); err == nil {
+		info.Namespace = ns // -n, when given
+	}
+	return info, nil
+}
+
+// contextInfo describes context name as the kubeconfig raw has it; its
+// namespace is "default" when the context names none.
+func contextInfo(raw *clientcmdapi.Config, name string) ContextInfo {
+	info := ContextInfo{Name: name, Namespace: "default"}
 	if kctx, ok := raw.Contexts[name]; ok {
-		info.Cluster, info.User, info.Namespace = kctx.Cluster, kctx.AuthInfo, kctx.Namespace
+		info.Cluster, info.User = kctx.Cluster, kctx.AuthInfo
+		if kctx.Namespace != "" {
+			info.Namespace = kctx.Namespace
+		}
 		if cl, ok := raw.Clusters[kctx.Cluster]; ok {
 			info.Server = cl.Server
 		}
 	}
-	if ns, _, err := loader.Namespace(); err == nil {
-		info.Namespace = ns
-	}
-	return info, nil
+	return info
 }

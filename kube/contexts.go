@@ -74,15 +74,7 @@ func (cs *Clients) Contexts() ([]ContextInfo, error) {
 	}
 	var out []ContextInfo
 	for _, name := range contextNames(raw.Contexts) {
-		kctx := raw.Contexts[name]
-		info := ContextInfo{Name: name, Cluster: kctx.Cluster, User: kctx.AuthInfo, Namespace: kctx.Namespace}
-		if cl, ok := raw.Clusters[kctx.Cluster]; ok {
-			info.Server = cl.Server
-		}
-		if info.Namespace == "" {
-			info.Namespace = "default"
-		}
-		out = append(out, info)
+		out = append(out, contextInfo(&raw, name))
 	}
 	return out, nil
 }
