@@ -16,13 +16,15 @@ const completionWait = 3 * time.Second
 
 // completionSource tells the REPL's completion what the session's cluster
 // and kubeconfig hold. It follows ctx.use: the names come from the client
-// the session uses at the moment of the TAB, each client with its cache.
+// the session uses at the moment of the TAB, and a switch starts a new
+// cache (the old client is no longer the session's).
 type completionSource struct {
 	session *builtins.Session
 	clients *kube.Clients
 
-	mu     sync.Mutex
-	caches map[*kube.Client]*kube.NameCache
+	mu    sync.Mutex
+	cur   *kube.Client
+	cache *kube.NameCache
 }
 
 func (cs *completionSource) client() (*kube.Client, *kube.NameCache) {
@@ -32,12 +34,10 @@ func (cs *completionSource) client() (*kube.Client, *kube.NameCache) {
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	nc, ok := cs.caches[c]
-	if !ok {
-		nc = kube.NewNameCache(c)
-		cs.caches[c] = nc
+	if c != cs.cur {
+		cs.cur, cs.cache = c, kube.NewNameCache(c)
 	}
-	return c, nc
+	return c, cs.cache
 }
 
 func (cs *completionSource) Kinds() []string {

@@ -29,7 +29,7 @@ func sandboxCompleter(tb testing.TB, env *kubetest.Env, kctx, ns string) *repl.C
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &repl.Completer{Globals: globals, Source: &completionSource{session: session, clients: clients, caches: map[*kube.Client]*kube.NameCache{}}}
+	return &repl.Completer{Globals: globals, Source: &completionSource{session: session, clients: clients}}
 }
 
 func TestCompletionE2E(t *testing.T) {

@@ -274,7 +274,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		SetContext:  builtins.SetContext,
 		FormatError: formatError,
 		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
-		Source:      &completionSource{session: session, clients: clients, caches: map[*kube.Client]*kube.NameCache{}},
+		Source:      &completionSource{session: session, clients: clients},
 		HistoryFile: historyPath(),
 		Stdout:      stdout,
 		Stderr:      stderr,
