@@ -205,7 +205,7 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		Yes:        opts.yes,
 	}
 	builtins.SetSession(thread, s)
-	return thread, builtins.Globals(argv), s, clients, nil
+	return thread, builtins.Globals(s), s, clients, nil
 }
 
 // configPath is k8sh's config file: $XDG_CONFIG_HOME/k8sh/config.yaml,

@@ -12,13 +12,16 @@ import (
 	"go.starlark.net/starlarkstruct"
 )
 
-// Globals returns the predeclared names of a k8sh program: the modules and
-// the top-level builtins.
-func Globals(argv []string) starlark.StringDict {
+// Globals returns the predeclared names of a k8sh program run in session s
+// (nil for none): the modules and the top-level builtins.
+func Globals(s *Session) starlark.StringDict {
+	if s == nil {
+		s = &Session{}
+	}
 	return starlark.StringDict{
 		"k8s":    K8s,
 		"ctx":    Ctx,
-		"sys":    sysModule(argv),
+		"sys":    sysModule(s),
 		"json":   json.Module,
 		"time":   starlarktime.Module,
 		"math":   starlarkmath.Module,

@@ -61,7 +61,7 @@ func loadStar(parent *starlark.Thread, module string) (starlark.StringDict, erro
 var starOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true}
 
 func starGlobals() starlark.StringDict {
-	globals := Globals([]string{"test"})
+	globals := Globals(&Session{Argv: []string{"test"}})
 	globals["obj"] = starlark.NewBuiltin("obj", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		var text string
 		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "text", &text); err != nil {

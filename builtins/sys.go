@@ -16,11 +16,12 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 // sysModule is the sys module:
 //
 //	sys.argv                         list of str
+//	sys.dry_run                      bool: --dry-run was given
 //	sys.env(name, default=None)      str or default
 //	sys.exit(code=0)
-func sysModule(argv []string) *starlarkstruct.Module {
-	av := make([]starlark.Value, len(argv))
-	for i, a := range argv {
+func sysModule(s *Session) *starlarkstruct.Module {
+	av := make([]starlark.Value, len(s.Argv))
+	for i, a := range s.Argv {
 		av[i] = starlark.String(a)
 	}
 	l := starlark.NewList(av)
@@ -28,9 +29,10 @@ func sysModule(argv []string) *starlarkstruct.Module {
 	return &starlarkstruct.Module{
 		Name: "sys",
 		Members: starlark.StringDict{
-			"argv": l,
-			"env":  sysEnv,
-			"exit": sysExit,
+			"argv":    l,
+			"dry_run": starlark.Bool(s.DryRun),
+			"env":     sysEnv,
+			"exit":    sysExit,
 		},
 	}
 }
