@@ -77,7 +77,7 @@ func switchTo(s *Session, b *starlark.Builtin, name, ns string) error {
 
 func ctxUse(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, ns string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "namespace?", &ns); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "namespace?", orNone(&ns)); err != nil {
 		return nil, err
 	}
 	s, err := sessionContexts(thread, b)

@@ -26,6 +26,8 @@ func Globals(s *Session) starlark.StringDict {
 		"time":   starlarktime.Module,
 		"math":   starlarkmath.Module,
 		"yaml":   YAML,
+		"re":     Re,
+		"file":   File,
 		"catch":  catchBuiltin,
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":   helpBuiltin,
@@ -51,11 +53,15 @@ func helpText(x starlark.Value) string {
 		var b strings.Builder
 		b.WriteString("k8sh: Starlark for Kubernetes. help(x) documents a builtin or module.\n")
 		for _, name := range DocNames() {
+			if strings.HasPrefix(name, "math.") {
+				continue // one line for all of them, below
+			}
 			fmt.Fprintf(&b, "  %-22s %s\n", name, summary(docs[name]))
 		}
+		fmt.Fprintf(&b, "  %-22s %s\n", "math.*", "Floating-point functions and constants (math.floor, math.log, math.pi, ...): help(math).")
 		return strings.TrimRight(b.String(), "\n")
 	case *starlark.Builtin:
-		if d, ok := docs[x.Name()]; ok {
+		if d, ok := docOf(x); ok {
 			return d
 		}
 		return fmt.Sprintf("%s: a builtin of Starlark (see the Starlark spec)", x.Name())
@@ -85,6 +91,9 @@ func helpText(x starlark.Value) string {
 func summary(doc string) string {
 	_, rest, _ := strings.Cut(doc, "\n\n")
 	para, _, _ := strings.Cut(rest, "\n\n")
+	if i := strings.Index(para, "\n  "); i >= 0 {
+		para = para[:i] // the prose before an indented example
+	}
 	para = strings.Join(strings.Fields(para), " ")
 	if i := strings.Index(para, ". "); i >= 0 {
 		para = para[:i+1]

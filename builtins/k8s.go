@@ -131,9 +131,9 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		dflt starlark.Value
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &s.kind, "name?", &s.name, "namespace?", &s.namespace,
+		"kind", &s.kind, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"default?", &dflt, "context?", &s.context); err != nil {
+		"default?", &dflt, "context?", orNone(&s.context)); err != nil {
 		return nil, err
 	}
 	if err := s.splitKindName(b); err != nil {
@@ -168,9 +168,9 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 // returns the cluster they name.
 func listArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (c Cluster, s selection, where starlark.Callable, limit int, err error) {
 	err = starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &s.kind, "namespace?", &s.namespace,
+		"kind", &s.kind, "namespace?", orNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"where?", &where, "limit?", &limit, "context?", &s.context)
+		"where?", &where, "limit?", &limit, "context?", orNone(&s.context))
 	if err == nil && limit < 0 {
 		err = fmt.Errorf("%s: limit must be positive, got %d", b.Name(), limit)
 	}
@@ -227,7 +227,7 @@ func accepts(thread *starlark.Thread, where starlark.Callable, o *Object) (bool,
 
 func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var s selection
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &s.kind, "name", &s.name, "namespace?", &s.namespace, "context?", &s.context); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &s.kind, "name", &s.name, "namespace?", orNone(&s.namespace), "context?", orNone(&s.context)); err != nil {
 		return nil, err
 	}
 	c, err := clusterFor(thread, b, s.context)
@@ -243,7 +243,7 @@ func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 
 func resources(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var context string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "context?", &context); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "context?", orNone(&context)); err != nil {
 		return nil, err
 	}
 	c, err := clusterFor(thread, b, context)
@@ -282,7 +282,7 @@ func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		target starlark.Value
 		s      selection
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj_or_kind", &target, "name?", &s.name, "namespace?", &s.namespace, "context?", &s.context); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj_or_kind", &target, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace), "context?", orNone(&s.context)); err != nil {
 		return nil, err
 	}
 	switch t := target.(type) {

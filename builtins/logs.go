@@ -65,9 +65,9 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		tailV                        starlark.Value = starlark.None
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"pod_or_obj?", &target, "container?", &container, "namespace?", &namespace,
+		"pod_or_obj?", &target, "container?", orNone(&container), "namespace?", orNone(&namespace),
 		"tail?", &tailV, "since?", &since, "previous?", &previous, "follow?", &follow,
-		"selector?", &selector, "timestamps?", &timestamps, "timeout?", &timeout, "context?", &kctx); err != nil {
+		"selector?", &selector, "timestamps?", &timestamps, "timeout?", &timeout, "context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
 	if tailV != starlark.None {

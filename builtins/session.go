@@ -8,6 +8,9 @@ package builtins
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"sync"
 
 	"go.starlark.net/starlark"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,6 +45,25 @@ type Session struct {
 	Argv []string
 	// DryRun makes every mutating builtin a server-side dry run (--dry-run).
 	DryRun bool
+	// Dir is the directory the file module resolves relative paths
+	// against: the script's, or the working directory ("") for -c, stdin
+	// and the REPL.
+	Dir string
+	// Stdin is what sys.stdin_read reads; nil when standard input is not
+	// the program's to read (the REPL's terminal, a program read from it).
+	Stdin io.Reader
+	// Sandbox (--sandbox) runs a script its user did not write: no
+	// file.write, no environment, file reads confined to Dir, and no
+	// sys.exec unless AllowExec (--allow-exec).
+	Sandbox   bool
+	AllowExec bool
+
+	rootOnce  sync.Once
+	root      *os.Root // the --sandbox file root, opened on first use
+	rootErr   error
+	stdinOnce sync.Once
+	stdin     []byte
+	stdinErr  error
 
 	// Contexts reaches the kubeconfig's contexts, for the ctx module.
 	Contexts Contexts

@@ -1,8 +1,13 @@
 package builtins
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -19,6 +24,8 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 //	sys.dry_run                      bool: --dry-run was given
 //	sys.env(name, default=None)      str or default
 //	sys.exit(code=0)
+//	sys.stdin_read()                 str
+//	sys.exec(argv, stdin=None, check=True)  struct(code, stdout, stderr)
 func sysModule(s *Session) *starlarkstruct.Module {
 	av := make([]starlark.Value, len(s.Argv))
 	for i, a := range s.Argv {
@@ -29,10 +36,12 @@ func sysModule(s *Session) *starlarkstruct.Module {
 	return &starlarkstruct.Module{
 		Name: "sys",
 		Members: starlark.StringDict{
-			"argv":    l,
-			"dry_run": starlark.Bool(s.DryRun),
-			"env":     sysEnv,
-			"exit":    sysExit,
+			"argv":       l,
+			"dry_run":    starlark.Bool(s.DryRun),
+			"env":        sysEnv,
+			"exit":       sysExit,
+			"stdin_read": sysStdinRead,
+			"exec":       sysExec,
 		},
 	}
 }
@@ -40,11 +49,18 @@ func sysModule(s *Session) *starlarkstruct.Module {
 var sysEnv = newBuiltin("sys.env", `sys.env(name, default=None)
 
 Returns the value of the environment variable name, or default when it is
-not set.`, func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+not set. With --sandbox the environment is empty: always default.`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	var dflt starlark.Value = starlark.None
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default?", &dflt); err != nil {
 		return nil, err
+	}
+	s, err := session(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	if s.Sandbox {
+		return dflt, nil
 	}
 	if v, ok := os.LookupEnv(name); ok {
 		return starlark.String(v), nil
@@ -64,3 +80,115 @@ Ends the run at once with exit status code (0 to 125).`, func(_ *starlark.Thread
 	}
 	return nil, &ExitError{Code: code}
 })
+
+var sysStdinRead = newBuiltin("sys.stdin_read", `sys.stdin_read()
+
+Returns all of standard input as a string. For data piped into a script:
+  kubectl get pods -o json | k8sh report.star
+  pods = json.decode(sys.stdin_read())["items"]
+The first call reads to the end; later calls return "". Not available in
+the REPL, nor when the program itself came from standard input (k8sh -).`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	s, err := session(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	if s.Stdin == nil {
+		return nil, fmt.Errorf("%s: standard input is not the program's to read here (the REPL, or a program read from it)", b.Name())
+	}
+	first := false
+	s.stdinOnce.Do(func() {
+		first = true
+		s.stdin, s.stdinErr = io.ReadAll(s.Stdin)
+	})
+	if s.stdinErr != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), s.stdinErr)
+	}
+	if !first {
+		return starlark.String(""), nil
+	}
+	data := s.stdin
+	s.stdin = nil
+	return starlark.String(data), nil
+})
+
+var sysExec = newBuiltin("sys.exec", `sys.exec(argv, *, stdin=None, check=True)
+
+Runs the program argv[0] with the arguments argv[1:] (no shell), waits for
+it and returns struct(code=<exit status>, stdout=<str>, stderr=<str>).
+stdin, a string, is given to it as standard input. With check=True a
+non-zero exit status is an error that shows the end of its stderr.
+  out = sys.exec(["git", "rev-parse", "HEAD"]).stdout.strip()
+With --sandbox, only when --allow-exec is given too. Ctrl-C and --timeout
+stop the program.`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var argvV starlark.Iterable
+	var stdin starlark.Value = starlark.None
+	check := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "argv", &argvV, "stdin?", &stdin, "check?", &check); err != nil {
+		return nil, err
+	}
+	s, err := session(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	if s.Sandbox && !s.AllowExec {
+		return nil, fmt.Errorf("%s: running programs is not allowed with --sandbox (add --allow-exec to allow it)", b.Name())
+	}
+	var argv []string
+	iter := argvV.Iterate()
+	defer iter.Done()
+	var x starlark.Value
+	for iter.Next(&x) {
+		str, ok := starlark.AsString(x)
+		if !ok {
+			return nil, fmt.Errorf("%s: argv[%d] is a %s, want a string", b.Name(), len(argv), x.Type())
+		}
+		argv = append(argv, str)
+	}
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("%s: argv is empty, want the program and its arguments", b.Name())
+	}
+	cmd := exec.CommandContext(threadContext(thread), argv[0], argv[1:]...)
+	switch in := stdin.(type) {
+	case starlark.NoneType:
+	case starlark.String:
+		cmd.Stdin = strings.NewReader(string(in))
+	case starlark.Bytes:
+		cmd.Stdin = strings.NewReader(string(in))
+	default:
+		return nil, fmt.Errorf("%s: stdin is a %s, want a string", b.Name(), stdin.Type())
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || threadContext(thread).Err() != nil {
+			return nil, fmt.Errorf("%s: %v", b.Name(), err)
+		}
+		code = ee.ExitCode()
+		if check {
+			msg := fmt.Sprintf("%s: %s exited with status %d", b.Name(), argv[0], code)
+			if tail := lastLines(stderr.String(), 5); tail != "" {
+				msg += ":\n" + tail
+			}
+			return nil, errors.New(msg)
+		}
+	}
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+		"code":   starlark.MakeInt(code),
+		"stdout": starlark.String(stdout.String()),
+		"stderr": starlark.String(stderr.String()),
+	}), nil
+})
+
+// lastLines is the last n lines of s, without the final newline.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -87,8 +87,8 @@ func waitBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		timeout = watchDuration{d: 60 * time.Second, set: true}
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &target, "name?", &s.name, "namespace?", &s.namespace, "selector?", &s.selector,
-		"condition?", &t.condition, "until?", &t.until, "delete?", &t.delete, "timeout?", &timeout, "context?", &s.context); err != nil {
+		"kind", &target, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace), "selector?", &s.selector,
+		"condition?", &t.condition, "until?", &t.until, "delete?", &t.delete, "timeout?", &timeout, "context?", orNone(&s.context)); err != nil {
 		return nil, err
 	}
 	switch v := target.(type) {

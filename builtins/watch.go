@@ -121,9 +121,9 @@ func watchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	wv := &watchValue{b: b, initial: true, thread: thread, ctx: threadContext(thread)}
 	s := &wv.sel
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &s.kind, "name?", &s.name, "namespace?", &s.namespace,
+		"kind", &s.kind, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"initial?", &wv.initial, "timeout?", &wv.timeout, "until?", &wv.until, "context?", &s.context); err != nil {
+		"initial?", &wv.initial, "timeout?", &wv.timeout, "until?", &wv.until, "context?", orNone(&s.context)); err != nil {
 		return nil, err
 	}
 	if err := s.splitKindName(b); err != nil {

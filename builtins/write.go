@@ -212,17 +212,7 @@ Returns the object.` + changeDoc
 // optString is a str argument that may also be None ("").
 type optString struct{ s string }
 
-func (a *optString) Unpack(v starlark.Value) error {
-	switch v := v.(type) {
-	case starlark.NoneType:
-		a.s = ""
-	case starlark.String:
-		a.s = string(v)
-	default:
-		return fmt.Errorf("got %s, want str or None", v.Type())
-	}
-	return nil
-}
+func (a *optString) Unpack(v starlark.Value) error { return orNone(&a.s).Unpack(v) }
 
 // waitTimeout is a duration given as "30s", "2m" or a number of seconds.
 type waitTimeout struct{ d time.Duration }

@@ -1,0 +1,268 @@
+package builtins
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+// File is the file module: files relative to the script's directory, the
+// way kubectl apply -f reads them.
+//
+//	file.read(path)          str
+//	file.write(path, text)   None
+//	file.glob(pattern)       sorted list of str
+//	file.exists(path)        bool
+var File = &starlarkstruct.Module{
+	Name: "file",
+	Members: starlark.StringDict{
+		"read":   fileRead,
+		"write":  fileWrite,
+		"glob":   fileGlob,
+		"exists": fileExists,
+	},
+}
+
+const fileRelative = `A relative path is relative to the script's directory (the working
+directory for -c, standard input and the REPL). With --sandbox, paths must
+stay inside that directory.`
+
+var fileRead = newBuiltin("file.read", `file.read(path)
+
+Returns the contents of the file at path as a string.
+  k8s.apply(file.read("install.yaml"))
+`+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path); err != nil {
+		return nil, err
+	}
+	fsys, name, err := filePath(thread, b, path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := fsys.readFile(name)
+	if err != nil {
+		return nil, fileError(b, err)
+	}
+	return starlark.String(data), nil
+})
+
+var fileWrite = newBuiltin("file.write", `file.write(path, text)
+
+Writes text (a string or bytes) to the file at path, replacing it whole: the
+new contents go to a temporary file first, so a failed write leaves the old
+file as it was. A new file gets mode 0644; an existing one keeps its mode.
+Not available with --sandbox.
+`+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	var text starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "text", &text); err != nil {
+		return nil, err
+	}
+	var data []byte
+	switch t := text.(type) {
+	case starlark.String:
+		data = []byte(t)
+	case starlark.Bytes:
+		data = []byte(t)
+	default:
+		return nil, fmt.Errorf("%s: text is a %s, want a string or bytes", b.Name(), text.Type())
+	}
+	s, err := session(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	if s.Sandbox {
+		return nil, fmt.Errorf("%s: writing files is not allowed with --sandbox", b.Name())
+	}
+	_, name, err := filePath(thread, b, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(name, data); err != nil {
+		return nil, fileError(b, err)
+	}
+	return starlark.None, nil
+})
+
+var fileGlob = newBuiltin("file.glob", `file.glob(pattern)
+
+Returns the paths that match pattern, sorted: * matches any run of
+characters but /, ? one character, [a-z] a class (Go's filepath.Match).
+A relative pattern gives paths relative to the same directory, so they can
+be passed to file.read as they are:
+  [yaml.decode_all(file.read(p)) for p in file.glob("manifests/*.yaml")]
+`+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var pattern string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "pattern", &pattern); err != nil {
+		return nil, err
+	}
+	fsys, name, err := filePath(thread, b, pattern)
+	if err != nil {
+		return nil, err
+	}
+	matches, err := fsys.glob(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: bad pattern %q", b.Name(), pattern)
+	}
+	sort.Strings(matches)
+	out := make([]starlark.Value, len(matches))
+	for i, m := range matches {
+		if !filepath.IsAbs(pattern) && fsys.root == nil {
+			if rel, err := filepath.Rel(fsys.dir, m); err == nil {
+				m = rel
+			}
+		}
+		out[i] = starlark.String(m)
+	}
+	return starlark.NewList(out), nil
+})
+
+var fileExists = newBuiltin("file.exists", `file.exists(path)
+
+Reports whether a file or directory exists at path.
+`+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path); err != nil {
+		return nil, err
+	}
+	fsys, name, err := filePath(thread, b, path)
+	if err != nil {
+		return nil, err
+	}
+	_, err = fsys.stat(name)
+	switch {
+	case err == nil:
+		return starlark.True, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return starlark.False, nil
+	}
+	return nil, fileError(b, err)
+})
+
+// files reads files either anywhere, relative to dir, or (with --sandbox)
+// only inside root.
+type files struct {
+	dir  string
+	root *os.Root
+}
+
+func (f files) readFile(name string) ([]byte, error) {
+	if f.root != nil {
+		return f.root.ReadFile(name)
+	}
+	return os.ReadFile(name)
+}
+
+func (f files) stat(name string) (fs.FileInfo, error) {
+	if f.root != nil {
+		return f.root.Stat(name)
+	}
+	return os.Stat(name)
+}
+
+func (f files) glob(pattern string) ([]string, error) {
+	if f.root != nil {
+		return fs.Glob(f.root.FS(), filepath.ToSlash(pattern))
+	}
+	return filepath.Glob(pattern)
+}
+
+// filePath returns the files of the session and the name of path in them:
+// an absolute path, or with --sandbox one relative to the script's
+// directory that does not leave it.
+func filePath(thread *starlark.Thread, b *starlark.Builtin, path string) (files, string, error) {
+	s, err := session(thread, b)
+	if err != nil {
+		return files{}, "", err
+	}
+	dir := s.Dir
+	if dir == "" {
+		if dir, err = os.Getwd(); err != nil {
+			return files{}, "", fmt.Errorf("%s: %v", b.Name(), err)
+		}
+	}
+	if path == "" {
+		return files{}, "", fmt.Errorf("%s: empty path", b.Name())
+	}
+	if !s.Sandbox {
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		return files{dir: dir}, path, nil
+	}
+	if !filepath.IsLocal(path) {
+		return files{}, "", fmt.Errorf("%s: %q is outside the script's directory %s (--sandbox)", b.Name(), path, dir)
+	}
+	root, err := s.sandboxRoot(dir)
+	if err != nil {
+		return files{}, "", fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	return files{dir: dir, root: root}, filepath.Clean(path), nil
+}
+
+// sandboxRoot opens dir as the root that confines --sandbox file reads,
+// symbolic links included.
+func (s *Session) sandboxRoot(dir string) (*os.Root, error) {
+	s.rootOnce.Do(func() { s.root, s.rootErr = os.OpenRoot(dir) })
+	return s.root, s.rootErr
+}
+
+// fileError words an error of the os package for a builtin: the path and
+// what went wrong, without Go's operation names.
+func fileError(b *starlark.Builtin, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%s: %s: no such file or directory", b.Name(), pe.Path)
+		case errors.Is(err, fs.ErrPermission):
+			return fmt.Errorf("%s: %s: permission denied", b.Name(), pe.Path)
+		case pe.Err.Error() == "path escapes from parent": // os.Root's
+			return fmt.Errorf("%s: %s leads outside the script's directory (--sandbox)", b.Name(), pe.Path)
+		}
+		return fmt.Errorf("%s: %s: %v", b.Name(), pe.Path, pe.Err)
+	}
+	return fmt.Errorf("%s: %v", b.Name(), err)
+}
+
+// writeFileAtomic replaces the file at name (following a symbolic link to
+// it) with data by way of a temporary file in the same directory.
+func writeFileAtomic(name string, data []byte) error {
+	mode := fs.FileMode(0o644)
+	if target, err := filepath.EvalSymlinks(name); err == nil {
+		name = target
+		if fi, err := os.Stat(name); err == nil {
+			if fi.IsDir() {
+				return &fs.PathError{Op: "write", Path: name, Err: errors.New("is a directory")}
+			}
+			mode = fi.Mode().Perm()
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".k8sh-*")
+	if err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return &fs.PathError{Op: "write", Path: name, Err: err}
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}
