@@ -12,7 +12,7 @@ KUBECONFIG_SANDBOX := $(ROOT)/.cache/sandbox/kubeconfig
 all: build
 
 build:
-	$(GO) build -o bin/k8sh .
+	$(GO) build -buildvcs=auto -o bin/k8sh .
 
 # The sandbox controller is a small stdlib-only program of its own module.
 $(SANDBOX): $(wildcard sandbox/*.go) sandbox/go.mod sandbox/go.sum

@@ -20,6 +20,11 @@ require (
 require github.com/creack/pty v1.1.24
 
 require (
+	github.com/rogpeppe/go-internal v1.14.1 // indirect
+	golang.org/x/tools v0.47.0 // indirect
+)
+
+require (
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
 	github.com/blang/semver/v4 v4.0.0 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect

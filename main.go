@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,14 +56,23 @@ var fileOptions = &syntax.FileOptions{
 }
 
 type options struct {
-	code     string
-	hasCode  bool
-	dryRun   bool
-	readOnly bool
-	yes      bool
-	timeout  time.Duration
-	maxSteps uint64
+	code      string
+	hasCode   bool
+	dryRun    bool
+	readOnly  bool
+	yes       bool
+	timeout   time.Duration
+	maxSteps  uint64
+	sandbox   bool
+	allowExec bool
+	verbose   bool
+	logFormat string
 }
+
+// sandboxMaxSteps is the step budget of --sandbox without --max-steps: a
+// few seconds of Starlark, far more than a script that reads and changes
+// objects spends, and an end to one that loops forever.
+const sandboxMaxSteps = 100_000_000
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	kube.SilenceClientLogs()
@@ -78,8 +88,18 @@ A script's arguments reach it as sys.argv, the script path first.`,
 		SilenceErrors:         true,
 		SilenceUsage:          true,
 		DisableFlagsInUseLine: true,
+		Args:                  cobra.ArbitraryArgs,
+		ValidArgsFunction:     completeScript,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.hasCode = cmd.Flags().Changed("code")
+			if !slices.Contains(kube.LogFormats, opts.logFormat) {
+				return fmt.Errorf("--log-format %q: want one of %s", opts.logFormat, strings.Join(kube.LogFormats, ", "))
+			}
+			if opts.verbose {
+				if err := kube.LogRequests(flags, stderr, opts.logFormat); err != nil {
+					return err
+				}
+			}
 			status = execute(flags, opts, args, stdin, stdout, stderr)
 			return nil
 		},
@@ -95,7 +115,12 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 0, "end the run after this long (e.g. 30s, 5m); 0 for no limit")
 	cmd.Flags().Uint64Var(&opts.maxSteps, "max-steps", 0, "end the run after this many Starlark steps, for scripts you did not write; 0 for no limit")
 	cmd.Flags().BoolVar(&opts.yes, "yes", os.Getenv("K8SH_YES") == "1", "allow changes in protected contexts without asking (also K8SH_YES=1)")
-	flags.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&opts.sandbox, "sandbox", false, "for a script you did not write: no file.write, no environment, file reads only under the script's directory, no sys.exec, a step budget (--max-steps, 100000000 by default)")
+	cmd.Flags().BoolVar(&opts.allowExec, "allow-exec", false, "with --sandbox, allow sys.exec")
+	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "log each API request (verb, URL, status, duration) to stderr")
+	cmd.Flags().StringVar(&opts.logFormat, "log-format", "text", "format of the -v lines: text or json")
+	flags.AddFlags(cmd.PersistentFlags()) // `k8sh version` reads them too
+	addShellCommands(cmd, flags, stdout)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
 		return exitUsage
@@ -108,10 +133,12 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename string
 		src      any
 		argv     []string
+		dir      string    // the file module's directory: the script's, else the working directory
+		input    io.Reader // sys.stdin_read's
 	)
 	switch {
 	case opts.hasCode:
-		filename, src, argv = "-c", opts.code, append([]string{"-c"}, args...)
+		filename, src, argv, input = "-c", opts.code, append([]string{"-c"}, args...), stdin
 	case len(args) > 0 && args[0] == "-":
 		data, err := io.ReadAll(stdin)
 		if err != nil {
@@ -125,7 +152,11 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 			fmt.Fprintf(stderr, "k8sh: %v\n", err)
 			return exitUsage
 		}
-		filename, src, argv = args[0], data, args
+		filename, src, argv, input = args[0], data, args, stdin
+		if dir, err = filepath.Abs(filepath.Dir(args[0])); err != nil {
+			fmt.Fprintf(stderr, "k8sh: %v\n", err)
+			return exitUsage
+		}
 	default:
 		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			return interactive(flags, opts, stdout, stderr)
@@ -138,11 +169,12 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = "<stdin>", data, []string{"-"}
 	}
 
-	thread, globals, _, _, err := newThread(flags, opts, argv, stdout, stderr)
+	thread, globals, s, _, err := newThread(flags, opts, argv, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
+	s.Dir, s.Stdin = dir, input
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx := sigCtx
@@ -150,6 +182,9 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.timeout)
 		defer cancel()
+	}
+	if opts.sandbox && opts.maxSteps == 0 {
+		opts.maxSteps = sandboxMaxSteps
 	}
 	if opts.maxSteps > 0 {
 		thread.SetMaxExecutionSteps(opts.maxSteps)
@@ -174,6 +209,9 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 			return exitError
 		}
 		fmt.Fprint(stderr, formatError(err))
+		if opts.maxSteps > 0 && thread.ExecutionSteps() >= opts.maxSteps {
+			fmt.Fprintf(stderr, "k8sh: the program used its budget of %d steps (--max-steps)\n", opts.maxSteps)
+		}
 		return exitError
 	}
 	return exitOK
@@ -203,6 +241,8 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		Policy:     policy,
 		ReadOnly:   opts.readOnly,
 		Yes:        opts.yes,
+		Sandbox:    opts.sandbox,
+		AllowExec:  opts.allowExec,
 	}
 	builtins.SetSession(thread, s)
 	return thread, builtins.Globals(s), s, clients, nil

@@ -7,6 +7,8 @@
 package kube
 
 import (
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -183,4 +186,25 @@ func contextInfo(raw *clientcmdapi.Config, name string) ContextInfo {
 		}
 	}
 	return info
+}
+
+// ServerVersion is the Kubernetes version the cluster reports (/version),
+// e.g. "v1.37.2".
+func (c *Client) ServerVersion(ctx context.Context) (string, error) {
+	if err := c.init(); err != nil {
+		return "", err
+	}
+	rc, err := c.rawClient()
+	if err != nil {
+		return "", err
+	}
+	var info version.Info
+	body, err := rc.Get().AbsPath("/version").Do(ctx).Raw()
+	if err != nil {
+		return "", apiError(err, "")
+	}
+	if err := json.Unmarshal(body, &info); err != nil {
+		return "", fmt.Errorf("decoding /version: %w", err)
+	}
+	return info.GitVersion, nil
 }

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/k8sh/k8sh/kube/kubetest"
+)
+
+// TestCLI runs the testscript files of testdata/script: k8sh on the command
+// line as a user runs it, with no cluster. Each file is a txtar archive of a
+// script of commands and the files it uses; see
+// https://pkg.go.dev/github.com/rogpeppe/go-internal/testscript.
+//
+// Besides testscript's own commands (exec, stdout, stderr, cmp, ...):
+//
+//	k8sh ARGS...     run k8sh; `! k8sh` expects a failure
+//	status N         the exit status of the last k8sh was N
+//	waitfile PATH    wait (up to 30 s) until PATH exists
+func TestCLI(t *testing.T) {
+	testscript.Run(t, cliParams(t, "testdata/script", nil))
+}
+
+// TestCLIE2E runs testdata/script-e2e against the sandbox: $KUBECONFIG is
+// its kubeconfig, $NS a namespace of the test's own and $TOKEN the admin's
+// bearer token (which no output may show).
+func TestCLIE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := cfg.AuthInfos[cfg.Contexts[cfg.CurrentContext].AuthInfo].Token
+	if token == "" {
+		t.Fatal("the sandbox's admin has no bearer token")
+	}
+	testscript.Run(t, cliParams(t, "testdata/script-e2e", []string{
+		"KUBECONFIG=" + env.Kubeconfig,
+		"NS=" + env.Namespace,
+		"TOKEN=" + token,
+	}))
+}
+
+func cliParams(t *testing.T, dir string, vars []string) testscript.Params {
+	return testscript.Params{
+		Dir: dir,
+		Setup: func(e *testscript.Env) error {
+			// k8sh on PATH, for scripts that start with #!/usr/bin/env k8sh.
+			e.Setenv("PATH", filepath.Dir(k8shBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+			e.Setenv("HOME", e.WorkDir)
+			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
+			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, ".state"))
+			e.Setenv("XDG_CACHE_HOME", filepath.Join(e.WorkDir, ".cache"))
+			e.Setenv("NO_COLOR", "1")
+			e.Setenv("KUBECONFIG", "")
+			e.Setenv("K8SH_PATH", "")
+			for _, v := range vars {
+				k, val, _ := strings.Cut(v, "=")
+				e.Setenv(k, val)
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"k8sh": func(ts *testscript.TestScript, neg bool, args []string) {
+				err := ts.Exec(k8shBin, args...)
+				code := 0
+				var ee *exec.ExitError
+				switch {
+				case errors.As(err, &ee):
+					code = ee.ExitCode()
+				case err != nil:
+					ts.Fatalf("running k8sh: %v", err)
+				}
+				ts.Setenv("K8SH_STATUS", strconv.Itoa(code))
+				if neg && code == 0 {
+					ts.Fatalf("k8sh succeeded; want a failure")
+				}
+				if !neg && code != 0 {
+					ts.Fatalf("k8sh exited with status %d", code)
+				}
+			},
+			"status": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: status N")
+				}
+				if got := ts.Getenv("K8SH_STATUS"); (got == args[0]) == neg {
+					ts.Fatalf("exit status %s, want %s%s", got, map[bool]string{true: "not "}[neg], args[0])
+				}
+			},
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: waitfile PATH")
+				}
+				path := ts.MkAbs(args[0])
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+					if _, err := os.Stat(path); err == nil {
+						return
+					}
+				}
+				ts.Fatalf("%s did not appear in 30s", args[0])
+			},
+		},
+	}
+}
