@@ -203,53 +203,84 @@ func reFind(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, a
 	return newMatch(re, s, loc), nil
 }
 
-// newMatch is the Starlark value of the match of re in s at loc.
-func newMatch(re *regexp.Regexp, s string, loc []int) *starlarkstruct.Struct {
-	group := func(i int) starlark.Value {
-		if loc[2*i] < 0 {
-			return starlark.None
+// match is the value of a match of re in s at loc (FindStringSubmatchIndex).
+type match struct {
+	re  *regexp.Regexp
+	s   string
+	loc []int
+}
+
+var _ starlark.HasAttrs = (*match)(nil)
+
+func newMatch(re *regexp.Regexp, s string, loc []int) *match { return &match{re, s, loc} }
+
+func (m *match) String() string {
+	return fmt.Sprintf("<re.match %s at %d:%d>", starlark.String(m.s[m.loc[0]:m.loc[1]]), m.loc[0], m.loc[1])
+}
+func (m *match) Type() string          { return "re.match" }
+func (m *match) Freeze()               {}
+func (m *match) Truth() starlark.Bool  { return true }
+func (m *match) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: re.match") }
+
+func (m *match) AttrNames() []string {
+	return []string{"end", "group", "groups", "named", "start", "text"}
+}
+
+func (m *match) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "text":
+		return m.group(0), nil
+	case "start":
+		return starlark.MakeInt(m.loc[0]), nil
+	case "end":
+		return starlark.MakeInt(m.loc[1]), nil
+	case "groups":
+		groups := make(starlark.Tuple, m.re.NumSubexp())
+		for i := range groups {
+			groups[i] = m.group(i + 1)
 		}
-		return starlark.String(s[loc[2*i]:loc[2*i+1]])
-	}
-	groups := make(starlark.Tuple, re.NumSubexp())
-	named := starlark.NewDict(0)
-	for i, name := range re.SubexpNames() {
-		if i == 0 {
-			continue
-		}
-		groups[i-1] = group(i)
-		if name != "" {
-			named.SetKey(starlark.String(name), group(i))
-		}
-	}
-	groupFn := starlark.NewBuiltin("group", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		var n starlark.Value = starlark.MakeInt(0)
-		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "n?", &n); err != nil {
-			return nil, err
-		}
-		switch n := n.(type) {
-		case starlark.Int:
-			i, ok := n.Int64()
-			if !ok || i < 0 || int(i) > re.NumSubexp() {
-				return nil, fmt.Errorf("group: no group %s (the pattern has %d)", n, re.NumSubexp())
+		return groups, nil
+	case "named":
+		named := starlark.NewDict(0)
+		for i, n := range m.re.SubexpNames() {
+			if i > 0 && n != "" {
+				named.SetKey(starlark.String(n), m.group(i))
 			}
-			return group(int(i)), nil
-		case starlark.String:
-			if i := re.SubexpIndex(string(n)); i > 0 {
-				return group(i), nil
-			}
-			return nil, fmt.Errorf("group: no group named %s", n)
 		}
-		return nil, fmt.Errorf("group: n is a %s, want an int or a string", n.Type())
-	})
-	return starlarkstruct.FromStringDict(starlark.String("match"), starlark.StringDict{
-		"text":   group(0),
-		"groups": groups,
-		"named":  named,
-		"start":  starlark.MakeInt(loc[0]),
-		"end":    starlark.MakeInt(loc[1]),
-		"group":  groupFn,
-	})
+		return named, nil
+	case "group":
+		return starlark.NewBuiltin("group", m.groupBuiltin), nil
+	}
+	return nil, nil
+}
+
+// group is the text of group i, None when it took no part in the match.
+func (m *match) group(i int) starlark.Value {
+	if m.loc[2*i] < 0 {
+		return starlark.None
+	}
+	return starlark.String(m.s[m.loc[2*i]:m.loc[2*i+1]])
+}
+
+func (m *match) groupBuiltin(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var n starlark.Value = starlark.MakeInt(0)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "n?", &n); err != nil {
+		return nil, err
+	}
+	switch n := n.(type) {
+	case starlark.Int:
+		i, ok := n.Int64()
+		if !ok || i < 0 || int(i) > m.re.NumSubexp() {
+			return nil, fmt.Errorf("group: no group %s (the pattern has %d)", n, m.re.NumSubexp())
+		}
+		return m.group(int(i)), nil
+	case starlark.String:
+		if i := m.re.SubexpIndex(string(n)); i > 0 {
+			return m.group(i), nil
+		}
+		return nil, fmt.Errorf("group: no group named %s", n)
+	}
+	return nil, fmt.Errorf("group: n is a %s, want an int or a string", n.Type())
 }
 
 // regexps caches compiled patterns, since scripts call re.* in loops; up to
