@@ -39,6 +39,15 @@ func TestWatchGoneE2E(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The namespace's kube-root-ca.crt, which kube-controller-manager
+	// publishes soon after the namespace is made, must not fall in the gap.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := cms.Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("kube-root-ca.crt: %v", err)
+		}
+	}
 	for _, n := range []string{"same", "changed", "deleted"} {
 		set(n, "1")
 	}
