@@ -134,15 +134,9 @@ func versionText() string {
 	for _, s := range bi.Settings {
 		settings[s.Key] = s.Value
 	}
-	v := bi.Main.Version
-	if rev := settings["vcs.revision"]; rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		v += " (" + rev
-		if t := settings["vcs.time"]; t != "" {
-			v += ", " + t
-		}
+	v := bi.Main.Version // a pseudo-version from the VCS since Go 1.24: v0.0.0-<time>-<rev>[+dirty]
+	if rev := settings["vcs.revision"]; rev != "" && !strings.Contains(v, rev[:min(12, len(rev))]) {
+		v += " (commit " + rev[:min(12, len(rev))]
 		if settings["vcs.modified"] == "true" {
 			v += ", modified"
 		}
