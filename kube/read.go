@@ -201,7 +201,7 @@ func (c *Client) Exists(ctx context.Context, kind, name, namespace string) (bool
 // not-found so that a user who was in the wrong namespace sees it at once.
 func apiError(err error, ns string) error {
 	switch {
-	case apierrors.IsNotFound(err) && ns != "":
+	case apierrors.IsNotFound(err) && ns != "" && !namespaceNotFound(err):
 		return fmt.Errorf("%w in namespace %q", err, ns)
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("you must be logged in to the server (%w)", err)
@@ -216,6 +216,18 @@ func apiError(err error, ns string) error {
 		return &refusedError{host: host, err: err}
 	}
 	return err
+}
+
+// namespaceNotFound reports whether err says that a namespace is missing:
+// "namespaces "x" not found" needs no "in namespace "x"".
+func namespaceNotFound(err error) bool {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		if d := st.Status().Details; d != nil {
+			return d.Kind == "namespaces"
+		}
+	}
+	return false
 }
 
 // refusedError is kubectl's message for a server that is not there.
