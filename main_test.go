@@ -60,6 +60,16 @@ func k8sh(t *testing.T, stdin string, env []string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// k8shStatus runs k8sh with args and fails t unless it exits with code.
+func k8shStatus(t *testing.T, code int, args ...string) result {
+	t.Helper()
+	r := k8sh(t, "", nil, args...)
+	if r.code != code {
+		t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+	}
+	return r
+}
+
 func TestRunWithoutCluster(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

@@ -202,12 +202,7 @@ func TestScriptCRDReportE2E(t *testing.T) {
 
 	run := func(wantCode int, args ...string) result {
 		t.Helper()
-		full := append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns}, args...)
-		r := k8sh(t, "", nil, full...)
-		if r.code != wantCode {
-			t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, wantCode, r.stdout, r.stderr)
-		}
-		return r
+		return k8shStatus(t, wantCode, append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns}, args...)...)
 	}
 
 	t.Run("widgets", func(t *testing.T) {

@@ -119,12 +119,7 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	}
 	run := func(wantCode int, args ...string) result {
 		t.Helper()
-		full := append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns}, args...)
-		r := k8sh(t, "", nil, full...)
-		if r.code != wantCode {
-			t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, wantCode, r.stdout, r.stderr)
-		}
-		return r
+		return k8shStatus(t, wantCode, append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns}, args...)...)
 	}
 	// row finds the output line of obj ("deployment/web") and checks it
 	// holds each of parts.
