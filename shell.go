@@ -115,7 +115,14 @@ func completeScript(_ *cobra.Command, args []string, toComplete string) ([]strin
 			out = append(out, m)
 		}
 	}
-	return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	directive := cobra.ShellCompDirectiveNoFileComp
+	for _, m := range out {
+		if strings.HasSuffix(m, "/") {
+			directive |= cobra.ShellCompDirectiveNoSpace // a directory goes on: scripts/<TAB>
+			break
+		}
+	}
+	return out, directive
 }
 
 // versionText describes this build of k8sh from its build information: the
