@@ -92,6 +92,9 @@ A script's arguments reach it as sys.argv, the script path first.`,
 		ValidArgsFunction:     completeScript,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.hasCode = cmd.Flags().Changed("code")
+			if opts.sandbox && !cmd.Flags().Changed("yes") {
+				opts.yes = false // K8SH_YES=1 in the environment does not extend to a script run with --sandbox
+			}
 			if !slices.Contains(kube.LogFormats, opts.logFormat) {
 				return fmt.Errorf("--log-format %q: want one of %s", opts.logFormat, strings.Join(kube.LogFormats, ", "))
 			}
