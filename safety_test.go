@@ -164,6 +164,14 @@ func TestREPLAnnouncesAndConfirmsE2E(t *testing.T) {
 	if !cmExists(t, env, "asked") {
 		t.Fatal("the confirmed change is missing")
 	}
+	// A delete without namespace= names the session's namespace it went to.
+	tm.send(`k8s.delete("cm", "asked")` + "\r")
+	at = tm.expect(at, `type the context's name: `)
+	tm.send("sandbox\r")
+	at = tm.expect(at, "deleted 1 (cm/asked) in sandbox/"+env.Namespace+"\n")
+	if cmExists(t, env, "asked") {
+		t.Fatal("the confirmed delete left the object")
+	}
 	// Switching to an unprotected context: no question, still announced.
 	tm.send(`ctx.use("sandbox-viewer", namespace="` + env.Namespace + `")` + "\r")
 	at = tm.expect(at, "k8sh sandbox-viewer:"+env.Namespace+"> ")

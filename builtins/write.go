@@ -51,6 +51,9 @@ type Writer interface {
 	DeleteObject(ctx context.Context, obj *unstructured.Unstructured, opts kube.DeleteOptions) ([]string, error)
 	Scale(ctx context.Context, kind, name, namespace string, replicas int64, dryRun bool) (*unstructured.Unstructured, error)
 	Restart(ctx context.Context, kind, name, namespace string, dryRun bool) (*unstructured.Unstructured, error)
+	// NamespaceOf is the namespace a request for kind in namespace goes to
+	// ("" for the default): "" for a cluster-scoped kind.
+	NamespaceOf(kind, namespace string) (string, error)
 }
 
 var _ Writer = (*kube.Client)(nil)
@@ -524,6 +527,7 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		desc  string
 		ch    *change
 		err   error
+		where = ns.s // the namespace to announce
 	)
 	switch t := target.(type) {
 	case starlark.String:
@@ -540,6 +544,9 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		}
 		opts.DryRun = ch.dryRun
 		names, err = ch.w.Delete(ctx, kind, name.s, opts)
+		if !allNamespaces {
+			where, _ = ch.w.NamespaceOf(kind, ns.s)
+		}
 	case *Object, starlark.IterableMapping:
 		if name.s != "" {
 			return nil, fmt.Errorf("%s: the object names itself; name= is for a kind", b.Name())
@@ -554,6 +561,10 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		}
 		opts.DryRun = ch.dryRun
 		names, err = ch.w.DeleteObject(ctx, u, opts)
+		where = u.GetNamespace()
+		if where == "" {
+			where, _ = ch.w.NamespaceOf(u.GetKind(), ns.s)
+		}
 		var be *kube.BulkError
 		if err != nil && !errors.As(err, &be) {
 			err = &kube.ObjectError{Object: kube.ObjectName(u), Err: err}
@@ -565,7 +576,7 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	if len(names) > 0 {
-		ch.done(fmt.Sprintf("deleted %d (%s)", len(names), desc), ns.s)
+		ch.done(fmt.Sprintf("deleted %d (%s)", len(names), desc), where)
 	}
 	out := make([]starlark.Value, len(names))
 	for i, n := range names {

@@ -241,3 +241,13 @@ func (e *refusedError) Error() string {
 }
 
 func (e *refusedError) Unwrap() error { return e.err }
+
+// NamespaceOf returns the namespace a request for kind with namespace ns
+// ("" for the context's default) goes to: "" for a cluster-scoped kind.
+func (c *Client) NamespaceOf(kind, ns string) (string, error) {
+	r, err := c.Resolve(kind)
+	if err != nil {
+		return "", err
+	}
+	return c.namespaceFor(r, ns), nil
+}
