@@ -10,7 +10,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 )
 
 // DeleteOptions say what to delete beside a kind, and how.
@@ -149,8 +151,10 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 	return names, bulkError(errNames, errs)
 }
 
-// waitGone polls until the object t is gone (or replaced by another of the
-// same name), or fails after timeout naming the finalizers that hold it.
+// waitGone waits until the object t is gone (or replaced by another of the
+// same name), or fails after timeout naming the finalizers that hold it. It
+// reads the object, then watches it alone from that version; a watch the
+// server ends is followed by another read.
 func (c *Client) waitGone(ctx context.Context, r Resource, t deleteTarget, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = time.Minute
@@ -158,25 +162,73 @@ func (c *Client) waitGone(ctx context.Context, r Resource, t deleteTarget, timeo
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var finalizers []string
+	timedOut := func() error {
+		msg := fmt.Sprintf("still there after %s", timeout)
+		if len(finalizers) > 0 {
+			msg += fmt.Sprintf(", held by finalizers %s", strings.Join(finalizers, ", "))
+		}
+		return fmt.Errorf("%s", msg)
+	}
+	rc := c.resourceClient(r, t.ns)
 	for {
-		u, err := c.resourceClient(r, t.ns).Get(ctx, t.name, metav1.GetOptions{})
+		u, err := rc.Get(ctx, t.name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			return nil
 		case err == nil && t.uid != "" && u.GetUID() != t.uid:
 			return nil
-		case err == nil:
-			t.uid = u.GetUID()
-			finalizers = u.GetFinalizers()
-		case ctx.Err() == nil:
+		case err != nil && ctx.Err() != nil:
+			return timedOut()
+		case err != nil:
 			return apiError(err, t.ns)
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
-			msg := fmt.Sprintf("still there after %s", timeout)
-			if len(finalizers) > 0 {
-				msg += fmt.Sprintf(", held by finalizers %s", strings.Join(finalizers, ", "))
+		t.uid, finalizers = u.GetUID(), u.GetFinalizers()
+		w, err := rc.Watch(ctx, metav1.ListOptions{
+			FieldSelector:   fields.OneTermEqualSelector("metadata.name", t.name).String(),
+			ResourceVersion: u.GetResourceVersion(),
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return timedOut()
 			}
-			return fmt.Errorf("%s", msg)
+			// A watch that cannot start (410, a proxy without watch): read again soon.
+			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+				return timedOut()
+			}
+			continue
+		}
+		gone := waitDeleted(ctx, w, &finalizers)
+		w.Stop()
+		if gone {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return timedOut()
+		}
+	}
+}
+
+// waitDeleted reads w until the object it watches is deleted (true), or
+// the watch ends (false); it keeps the object's latest finalizers.
+func waitDeleted(ctx context.Context, w watch.Interface, finalizers *[]string) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return false
+			}
+			switch ev.Type {
+			case watch.Deleted:
+				return true
+			case watch.Modified, watch.Added:
+				if u, ok := ev.Object.(*unstructured.Unstructured); ok {
+					*finalizers = u.GetFinalizers()
+				}
+			case watch.Error:
+				return false
+			}
 		}
 	}
 }
