@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -94,7 +96,10 @@ Not available with --sandbox.
 var fileGlob = newBuiltin("file.glob", `file.glob(pattern)
 
 Returns the paths that match pattern, sorted: * matches any run of
-characters but /, ? one character, [a-z] a class (Go's filepath.Match).
+characters but /, ? one character, [a-z] a class (Go's filepath.Match),
+and a path element ** any number of directories, as kubectl apply -R
+reads a tree:
+  file.glob("manifests/**/*.yaml")   # manifests/a.yaml, manifests/web/b.yaml, ...
 A relative pattern gives paths relative to the same directory, so they can
 be passed to file.read as they are:
   [yaml.decode_all(file.read(p)) for p in file.glob("manifests/*.yaml")]
@@ -169,9 +174,78 @@ func (f files) stat(name string) (fs.FileInfo, error) {
 
 func (f files) glob(pattern string) ([]string, error) {
 	if f.root != nil {
-		return fs.Glob(f.root.FS(), filepath.ToSlash(pattern))
+		return globFS(f.root.FS(), filepath.ToSlash(pattern))
 	}
-	return filepath.Glob(pattern)
+	// pattern is absolute here: match it in the file system's root.
+	matches, err := globFS(os.DirFS("/"), strings.TrimPrefix(filepath.ToSlash(pattern), "/"))
+	for i, m := range matches {
+		matches[i] = filepath.FromSlash("/" + m)
+	}
+	return matches, err
+}
+
+// globFS is fs.Glob with one more form: a path element "**" matches any
+// number of directories (none included), as in manifests/**/*.yaml.
+func globFS(fsys fs.FS, pattern string) ([]string, error) {
+	if !strings.Contains(pattern, "**") {
+		return fs.Glob(fsys, pattern)
+	}
+	segs := strings.Split(pattern, "/")
+	for _, s := range segs {
+		if s == "**" {
+			continue
+		}
+		if strings.Contains(s, "**") {
+			return nil, path.ErrBadPattern // ** is a whole path element
+		}
+		if _, err := path.Match(s, ""); err != nil {
+			return nil, err
+		}
+	}
+	// Walk from the directory the pattern's literal elements name.
+	n := 0
+	for n < len(segs) && !strings.ContainsAny(segs[n], `*?[\`) {
+		n++
+	}
+	start := "."
+	if n > 0 {
+		start = path.Join(segs[:n]...)
+	}
+	var out []string
+	fs.WalkDir(fsys, start, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // unreadable: skipped, as fs.Glob skips I/O errors
+		}
+		var elems []string // of p below start
+		switch {
+		case p == start:
+		case start == ".":
+			elems = strings.Split(p, "/")
+		default:
+			elems = strings.Split(strings.TrimPrefix(p, start+"/"), "/")
+		}
+		if matchElems(segs[n:], elems) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, nil
+}
+
+// matchElems matches the path elements name against the pattern elements
+// pat, where "**" takes any number of elements.
+func matchElems(pat, name []string) bool {
+	if len(pat) == 0 {
+		return len(name) == 0
+	}
+	if pat[0] == "**" {
+		return matchElems(pat[1:], name) || len(name) > 0 && matchElems(pat, name[1:])
+	}
+	if len(name) == 0 {
+		return false
+	}
+	ok, _ := path.Match(pat[0], name[0])
+	return ok && matchElems(pat[1:], name[1:])
 }
 
 // filePath returns the files of the session and the name of path in them:
