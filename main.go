@@ -244,6 +244,7 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		Policy:     policy,
 		ReadOnly:   opts.readOnly,
 		Yes:        opts.yes,
+		Stderr:     stderr,
 		Sandbox:    opts.sandbox,
 		AllowExec:  opts.allowExec,
 	}

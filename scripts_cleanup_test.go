@@ -262,10 +262,10 @@ func TestScriptNamespaceCleanupE2E(t *testing.T) {
 		t.Errorf("second cleanup: got %+v", r)
 	}
 
-	// Bad arguments: a clear usage error.
+	// Bad arguments: a clear usage error, exit status 2.
 	for _, args := range [][]string{{"--older-than", "soon"}, {"--older-than"}, {"--older-than", "-1h"}, {"extra"}} {
 		r = k8sh(t, "", nil, append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns, script}, args...)...)
-		if r.code != 1 || !strings.Contains(r.stderr, "usage: namespace-cleanup.star") || r.stdout != "" {
+		if r.code != 2 || !strings.Contains(r.stderr, "usage: namespace-cleanup.star") || r.stdout != "" {
 			t.Errorf("args %q: want a usage error, got %+v", args, r)
 		}
 	}

@@ -237,7 +237,7 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 		t.Errorf("the service account token was copied (err %v)", err)
 	}
 
-	// Bad arguments and a missing source: a message, exit status 1.
+	// Bad arguments: a usage line, exit status 2; a missing source: exit status 1.
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -250,7 +250,11 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 		{[]string{"cm/app-config", "--to-context", "nope"}, `no context "nope"`},
 		{[]string{"cm/missing", dst1}, "configmap/missing not found in namespace " + src},
 	} {
-		r := run(1, append([]string{"scripts/copy-configmap.star"}, tc.args...)...)
+		code := 1
+		if strings.HasPrefix(tc.want, "usage:") {
+			code = 2
+		}
+		r := run(code, append([]string{"scripts/copy-configmap.star"}, tc.args...)...)
 		if !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.stderr, tc.want)
 		}

@@ -384,7 +384,11 @@ spec: {size: 9}`, nil)
 			{[]string{"widgets." + group, "--bogus"}, []string{"usage: crd-report.star"}},
 			{[]string{"widgets." + group, "gadgets." + group}, []string{"usage: crd-report.star"}},
 		} {
-			r := run(1, append([]string{"scripts/crd-report.star"}, tc.args...)...)
+			code := 1 // an error, or 2 for a usage error
+			if strings.HasPrefix(tc.want[0], "usage:") {
+				code = 2
+			}
+			r := run(code, append([]string{"scripts/crd-report.star"}, tc.args...)...)
 			for _, w := range tc.want {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.stderr, w)

@@ -217,10 +217,10 @@ func TestScriptImageInventoryE2E(t *testing.T) {
 		t.Errorf("-A: no line for %s with both namespaces in %q", img("shared:1"), r.stdout)
 	}
 
-	// Bad arguments: a clear usage error.
+	// Bad arguments: a clear usage error, exit status 2.
 	for _, args := range [][]string{{"-o", "yaml"}, {"-n"}, {"extra"}} {
 		r = k8sh(t, "", nil, append([]string{"--kubeconfig", env.Kubeconfig, script}, args...)...)
-		if r.code != 1 || !strings.Contains(r.stderr, "usage: image-inventory.star") || r.stdout != "" {
+		if r.code != 2 || !strings.Contains(r.stderr, "usage: image-inventory.star") || r.stdout != "" {
 			t.Errorf("args %q: want a usage error, got %+v", args, r)
 		}
 	}

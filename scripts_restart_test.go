@@ -204,10 +204,10 @@ func TestScriptRestartByLabelE2E(t *testing.T) {
 		t.Errorf("stuck was not restarted")
 	}
 
-	// Bad arguments: a clear usage error, nothing done.
+	// Bad arguments: a clear usage error, exit status 2, nothing done.
 	for _, args := range [][]string{{}, {""}, {"a=b", "c=d"}, {"a=b", "--timeout", "soon"}, {"a=b", "--bogus"}} {
 		r = k8sh(t, "", nil, append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns1, script}, args...)...)
-		if r.code != 1 || !strings.Contains(r.stderr, "usage: restart-by-label.star") || r.stdout != "" {
+		if r.code != 2 || !strings.Contains(r.stderr, "usage: restart-by-label.star") || r.stdout != "" {
 			t.Errorf("args %q: want a usage error, got %+v", args, r)
 		}
 	}

@@ -229,9 +229,9 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 		want("after a forbidden run", original)
 	}
 
-	// Bad arguments: a usage line, exit status 1, nothing changed.
+	// Bad arguments: a usage line, exit status 2, nothing changed.
 	for _, args := range [][]string{{}, {"-1"}, {"2", "--restore"}, {"x"}, {"1", "--parallel", "0"}, {"1", "--bogus"}} {
-		r = run(1, append([]string{"scripts/scale-namespace.star"}, args...)...)
+		r = run(2, append([]string{"scripts/scale-namespace.star"}, args...)...)
 		if !strings.Contains(r.stderr, "usage: scale-namespace.star") {
 			t.Errorf("args %q: no usage line on stderr:\n%s", args, r.stderr)
 		}

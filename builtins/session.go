@@ -49,6 +49,9 @@ type Session struct {
 	// against: the script's, or the working directory ("") for -c, stdin
 	// and the REPL.
 	Dir string
+	// Stderr is where sys.eprint and sys.exit's message go (os.Stderr
+	// when nil).
+	Stderr io.Writer
 	// Stdin is what sys.stdin_read reads; nil when standard input is not
 	// the program's to read (the REPL's terminal, a program read from it).
 	Stdin io.Reader

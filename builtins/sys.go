@@ -40,6 +40,7 @@ func sysModule(s *Session) *starlarkstruct.Module {
 			"dry_run":    starlark.Bool(s.DryRun),
 			"env":        sysEnv,
 			"exit":       sysExit,
+			"eprint":     sysEprint,
 			"stdin_read": sysStdinRead,
 			"exec":       sysExec,
 		},
@@ -68,18 +69,56 @@ not set. With --sandbox the environment is empty: always default.`, func(thread 
 	return dflt, nil
 })
 
-var sysExit = newBuiltin("sys.exit", `sys.exit(code=0)
+var sysExit = newBuiltin("sys.exit", `sys.exit(code=0, message=None)
 
-Ends the run at once with exit status code (0 to 125).`, func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+Ends the run at once with exit status code (0 to 125). message, if given,
+is written to stderr first, as a line: for a usage error, the convention of
+command-line tools is status 2:
+  if len(sys.argv) < 2: sys.exit(2, "usage: scale.star N")`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	code := 0
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "code?", &code); err != nil {
+	var message string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "code?", &code, "message?", orNone(&message)); err != nil {
 		return nil, err
 	}
 	if code < 0 || code > 125 {
 		return nil, fmt.Errorf("%s: code %d out of range 0..125", b.Name(), code)
 	}
+	if message != "" {
+		fmt.Fprintln(stderrOf(thread), strings.TrimRight(message, "\n"))
+	}
 	return nil, &ExitError{Code: code}
 })
+
+var sysEprint = newBuiltin("sys.eprint", `sys.eprint(*args, sep=" ")
+
+Prints its arguments to stderr as print does to stdout: for warnings and
+progress that must not mix with a script's output (JSON, a table).`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	sep := " "
+	if err := starlark.UnpackArgs(b.Name(), nil, kwargs, "sep?", &sep); err != nil {
+		return nil, err
+	}
+	var buf strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			buf.WriteString(sep)
+		}
+		if s, ok := starlark.AsString(a); ok {
+			buf.WriteString(s)
+		} else {
+			buf.WriteString(a.String())
+		}
+	}
+	fmt.Fprintln(stderrOf(thread), buf.String())
+	return starlark.None, nil
+})
+
+// stderrOf is the standard error of thread's session.
+func stderrOf(thread *starlark.Thread) io.Writer {
+	if s, _ := thread.Local(sessionKey).(*Session); s != nil && s.Stderr != nil {
+		return s.Stderr
+	}
+	return os.Stderr
+}
 
 var sysStdinRead = newBuiltin("sys.stdin_read", `sys.stdin_read()
 
