@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/k8sh/k8sh/kube/kubetest"
@@ -27,11 +30,11 @@ import (
 //	status N         the exit status of the last k8sh was N
 //	waitfile PATH    wait (up to 30 s) until PATH exists
 func TestCLI(t *testing.T) {
-	testscript.Run(t, cliParams(t, "testdata/script", nil))
+	testscript.Run(t, cliParams(t, "testdata/script", func() ([]string, error) { return nil, nil }))
 }
 
 // TestCLIE2E runs testdata/script-e2e against the sandbox: $KUBECONFIG is
-// its kubeconfig, $NS a namespace of the test's own and $TOKEN the admin's
+// its kubeconfig, $NS a namespace of the file's own and $TOKEN the admin's
 // bearer token (which no output may show).
 func TestCLIE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
@@ -43,14 +46,23 @@ func TestCLIE2E(t *testing.T) {
 	if token == "" {
 		t.Fatal("the sandbox's admin has no bearer token")
 	}
-	testscript.Run(t, cliParams(t, "testdata/script-e2e", []string{
-		"KUBECONFIG=" + env.Kubeconfig,
-		"NS=" + env.Namespace,
-		"TOKEN=" + token,
+	// The files run in parallel: each has a namespace of its own.
+	testscript.Run(t, cliParams(t, "testdata/script-e2e", func() ([]string, error) {
+		ns, err := env.Clientset.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "t-cli-", Labels: map[string]string{"k8sh.test": "e2e"}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() {
+			env.Clientset.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+		})
+		return []string{"KUBECONFIG=" + env.Kubeconfig, "NS=" + ns.Name, "TOKEN=" + token}, nil
 	}))
 }
 
-func cliParams(t *testing.T, dir string, vars []string) testscript.Params {
+// cliParams runs the files of dir with the variables vars() gives each.
+func cliParams(t *testing.T, dir string, vars func() ([]string, error)) testscript.Params {
 	return testscript.Params{
 		Dir: dir,
 		Setup: func(e *testscript.Env) error {
@@ -63,7 +75,11 @@ func cliParams(t *testing.T, dir string, vars []string) testscript.Params {
 			e.Setenv("NO_COLOR", "1")
 			e.Setenv("KUBECONFIG", "")
 			e.Setenv("K8SH_PATH", "")
-			for _, v := range vars {
+			vs, err := vars()
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
 				k, val, _ := strings.Cut(v, "=")
 				e.Setenv(k, val)
 			}
