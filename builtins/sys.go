@@ -41,6 +41,7 @@ func sysModule(s *Session) *starlarkstruct.Module {
 			"env":        sysEnv,
 			"exit":       sysExit,
 			"eprint":     sysEprint,
+			"parse_args": sysParseArgs,
 			"stdin_read": sysStdinRead,
 			"exec":       sysExec,
 		},
