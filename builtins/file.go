@@ -40,11 +40,7 @@ var fileRead = newBuiltin("file.read", `file.read(path)
 Returns the contents of the file at path as a string.
   k8s.apply(file.read("install.yaml"))
 `+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var path string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path); err != nil {
-		return nil, err
-	}
-	fsys, name, err := filePath(thread, b, path)
+	fsys, name, _, err := fileArg(thread, b, args, kwargs, "path")
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +100,7 @@ A relative pattern gives paths relative to the same directory, so they can
 be passed to file.read as they are:
   [yaml.decode_all(file.read(p)) for p in file.glob("manifests/*.yaml")]
 `+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var pattern string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "pattern", &pattern); err != nil {
-		return nil, err
-	}
-	fsys, name, err := filePath(thread, b, pattern)
+	fsys, name, pattern, err := fileArg(thread, b, args, kwargs, "pattern")
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +125,7 @@ var fileExists = newBuiltin("file.exists", `file.exists(path)
 
 Reports whether a file or directory exists at path.
 `+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var path string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path); err != nil {
-		return nil, err
-	}
-	fsys, name, err := filePath(thread, b, path)
+	fsys, name, _, err := fileArg(thread, b, args, kwargs, "path")
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +234,17 @@ func matchElems(pat, name []string) bool {
 	}
 	ok, _ := path.Match(pat[0], name[0])
 	return ok && matchElems(pat[1:], name[1:])
+}
+
+// fileArg unpacks the one argument (named param) of a file builtin, a
+// path or pattern, and returns it with filePath's files and name for it.
+func fileArg(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, param string) (files, string, string, error) {
+	var path string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, param, &path); err != nil {
+		return files{}, "", "", err
+	}
+	fsys, name, err := filePath(thread, b, path)
+	return fsys, name, path, err
 }
 
 // filePath returns the files of the session and the name of path in them:
