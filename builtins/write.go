@@ -212,11 +212,6 @@ rollout restart does: it sets the pod template annotation
 kubectl.kubernetes.io/restartedAt to now, so the controller rolls them.
 Returns the object.` + changeDoc
 
-// optString is a str argument that may also be None ("").
-type optString struct{ s string }
-
-func (a *optString) Unpack(v starlark.Value) error { return orNone(&a.s).Unpack(v) }
-
 // waitTimeout is a duration given as "30s", "2m" or a number of seconds.
 type waitTimeout struct{ d time.Duration }
 
@@ -343,16 +338,16 @@ func objectValues(us []*unstructured.Unstructured) *starlark.List {
 func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		objsV    starlark.Value
-		ns       optString
+		ns       string
 		dryRun   bool
 		force    bool
 		manager  = kube.DefaultFieldManager
 		parallel = kube.DefaultParallel
-		kctx     optString
+		kctx     string
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", &ns,
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", orNone(&ns),
 		"dry_run?", &dryRun, "force?", &force, "field_manager?", &manager, "parallel?", &parallel,
-		"context?", &kctx); err != nil {
+		"context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
 	if parallel < 1 {
@@ -362,12 +357,12 @@ func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err := objs.Unpack(objsV); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch, err := begin(thread, b, kctx.s, dryRun, "apply "+objectsWhat(objs.objs))
+	ch, err := begin(thread, b, kctx, dryRun, "apply "+objectsWhat(objs.objs))
 	if err != nil {
 		return nil, err
 	}
 	out, err := ch.w.Apply(threadContext(thread), objs.objs, kube.ApplyOptions{
-		Namespace: ns.s, FieldManager: manager, Force: force, DryRun: ch.dryRun, Parallel: parallel,
+		Namespace: ns, FieldManager: manager, Force: force, DryRun: ch.dryRun, Parallel: parallel,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
@@ -382,21 +377,21 @@ func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 func createBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		obj      starlark.Value
-		ns, kctx optString
+		ns, kctx string
 		dryRun   bool
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "namespace?", &ns, "dry_run?", &dryRun, "context?", &kctx); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
 	u, err := oneObject(b, obj)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := begin(thread, b, kctx.s, dryRun, "create "+kube.ObjectName(u))
+	ch, err := begin(thread, b, kctx, dryRun, "create "+kube.ObjectName(u))
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Create(threadContext(thread), u, ns.s, ch.dryRun)
+	out, err := ch.w.Create(threadContext(thread), u, ns, ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -408,16 +403,16 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	var (
 		obj    starlark.Value
 		dryRun bool
-		kctx   optString
+		kctx   string
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "dry_run?", &dryRun, "context?", &kctx); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
 	u, err := oneObject(b, obj)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := begin(thread, b, kctx.s, dryRun, "update "+kube.ObjectName(u))
+	ch, err := begin(thread, b, kctx, dryRun, "update "+kube.ObjectName(u))
 	if err != nil {
 		return nil, err
 	}
@@ -434,12 +429,12 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		kind, name string
 		patch      starlark.Value
 		typ        = "merge"
-		ns, sub    optString
+		ns, sub    string
 		dryRun     bool
-		kctx       optString
+		kctx       string
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name, "patch", &patch,
-		"type?", &typ, "namespace?", &ns, "subresource?", &sub, "dry_run?", &dryRun, "context?", &kctx); err != nil {
+		"type?", &typ, "namespace?", orNone(&ns), "subresource?", orNone(&sub), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
 	if _, ok := kube.PatchTypes[typ]; !ok {
@@ -467,11 +462,11 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: patch: %w", b.Name(), err)
 	}
-	ch, err := begin(thread, b, kctx.s, dryRun, "patch "+kind+"/"+name)
+	ch, err := begin(thread, b, kctx, dryRun, "patch "+kind+"/"+name)
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Patch(threadContext(thread), kind, name, ns.s, typ, js, sub.s, ch.dryRun)
+	out, err := ch.w.Patch(threadContext(thread), kind, name, ns, typ, js, sub, ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -482,7 +477,7 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		target          starlark.Value
-		name, ns        optString
+		name, ns        string
 		sel, fields     selectorArg
 		allNamespaces   bool
 		wait, missingOK bool
@@ -490,19 +485,19 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		propagation     = "background"
 		dryRun          bool
 		parallel        = kube.DefaultParallel
-		kctx            optString
+		kctx            string
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind_or_obj", &target, "name?", &name,
-		"namespace?", &ns, "all_namespaces?", &allNamespaces, "selector?", &sel, "fields?", &fields,
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind_or_obj", &target, "name?", orNone(&name),
+		"namespace?", orNone(&ns), "all_namespaces?", &allNamespaces, "selector?", &sel, "fields?", &fields,
 		"wait?", &wait, "timeout?", &timeout, "propagation?", &propagation, "missing_ok?", &missingOK,
-		"dry_run?", &dryRun, "parallel?", &parallel, "context?", &kctx); err != nil {
+		"dry_run?", &dryRun, "parallel?", &parallel, "context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
 	opts := kube.DeleteOptions{
-		Namespace: ns.s, AllNamespaces: allNamespaces, LabelSelector: sel.s, FieldSelector: fields.s,
+		Namespace: ns, AllNamespaces: allNamespaces, LabelSelector: sel.s, FieldSelector: fields.s,
 		Propagation: propagation, MissingOK: missingOK, Wait: wait, Timeout: timeout.d, Parallel: parallel,
 	}
-	if k, ok := target.(starlark.String); ok && name.s == "" && !strings.Contains(string(k), "/") && sel.s == "" && fields.s == "" {
+	if k, ok := target.(starlark.String); ok && name == "" && !strings.Contains(string(k), "/") && sel.s == "" && fields.s == "" {
 		return nil, fmt.Errorf("%s: which %s? give a name, or a selector or fields to delete every match", b.Name(), string(k))
 	}
 	what := func(kind, name string) string {
@@ -527,28 +522,28 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		desc  string
 		ch    *change
 		err   error
-		where = ns.s // the namespace to announce
+		where = ns // the namespace to announce
 	)
 	switch t := target.(type) {
 	case starlark.String:
 		kind := string(t)
 		if k, n, ok := strings.Cut(kind, "/"); ok {
-			if name.s != "" {
-				return nil, fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), kind, name.s)
+			if name != "" {
+				return nil, fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), kind, name)
 			}
-			kind, name.s = k, n
+			kind, name = k, n
 		}
-		desc = what(kind, name.s)
-		if ch, err = begin(thread, b, kctx.s, dryRun, "delete "+desc); err != nil {
+		desc = what(kind, name)
+		if ch, err = begin(thread, b, kctx, dryRun, "delete "+desc); err != nil {
 			return nil, err
 		}
 		opts.DryRun = ch.dryRun
-		names, err = ch.w.Delete(ctx, kind, name.s, opts)
+		names, err = ch.w.Delete(ctx, kind, name, opts)
 		if !allNamespaces {
-			where, _ = ch.w.NamespaceOf(kind, ns.s)
+			where, _ = ch.w.NamespaceOf(kind, ns)
 		}
 	case *Object, starlark.IterableMapping:
-		if name.s != "" {
+		if name != "" {
 			return nil, fmt.Errorf("%s: the object names itself; name= is for a kind", b.Name())
 		}
 		u, uerr := toUnstructured(t)
@@ -556,14 +551,14 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 			return nil, fmt.Errorf("%s: %w", b.Name(), uerr)
 		}
 		desc = kube.ObjectName(u)
-		if ch, err = begin(thread, b, kctx.s, dryRun, "delete "+desc); err != nil {
+		if ch, err = begin(thread, b, kctx, dryRun, "delete "+desc); err != nil {
 			return nil, err
 		}
 		opts.DryRun = ch.dryRun
 		names, err = ch.w.DeleteObject(ctx, u, opts)
 		where = u.GetNamespace()
 		if where == "" {
-			where, _ = ch.w.NamespaceOf(u.GetKind(), ns.s)
+			where, _ = ch.w.NamespaceOf(u.GetKind(), ns)
 		}
 		var be *kube.BulkError
 		if err != nil && !errors.As(err, &be) {
@@ -588,10 +583,10 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 func diffBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		objsV    starlark.Value
-		ns, kctx optString
+		ns, kctx string
 		parallel = kube.DefaultParallel
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", &ns, "parallel?", &parallel, "context?", &kctx); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", orNone(&ns), "parallel?", &parallel, "context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
 	if parallel < 1 {
@@ -601,11 +596,11 @@ func diffBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := objs.Unpack(objsV); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch, err := begin(thread, b, kctx.s, true, "")
+	ch, err := begin(thread, b, kctx, true, "")
 	if err != nil {
 		return nil, err
 	}
-	text, err := ch.w.Diff(threadContext(thread), objs.objs, kube.ApplyOptions{Namespace: ns.s, Parallel: parallel})
+	text, err := ch.w.Diff(threadContext(thread), objs.objs, kube.ApplyOptions{Namespace: ns, Parallel: parallel})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -616,19 +611,19 @@ func scaleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	var (
 		kind, name string
 		replicas   int
-		ns, kctx   optString
+		ns, kctx   string
 		dryRun     bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name, "replicas", &replicas,
-		"namespace?", &ns, "dry_run?", &dryRun, "context?", &kctx); err != nil {
+		"namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
 	what := fmt.Sprintf("scale %s/%s to %d", kind, name, replicas)
-	ch, err := begin(thread, b, kctx.s, dryRun, what)
+	ch, err := begin(thread, b, kctx, dryRun, what)
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Scale(threadContext(thread), kind, name, ns.s, int64(replicas), ch.dryRun)
+	out, err := ch.w.Scale(threadContext(thread), kind, name, ns, int64(replicas), ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -639,18 +634,18 @@ func scaleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 func restartBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		kind, name string
-		ns, kctx   optString
+		ns, kctx   string
 		dryRun     bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name,
-		"namespace?", &ns, "dry_run?", &dryRun, "context?", &kctx); err != nil {
+		"namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
 		return nil, err
 	}
-	ch, err := begin(thread, b, kctx.s, dryRun, "restart "+kind+"/"+name)
+	ch, err := begin(thread, b, kctx, dryRun, "restart "+kind+"/"+name)
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Restart(threadContext(thread), kind, name, ns.s, ch.dryRun)
+	out, err := ch.w.Restart(threadContext(thread), kind, name, ns, ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
