@@ -53,11 +53,16 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 		}
 		return Resource{}, apiError(err, "")
 	}
+	return resourceOf(m), nil
+}
+
+// resourceOf is the Resource of a REST mapping.
+func resourceOf(m *meta.RESTMapping) Resource {
 	return Resource{
 		GVR:        m.Resource,
 		GVK:        m.GroupVersionKind,
 		Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace,
-	}, nil
+	}
 }
 
 // mappingFor is kubectl's resolution order (cli-runtime resource.Builder):

@@ -145,11 +145,7 @@ func (c *Client) ResolveGVK(apiVersion, kind string) (Resource, error) {
 		}
 		return Resource{}, apiError(err, "")
 	}
-	return Resource{
-		GVR:        m.Resource,
-		GVK:        m.GroupVersionKind,
-		Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace,
-	}, nil
+	return resourceOf(m), nil
 }
 
 // target resolves obj and places it: a namespaced object without a namespace
