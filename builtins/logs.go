@@ -115,13 +115,9 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if name != "" && selector.s != "" {
 		return nil, fmt.Errorf("%s: give a pod or a selector, not both", b.Name())
 	}
-	c, err := clusterFor(thread, b, kctx)
+	lc, _, err := clusterAs[logsCluster](thread, b, kctx, "this session's cluster cannot read logs")
 	if err != nil {
 		return nil, err
-	}
-	lc, ok := c.(logsCluster)
-	if !ok {
-		return nil, fmt.Errorf("%s: this session's cluster cannot read logs", b.Name())
 	}
 	opts := kube.LogOptions{Container: container, Tail: int64(tail), Since: since.d, Previous: previous, Timestamps: timestamps}
 	ctx := threadContext(thread)

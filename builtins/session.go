@@ -146,6 +146,22 @@ func clusterFor(thread *starlark.Thread, b *starlark.Builtin, name string) (Clus
 	return s.Cluster, nil
 }
 
+// clusterAs returns the cluster of kubeconfig context name ("" for the
+// session's) as the interface T that a builtin needs of it beside Cluster
+// (Writer, ...), or the error cannot when it lacks it.
+func clusterAs[T any](thread *starlark.Thread, b *starlark.Builtin, name, cannot string) (T, Cluster, error) {
+	var zero T
+	c, err := clusterFor(thread, b, name)
+	if err != nil {
+		return zero, nil, err
+	}
+	t, ok := c.(T)
+	if !ok {
+		return zero, nil, fmt.Errorf("%s: %s", b.Name(), cannot)
+	}
+	return t, c, nil
+}
+
 // InheritThread gives child the session and context of parent: a thread
 // made for a module that parent loads.
 func InheritThread(child, parent *starlark.Thread) {

@@ -24,15 +24,8 @@ type watchCluster interface {
 var _ watchCluster = (*kube.Client)(nil)
 
 func watcherOf(thread *starlark.Thread, b *starlark.Builtin, context string) (watchCluster, error) {
-	c, err := clusterFor(thread, b, context)
-	if err != nil {
-		return nil, err
-	}
-	wc, ok := c.(watchCluster)
-	if !ok {
-		return nil, fmt.Errorf("%s: this session's cluster cannot watch", b.Name())
-	}
-	return wc, nil
+	wc, _, err := clusterAs[watchCluster](thread, b, context, "this session's cluster cannot watch")
+	return wc, err
 }
 
 const watchDoc = `k8s.watch(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, initial=True, timeout=None, until=None, context=None)

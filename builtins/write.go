@@ -76,13 +76,9 @@ func begin(thread *starlark.Thread, b *starlark.Builtin, kctx string, dryRun boo
 	if err != nil {
 		return nil, err
 	}
-	c, err := clusterFor(thread, b, kctx)
+	w, c, err := clusterAs[Writer](thread, b, kctx, "this cluster cannot be changed")
 	if err != nil {
 		return nil, err
-	}
-	w, ok := c.(Writer)
-	if !ok {
-		return nil, fmt.Errorf("%s: this cluster cannot be changed", b.Name())
 	}
 	ch := &change{thread: thread, b: b, c: c, w: w, dryRun: dryRun || s.DryRun}
 	if what != "" {
