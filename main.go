@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -95,8 +94,8 @@ A script's arguments reach it as sys.argv, the script path first.`,
 			if opts.sandbox && !cmd.Flags().Changed("yes") {
 				opts.yes = false // K8SH_YES=1 in the environment does not extend to a script run with --sandbox
 			}
-			if !slices.Contains(kube.LogFormats, opts.logFormat) {
-				return fmt.Errorf("--log-format %q: want one of %s", opts.logFormat, strings.Join(kube.LogFormats, ", "))
+			if err := kube.CheckLogFormat(opts.logFormat); err != nil {
+				return err
 			}
 			if opts.verbose {
 				if err := kube.LogRequests(flags, stderr, opts.logFormat); err != nil {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +18,14 @@ import (
 // LogFormats are the values of --log-format.
 var LogFormats = []string{"text", "json"}
 
+// CheckLogFormat says what is wrong with format, a value of --log-format.
+func CheckLogFormat(format string) error {
+	if !slices.Contains(LogFormats, format) {
+		return fmt.Errorf("--log-format %q: want one of %s", format, strings.Join(LogFormats, ", "))
+	}
+	return nil
+}
+
 // LogRequests makes every client made from flags (and from the flags of
 // other contexts copied from them) write one line per API request to w:
 // its verb, URL, status and duration, in format "text" (as kubectl -v=6
@@ -23,13 +33,12 @@ var LogFormats = []string{"text", "json"}
 // request is a line. Only the method, URL and status are logged: never a
 // header (bearer tokens, client certificates) nor a body (Secret data).
 func LogRequests(flags *genericclioptions.ConfigFlags, w io.Writer, format string) error {
+	if err := CheckLogFormat(format); err != nil {
+		return err
+	}
 	l := &requestLog{w: w}
-	switch format {
-	case "text":
-	case "json":
+	if format == "json" {
 		l.json = slog.New(slog.NewJSONHandler(w, nil))
-	default:
-		return fmt.Errorf("unknown log format %q (want text or json)", format)
 	}
 	prev := flags.WrapConfigFn
 	flags.WrapConfigFn = func(c *rest.Config) *rest.Config {
