@@ -7,7 +7,7 @@ ROOT     := $(CURDIR)
 SANDBOX  := $(ROOT)/.cache/sandbox/sandboxctl
 KUBECONFIG_SANDBOX := $(ROOT)/.cache/sandbox/kubeconfig
 
-.PHONY: all build run test test-unit bench lint sandbox-build sandbox-up sandbox-down sandbox-status clean
+.PHONY: all build run test test-unit bench lint sandbox-build sandbox-up sandbox-down sandbox-reset sandbox-status clean
 
 all: build
 
@@ -27,8 +27,13 @@ sandbox-build: $(SANDBOX)
 sandbox-up: $(SANDBOX)
 	$(SANDBOX) -root $(ROOT) up
 
+# Stops every sandbox process; the cluster's data is kept for the next up.
 sandbox-down: $(SANDBOX)
 	$(SANDBOX) -root $(ROOT) down
+
+# The one way to wipe the sandbox: stop it, delete its data, start it empty.
+sandbox-reset: $(SANDBOX)
+	$(SANDBOX) -root $(ROOT) reset
 
 sandbox-status: $(SANDBOX)
 	$(SANDBOX) -root $(ROOT) status
@@ -38,11 +43,11 @@ run: build sandbox-up
 
 # Unit tests only: no cluster needed.
 test-unit:
-	$(GO) -C sandbox test -count=1 .
+	$(GO) -C sandbox test -short -count=1 ./...
 	$(GO) test -short ./...
 
 test: build sandbox-up
-	$(GO) -C sandbox test -count=1 .
+	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) -C sandbox test -count=1 -timeout 15m ./...
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -count=1 -timeout 20m ./...
 
 # Benchmarks of docs/performance.md (about 5 minutes; figures are noisy on a
@@ -53,7 +58,7 @@ bench: sandbox-up
 lint:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) -C sandbox vet .
+	$(GO) -C sandbox vet ./...
 
 clean:
 	rm -rf bin

@@ -102,6 +102,54 @@ const (
 	nodeName = "kwok-node-0"
 )
 
+// sandboxObject is an object the sandbox creates in its cluster.
+type sandboxObject struct {
+	path string // the collection to POST to
+	obj  map[string]any
+}
+
+// sandboxObjects are the objects every start makes sure exist: the viewer's
+// binding, the kwok node, and metrics-server's Service and APIService. The
+// Service is an ExternalName one naming 127.0.0.1, the address
+// metrics-server listens on (it runs as a process of the sandbox, not as a
+// Pod), so that kube-apiserver dials it there, through the egress guard.
+func (e *env) sandboxObjects(p *pki, metricsPort int) []sandboxObject {
+	return []sandboxObject{
+		{"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", viewerBinding()},
+		{"/api/v1/nodes", kwokNode()},
+		{"/api/v1/namespaces/kube-system/services", map[string]any{
+			"apiVersion": "v1",
+			"kind":       "Service",
+			"metadata": map[string]any{
+				"name":      "metrics-server",
+				"namespace": "kube-system",
+				"labels":    map[string]string{"k8s-app": "metrics-server"},
+			},
+			"spec": map[string]any{
+				"type":         "ExternalName",
+				"externalName": "127.0.0.1",
+				"ports":        []map[string]any{{"name": "https", "port": metricsPort, "protocol": "TCP"}},
+			},
+		}},
+		{"/apis/apiregistration.k8s.io/v1/apiservices", map[string]any{
+			"apiVersion": "apiregistration.k8s.io/v1",
+			"kind":       "APIService",
+			"metadata": map[string]any{
+				"name":   "v1beta1.metrics.k8s.io",
+				"labels": map[string]string{"k8s-app": "metrics-server"},
+			},
+			"spec": map[string]any{
+				"service":              map[string]any{"name": "metrics-server", "namespace": "kube-system", "port": metricsPort},
+				"group":                "metrics.k8s.io",
+				"version":              "v1beta1",
+				"caBundle":             p.caPEM,
+				"groupPriorityMinimum": 100,
+				"versionPriority":      100,
+			},
+		}},
+	}
+}
+
 func kwokNode() map[string]any {
 	res := map[string]string{"cpu": "32", "memory": "256Gi", "pods": "110"}
 	return map[string]any{

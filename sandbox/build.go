@@ -22,8 +22,16 @@ const (
 
 	// buildRecipe is part of the stamp: bump it when the way binaries are
 	// built changes, so that existing bin dirs get rebuilt.
-	buildRecipe = "recipe-1"
+	buildRecipe = "recipe-2"
 )
+
+// installedBinaries are built with `go install pkg@version` outside the
+// sandbox module, each with the dependencies its own go.mod pins (kwok and
+// metrics-server pin other k8s.io versions than k8s.io/kubernetes does).
+var installedBinaries = []struct{ name, module, version, pkg string }{
+	{"kwok", kwokModule, kwokVersion, kwokModule + "/cmd/kwok"},
+	{"metrics-server", "sigs.k8s.io/metrics-server", "v0.8.0", "sigs.k8s.io/metrics-server/cmd/metrics-server"},
+}
 
 // binaries built from the sandbox module (cwd = sandbox dir).
 var moduleBinaries = []struct{ name, pkg string }{
@@ -32,9 +40,16 @@ var moduleBinaries = []struct{ name, pkg string }{
 	{"kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager"},
 	{"kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"},
 	{"kubectl", "k8s.io/kubernetes/cmd/kubectl"},
+	// Built from this module's own source (see localSources).
+	{"echo-server", "./echoserver"},
+	{"egress-guard", "./egressguard"},
 }
 
-var allBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"}
+// localSources are the directories of this module whose binaries are built
+// into the bin dir; their sources are part of the stamp.
+var localSources = []string{"echoserver", "egressguard"}
+
+var allBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "echo-server", "egress-guard", "kwok", "metrics-server"}
 
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
@@ -87,7 +102,25 @@ func (e *env) stamp() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go env GOVERSION: %w", err)
 	}
-	fmt.Fprintf(h, "kwok %s\ngo %s\n%s\n", kwokVersion, strings.TrimSpace(string(out)), buildRecipe)
+	var local []string
+	for _, d := range localSources {
+		fs, _ := filepath.Glob(filepath.Join(e.sandboxDir, d, "*.go"))
+		local = append(local, fs...)
+	}
+	sort.Strings(local)
+	for _, f := range local {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		rel, _ := filepath.Rel(e.sandboxDir, f)
+		fmt.Fprintf(h, "%s %d\n", rel, len(b))
+		h.Write(b)
+	}
+	for _, b := range installedBinaries {
+		fmt.Fprintf(h, "%s@%s\n", b.pkg, b.version)
+	}
+	fmt.Fprintf(h, "go %s\n%s\n", strings.TrimSpace(string(out)), buildRecipe)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
@@ -104,7 +137,7 @@ func (e *env) binariesPresent() bool {
 }
 
 // build builds the pinned binaries unless the stamp matches and all exist.
-// The explicit `build` command also always rewrites kwok.yaml. The bin dir
+// The bin dir
 // is shared by every state dir, so it has a lock of its own.
 func (e *env) build(explicit bool) error {
 	return lockDir(e.binDir, func() error { return e.buildLocked(explicit) })
@@ -119,7 +152,6 @@ func (e *env) buildLocked(explicit bool) error {
 	if strings.TrimSpace(string(have)) == want && e.binariesPresent() {
 		if explicit {
 			logf("binaries up to date in %s", e.binDir)
-			return e.writeKwokConfig()
 		}
 		return nil
 	}
@@ -166,38 +198,45 @@ func (e *env) buildLocked(explicit bool) error {
 		logf("built %s in %s", b.name, time.Since(t).Round(time.Second))
 	}
 
-	// kwok: `go install pkg@version` outside the sandbox module.
-	t := time.Now()
-	logf("building kwok %s ...", kwokVersion)
-	tmpBin, err := os.MkdirTemp(e.binDir, ".kwok-build")
-	if err != nil {
-		return err
+	for _, b := range installedBinaries {
+		if err := e.goInstall(b.name, b.pkg, b.version); err != nil {
+			return err
+		}
 	}
-	defer os.RemoveAll(tmpBin)
-	cmd := exec.Command(goTool(), "install", kwokModule+"/cmd/kwok@"+kwokVersion)
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(goEnv(true), "GOBIN="+tmpBin)
-	cmd.Stdout = os.Stderr
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building kwok: %w", err)
-	}
-	if err := os.Rename(filepath.Join(tmpBin, "kwok"), filepath.Join(e.binDir, "kwok")); err != nil {
-		return err
-	}
-	logf("built kwok in %s", time.Since(t).Round(time.Second))
 
 	// Leftovers of `go build -o bin/ ...` builds that name the etcd main after its module.
 	for _, stray := range []string{"server", "v3"} {
 		os.Remove(filepath.Join(e.binDir, stray))
 	}
-	if err := e.writeKwokConfig(); err != nil {
-		return err
-	}
 	if err := os.WriteFile(e.stampPath(), []byte(want+"\n"), 0o644); err != nil {
 		return err
 	}
 	logf("build done in %s", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// goInstall builds pkg@version with `go install` into a temporary GOBIN
+// and moves the binary into the bin dir as name.
+func (e *env) goInstall(name, pkg, version string) error {
+	t := time.Now()
+	logf("building %s %s ...", name, version)
+	tmpBin, err := os.MkdirTemp(e.binDir, "."+name+"-build")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmpBin)
+	cmd := exec.Command(goTool(), "install", pkg+"@"+version)
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(goEnv(true), "GOBIN="+tmpBin)
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building %s (%s@%s): %w", name, pkg, version, err)
+	}
+	if err := os.Rename(filepath.Join(tmpBin, filepath.Base(pkg)), filepath.Join(e.binDir, name)); err != nil {
+		return err
+	}
+	logf("built %s in %s", name, time.Since(t).Round(time.Second))
 	return nil
 }
 
@@ -222,9 +261,20 @@ func kwokModuleDir() (string, error) {
 	return info.Dir, nil
 }
 
-// writeKwokConfig writes kwok.yaml: the fast node/pod stages, the plain node
-// heartbeat stage, and a ClusterLogs object serving pod.log for every container.
-func (e *env) writeKwokConfig() error {
+// writeKwokConfig writes kwok.yaml: the fast node/pod stages and the plain
+// node heartbeat stage from the kwok module, and what makes the simulated
+// kubelet behave like a real one on the debugging endpoints:
+//   - ClusterLogs serves pod.log for every container, and ClusterAttach
+//     follows attach.log (what is appended to it after the attach);
+//   - ClusterExec runs the command locally, in the exec work dir, with an
+//     environment that says it is the sandbox;
+//   - ClusterPortForward sends ports 80 and 8080 to the echo server's HTTP
+//     listener and every other port to its TCP echo listener;
+//   - ClusterResourceUsage (kwok's usage-from-annotation: 1m CPU and 1Mi
+//     memory per container unless the Pod's kwok.x-k8s.io/usage-cpu and
+//     usage-memory annotations say otherwise) and a Metric named after the
+//     node on /metrics/resource, the path metrics-server scrapes.
+func (e *env) writeKwokConfig(echoHTTP, echoTCP int) error {
 	dir, err := kwokModuleDir()
 	if err != nil {
 		return err
@@ -248,6 +298,7 @@ func (e *env) writeKwokConfig() error {
 	}
 	sort.Strings(pods)
 	files = append(files, pods...)
+	files = append(files, filepath.Join(dir, "kustomize", "metrics", "usage", "usage-from-annotation.yaml"))
 
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "# Generated by the k8sh sandbox from %s@%s; do not edit.\n", kwokModule, kwokVersion)
@@ -262,7 +313,25 @@ func (e *env) writeKwokConfig() error {
 		buf.Write(bytes.TrimRight(b, "\n"))
 		buf.WriteString("\n")
 	}
-	logsFile, _ := json.Marshal(e.podLog)
+
+	// kwok's metrics-resource.yaml, served where metrics-server asks for it:
+	// without {nodeName} in the path, kwok takes the node from the
+	// Metric's name.
+	mr, err := os.ReadFile(filepath.Join(dir, "kustomize", "metrics", "resource", "metrics-resource.yaml"))
+	if err != nil {
+		return err
+	}
+	const mrName, mrPath = "  name: metrics-resource\n", `  path: "/metrics/nodes/{nodeName}/metrics/resource"` + "\n"
+	if !bytes.Contains(mr, []byte(mrName)) || !bytes.Contains(mr, []byte(mrPath)) {
+		return fmt.Errorf("kwok %s: metrics-resource.yaml has no %q or %q", kwokVersion, mrName, mrPath)
+	}
+	mr = bytes.Replace(mr, []byte(mrName), []byte("  name: "+nodeName+"\n"), 1)
+	mr = bytes.Replace(mr, []byte(mrPath), []byte(`  path: "/metrics/resource"`+"\n"), 1)
+	buf.WriteString("---\n")
+	buf.Write(bytes.TrimRight(mr, "\n"))
+	buf.WriteString("\n")
+
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	fmt.Fprintf(&buf, `---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterLogs
@@ -272,14 +341,64 @@ spec:
   selector: {}
   logs:
   - containers: []
-    logsFile: %s
+    logsFile: %[1]s
     follow: true
-`, logsFile)
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterAttach
+metadata:
+  name: sandbox-attach
+spec:
+  selector: {}
+  attaches:
+  - containers: []
+    logsFile: %[6]s
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: sandbox-exec
+spec:
+  selector: {}
+  execs:
+  - containers: []
+    local:
+      workDir: %[2]s
+      envs:
+      - name: K8SH_SANDBOX
+        value: "1"
+      - name: KWOK_NODE
+        value: %[3]s
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterPortForward
+metadata:
+  name: sandbox-port-forward
+spec:
+  selector: {}
+  forwards:
+  - ports: [80, 8080]
+    target:
+      address: 127.0.0.1
+      port: %[4]d
+  - target:
+      address: 127.0.0.1
+      port: %[5]d
+`, q(e.podLog), q(e.execDir), q(nodeName), echoHTTP, echoTCP, q(e.attachLog()))
 	return writeFileAtomic(e.kwokConfig, buf.Bytes(), 0o644)
 }
 
-// ensurePodLog writes the canned CRI-format container log served by kwok.
+// attachLog is what `kubectl attach` follows, in the CRI log format.
+func (e *env) attachLog() string { return filepath.Join(e.stateDir, "attach.log") }
+
+// ensurePodLog writes the canned CRI-format container log served by kwok,
+// and an empty attach.log.
 func (e *env) ensurePodLog() error {
+	if f, err := os.OpenFile(e.attachLog(), os.O_CREATE|os.O_WRONLY, 0o644); err != nil {
+		return err
+	} else {
+		f.Close()
+	}
 	if _, err := os.Stat(e.podLog); err == nil {
 		return nil
 	}

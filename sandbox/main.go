@@ -6,7 +6,8 @@
 //
 //	go -C sandbox run . build    # build the pinned binaries if needed
 //	go -C sandbox run . up       # idempotent start; prints the kubeconfig path
-//	go -C sandbox run . down     # stop everything it started
+//	go -C sandbox run . down     # stop everything it started (data kept)
+//	go -C sandbox run . reset    # wipe the data and start anew
 //	go -C sandbox run . status   # exit 0 if running and ready, 3 if not
 //	go -C sandbox run . restart-apiserver   # restart kube-apiserver only
 //
@@ -34,7 +35,9 @@ const usageText = `usage: sandbox [-root DIR] [-state DIR] <command>
 commands:
   build              build the pinned binaries into ROOT/.cache/sandbox/bin (if needed)
   up                 start the sandbox (idempotent); prints the kubeconfig path last
-  down               stop everything the sandbox started
+  down               stop everything the sandbox started; its data is kept,
+                     and the next up resumes it
+  reset              stop the sandbox, wipe its data and start it anew, empty
   status             show the state; exit 0 if running and ready, 3 if not
   restart-apiserver  stop kube-apiserver and start it again with the same
                      flags and port; prints the kubeconfig path once ready
@@ -103,6 +106,16 @@ func main() {
 		}
 	case "down":
 		err = e.withLock(e.down)
+	case "reset":
+		var path string
+		err = e.withLock(func() error {
+			var rerr error
+			path, rerr = e.reset()
+			return rerr
+		})
+		if err == nil {
+			fmt.Println(path)
+		}
 	case "status":
 		err = e.status()
 	case "restart-apiserver":
@@ -211,6 +224,8 @@ type env struct {
 	kwokConfig string
 	podLog     string
 	auditPol   string
+	egressCfg  string // kube-apiserver's egress selector configuration
+	execDir    string // the working directory of `kubectl exec` commands
 }
 
 func newEnv(root, stateDir string) (*env, error) {
@@ -235,6 +250,8 @@ func newEnv(root, stateDir string) (*env, error) {
 		kwokConfig: filepath.Join(st, "kwok.yaml"),
 		podLog:     filepath.Join(st, "pod.log"),
 		auditPol:   filepath.Join(st, "audit-policy.yaml"),
+		egressCfg:  filepath.Join(st, "egress-selector.yaml"),
+		execDir:    filepath.Join(st, "exec"),
 	}, nil
 }
 

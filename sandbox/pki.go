@@ -40,6 +40,127 @@ func (p *pki) saKey() string            { return p.path("sa.key") }
 func (p *pki) tokensFile() string       { return p.path("tokens.csv") }
 func (p *pki) componentsConfig() string { return p.path("admin.kubeconfig") }
 
+// The aggregation layer: kube-apiserver proxies to aggregated APIs as
+// front-proxy-client (a client certificate of a CA of its own, as kubeadm
+// sets it up), and metrics-server serves with a certificate of the
+// sandbox CA for its Service name, which its APIService's caBundle trusts.
+func (p *pki) frontProxyCA() string        { return p.path("front-proxy-ca.crt") }
+func (p *pki) frontProxyCAKey() string     { return p.path("front-proxy-ca.key") }
+func (p *pki) frontProxyClient() string    { return p.path("front-proxy-client.crt") }
+func (p *pki) frontProxyClientKey() string { return p.path("front-proxy-client.key") }
+func (p *pki) metricsServerCert() string   { return p.path("metrics-server.crt") }
+func (p *pki) metricsServerKey() string    { return p.path("metrics-server.key") }
+
+const frontProxyClientName = "front-proxy-client"
+
+var metricsServerDNS = []string{"metrics-server", "metrics-server.kube-system", "metrics-server.kube-system.svc", "localhost"}
+
+// ensureAggregation creates the front-proxy and metrics-server certificates
+// when any is missing or unreadable, leaving the rest of the PKI (and so
+// every kubeconfig and token) as it is.
+func (p *pki) ensureAggregation() error {
+	ok := true
+	for _, pair := range [][2]string{
+		{p.frontProxyCA(), p.frontProxyCAKey()},
+		{p.frontProxyClient(), p.frontProxyClientKey()},
+		{p.metricsServerCert(), p.metricsServerKey()},
+	} {
+		if _, err := tls.LoadX509KeyPair(pair[0], pair[1]); err != nil {
+			ok = false
+		}
+	}
+	if ok {
+		return nil
+	}
+	now := time.Now().Add(-time.Hour)
+	fpDER, fpKey, err := newCA("k8sh-sandbox-front-proxy-ca", now)
+	if err != nil {
+		return err
+	}
+	fpCert, err := x509.ParseCertificate(fpDER)
+	if err != nil {
+		return err
+	}
+	clientDER, clientKey, err := issue(fpCert, fpKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: frontProxyClientName},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, now)
+	if err != nil {
+		return err
+	}
+	ca, err := tls.LoadX509KeyPair(p.caCert(), p.caKey())
+	if err != nil {
+		return err
+	}
+	caCert, err := x509.ParseCertificate(ca.Certificate[0])
+	if err != nil {
+		return err
+	}
+	caKey, ok := ca.PrivateKey.(crypto.Signer)
+	if !ok {
+		return errors.New("ca.key is not a signing key")
+	}
+	msDER, msKey, err := issue(caCert, caKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "metrics-server"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    metricsServerDNS,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}, now)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{p.frontProxyCA(), pemBytes("CERTIFICATE", fpDER)},
+		{p.frontProxyCAKey(), mustPKCS8(fpKey)},
+		{p.frontProxyClient(), pemBytes("CERTIFICATE", clientDER)},
+		{p.frontProxyClientKey(), mustPKCS8(clientKey)},
+		{p.metricsServerCert(), pemBytes("CERTIFICATE", msDER)},
+		{p.metricsServerKey(), mustPKCS8(msKey)},
+	} {
+		if err := writeFileAtomic(f.name, f.data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newCA makes a self-signed CA of a new P-256 key, valid for ten years.
+func newCA(cn string, now time.Time) ([]byte, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          randSerial(),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             now,
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	return der, key, err
+}
+
+// issue signs a new P-256 key's certificate from tmpl (subject, usages,
+// names) with the CA, valid for five years from now.
+func issue(ca *x509.Certificate, caKey crypto.Signer, tmpl *x509.Certificate, now time.Time) ([]byte, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl.SerialNumber = randSerial()
+	tmpl.NotBefore = now
+	tmpl.NotAfter = now.Add(5 * 365 * 24 * time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	return der, key, err
+}
+
 var servingDNS = []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 
 // ensurePKI loads the PKI from dir, or (re)creates it if anything is missing or stale.
@@ -129,20 +250,7 @@ func (p *pki) load() error {
 
 func (p *pki) generate() error {
 	now := time.Now().Add(-time.Hour)
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          randSerial(),
-		Subject:               pkix.Name{CommonName: "k8sh-sandbox-ca"},
-		NotBefore:             now,
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	caDER, caKey, err := newCA("k8sh-sandbox-ca", now)
 	if err != nil {
 		return err
 	}
@@ -150,22 +258,13 @@ func (p *pki) generate() error {
 	if err != nil {
 		return err
 	}
-
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	srvTmpl := &x509.Certificate{
-		SerialNumber: randSerial(),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    now,
-		NotAfter:     now.Add(5 * 365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     servingDNS,
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 0, 0, 1)},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, srvKey.Public(), caKey)
+	srvDER, srvKey, err := issue(caCert, caKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "kube-apiserver"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    servingDNS,
+		// 127.2.0.1 is the ClusterIP of the kubernetes Service (serviceCIDR).
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 2, 0, 1)},
+	}, now)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,8 @@ type state struct {
 	Components []component    `json:"components"` // in start order
 	StartedAt  time.Time      `json:"startedAt"`
 	Ready      bool           `json:"ready"`
+	// Recipe is stateRecipe of the sandboxctl that made the sandbox.
+	Recipe int `json:"recipe,omitempty"`
 }
 
 type component struct {
