@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,26 +14,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/k8sh/k8sh/internal/clitest"
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
 // k8shBin is k8sh built once for the tests that run it as a user would.
 var k8shBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "k8sh-test")
-	if err != nil {
-		panic(err)
-	}
-	k8shBin = filepath.Join(dir, "k8sh")
-	if out, err := exec.Command("go", "build", "-o", k8shBin, ".").CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { clitest.Main(m, &k8shBin) }
 
 type result struct {
 	stdout, stderr string
@@ -45,29 +31,8 @@ type result struct {
 // k8sh runs the built binary with stdin and args, as a user in a shell would.
 func k8sh(t *testing.T, stdin string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(k8shBin, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running k8sh: %v", err)
-	}
-	return result{out.String(), errb.String(), code}
-}
-
-// k8shStatus runs k8sh with args and fails t unless it exits with code.
-func k8shStatus(t *testing.T, code int, args ...string) result {
-	t.Helper()
-	r := k8sh(t, "", nil, args...)
-	if r.code != code {
-		t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
-	}
-	return r
+	stdout, stderr, code := clitest.Run(t, k8shBin, stdin, env, args...)
+	return result{stdout, stderr, code}
 }
 
 func TestRunWithoutCluster(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -109,7 +109,7 @@ func TestScriptRestartByLabelE2E(t *testing.T) {
 	for _, d := range deps {
 		generations[d.ns+"/"+d.d.Name] = get(d.ns, d.d.Name).Generation
 	}
-	script := "scripts/restart-by-label.star"
+	script := "restart-by-label.star"
 	front := "k8sh-test=" + tag + ",tier=front,env!=prod"
 
 	// --dry-run: the server accepts the restart, nothing changes, no wait.

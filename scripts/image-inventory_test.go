@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -125,7 +125,7 @@ func TestScriptImageInventoryE2E(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	script := "scripts/image-inventory.star"
+	script := "image-inventory.star"
 	table := func(rows ...[3]string) string {
 		rows = append([][3]string{{"IMAGE", "PODS", "WORKLOADS"}}, rows...)
 		w0, w1 := 0, 0

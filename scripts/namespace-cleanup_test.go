@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -175,7 +175,7 @@ func TestScriptNamespaceCleanupE2E(t *testing.T) {
 			t.Fatalf("%s missing before the cleanup: %v", want, before)
 		}
 	}
-	script := "scripts/namespace-cleanup.star"
+	script := "namespace-cleanup.star"
 
 	// The default age, 24h: everything here is younger, nothing goes.
 	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, script)

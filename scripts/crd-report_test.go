@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -265,7 +265,7 @@ metadata: {name: widget-`+suffix+`}
 spec: {size: 9}`, nil)
 
 		cols := []string{"NAME", "SIZE", "COLOR", "RATIO", "ENABLED", "READY", "FIRST ZONE", "TAGS", "OWNER", "TEAM", "AGE", "CONDITIONS"}
-		r := run(0, "scripts/crd-report.star", "widgets."+group)
+		r := run(0, "crd-report.star", "widgets."+group)
 		if want := "Widget (" + group + "/v1, namespaced): 3 in namespace " + ns + "\n"; !strings.HasPrefix(r.stdout, want) {
 			t.Errorf("first line: want %q, got:\n%s", want, r.stdout)
 		}
@@ -304,7 +304,7 @@ spec: {size: 9}`, nil)
 		wide := []string{"NAME", "SIZE", "COLOR", "RATIO", "ENABLED", "READY", "REASON", "FIRST ZONE", "LAST ZONE",
 			"TAGS", "OWNER", "TEAM", "DOTTED", "AGE", "ZONES", "ZONE SLICE", "PORT NAMES", "BIG PORT", "HTTP PORT",
 			"NOT TRUE", "HAS MESSAGE", "META", "META ANY", "SINCE"}
-		r = run(0, "scripts/crd-report.star", "widgets."+group, "--wide")
+		r = run(0, "crd-report.star", "widgets."+group, "--wide")
 		srv := run(0, "-c", `k8s.print(k8s.list("widgets.v1.`+group+`"), output="wide")`)
 		sameAsServer(t, parseTable(t, r.stdout, append(wide, "CONDITIONS")...), parseTable(t, srv.stdout, wide...))
 		rep := byName(parseTable(t, r.stdout, append(wide, "CONDITIONS")...))
@@ -326,7 +326,7 @@ spec: {size: 9}`, nil)
 		// All namespaces, by short name, and by kind: the NAMESPACE column
 		// and the other namespace's widget.
 		for _, kind := range []string{short, "widget." + group, "Widget." + group} {
-			r = run(0, "scripts/crd-report.star", kind, "-A")
+			r = run(0, "crd-report.star", kind, "-A")
 			rows := byName(parseTable(t, r.stdout, append([]string{"NAMESPACE"}, cols...)...))
 			if len(rows) != 4 || rows[ns2+"/delta"]["SIZE"] != "7" || rows[ns2+"/delta"]["CONDITIONS"] != "Ready=Unknown: Pending" ||
 				rows[ns+"/alpha"]["COLOR"] != "blue" {
@@ -340,17 +340,17 @@ spec: {size: 9}`, nil)
 		}
 
 		// A selector; a selector matching nothing.
-		r = run(0, "scripts/crd-report.star", "widgets."+group, "-l", "team=blue")
+		r = run(0, "crd-report.star", "widgets."+group, "-l", "team=blue")
 		if rows := parseTable(t, r.stdout, cols...); len(rows) != 1 || rows[0]["NAME"] != "alpha" {
 			t.Errorf("-l team=blue: rows %v", rows)
 		}
-		r = run(0, "scripts/crd-report.star", "widgets."+group, "-l", "team=none")
+		r = run(0, "crd-report.star", "widgets."+group, "-l", "team=none")
 		if want := "Widget (" + group + "/v1, namespaced): 0 in namespace " + ns + " matching team=none\n"; r.stdout != want {
 			t.Errorf("no match: got %q, want %q", r.stdout, want)
 		}
 
 		// A version named: its own columns.
-		r = run(0, "scripts/crd-report.star", "widgets.v1alpha1."+group)
+		r = run(0, "crd-report.star", "widgets.v1alpha1."+group)
 		rows = parseTable(t, r.stdout, "NAME", "LEGACY SIZE", "CONDITIONS")
 		if len(rows) != 3 || rows[0]["LEGACY SIZE"] != "3" || !strings.HasPrefix(r.stdout, "Widget ("+group+"/v1alpha1,") {
 			t.Errorf("v1alpha1: rows %v\n%s", rows, r.stdout)
@@ -358,13 +358,13 @@ spec: {size: 9}`, nil)
 
 		// Cluster-scoped: no NAMESPACE, even with -A; without printer
 		// columns, NAME and AGE as kubectl shows.
-		r = run(0, "scripts/crd-report.star", "gadgets."+group, "-A")
+		r = run(0, "crd-report.star", "gadgets."+group, "-A")
 		rows = parseTable(t, r.stdout, "NAME", "AGE", "CONDITIONS")
 		if !strings.HasPrefix(r.stdout, "Gadget ("+group+"/v1, cluster-scoped): 1 in the cluster\n") ||
 			len(rows) != 1 || rows[0]["NAME"] != "gadget-"+suffix || rows[0]["CONDITIONS"] != "Ready=True" {
 			t.Errorf("gadgets: rows %v\n%s", rows, r.stdout)
 		}
-		r = run(0, "scripts/crd-report.star", "widgets."+group2)
+		r = run(0, "crd-report.star", "widgets."+group2)
 		rows = parseTable(t, r.stdout, "NAME", "SIZE", "CONDITIONS")
 		if len(rows) != 1 || rows[0]["SIZE"] != "9" || rows[0]["CONDITIONS"] != "<none>" ||
 			!strings.Contains(r.stdout, "\nno object has status conditions\n") {
@@ -388,7 +388,7 @@ spec: {size: 9}`, nil)
 			if strings.HasPrefix(tc.want[0], "usage:") {
 				code = 2
 			}
-			r := run(code, append([]string{"scripts/crd-report.star"}, tc.args...)...)
+			r := run(code, append([]string{"crd-report.star"}, tc.args...)...)
 			for _, w := range tc.want {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.stderr, w)
@@ -396,7 +396,7 @@ spec: {size: 9}`, nil)
 			}
 		}
 		// The read-only context may not read CRDs: it says so.
-		r = run(1, "--context", "sandbox-viewer", "scripts/crd-report.star", "widgets."+group)
+		r = run(1, "--context", "sandbox-viewer", "crd-report.star", "widgets."+group)
 		if !strings.Contains(r.stderr, "this report reads the CustomResourceDefinitions, and cannot") || !strings.Contains(r.stderr, "forbidden") {
 			t.Errorf("as a viewer: stderr %q", r.stderr)
 		}
@@ -452,7 +452,7 @@ status:
 		app("fresh", "Unknown", "Missing", "", "[]")
 
 		cols := []string{"NAME", "SYNC STATUS", "HEALTH STATUS", "REVISION", "PROJECT"}
-		r := run(0, "scripts/crd-report.star", "applications."+argo, "--wide")
+		r := run(0, "crd-report.star", "applications."+argo, "--wide")
 		srv := run(0, "-c", `k8s.print(k8s.list("applications.v1alpha1.`+argo+`"), output="wide")`)
 		report := parseTable(t, r.stdout, append(cols, "CONDITIONS")...)
 		sameAsServer(t, report, parseTable(t, srv.stdout, cols...))
@@ -472,7 +472,7 @@ status:
 			t.Errorf("condition counts:\n got %v\nwant %v", counts, want)
 		}
 		// Without --wide, the priority-10 columns are left out.
-		r = run(0, "scripts/crd-report.star", "applications."+argo)
+		r = run(0, "crd-report.star", "applications."+argo)
 		parseTable(t, r.stdout, "NAME", "SYNC STATUS", "HEALTH STATUS", "CONDITIONS")
 	})
 }
