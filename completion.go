@@ -9,6 +9,7 @@ import (
 
 	"github.com/k8sh/k8sh/builtins"
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/doc"
 )
 
 // completionWait bounds how long a TAB waits for a first fetch.
@@ -75,7 +76,7 @@ func (cs *completionSource) Contexts() []string {
 	return out
 }
 
-func (cs *completionSource) Params(fn string) []string { return builtins.Params(fn) }
+func (cs *completionSource) Params(fn string) []string { return doc.Params(fn) }
 
 // historyPath is the REPL's history file: $XDG_STATE_HOME/k8sh/history,
 // ~/.local/state/k8sh/history by default.

@@ -29,6 +29,8 @@ import (
 
 	"github.com/k8sh/k8sh/builtins"
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/file"
+	"github.com/k8sh/k8sh/lib/sys"
 	"github.com/k8sh/k8sh/repl"
 )
 
@@ -171,12 +173,11 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = "<stdin>", data, []string{"-"}
 	}
 
-	thread, globals, s, _, err := newThread(flags, opts, argv, stdout, stderr)
+	thread, globals, _, _, err := newThread(flags, opts, argv, dir, input, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	s.Dir, s.Stdin = dir, input
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx := sigCtx
@@ -191,7 +192,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	if opts.maxSteps > 0 {
 		thread.SetMaxExecutionSteps(opts.maxSteps)
 	}
-	builtins.SetContext(thread, ctx)
+	sys.SetContext(thread, ctx)
 	thread.Load = newLoader(fileOptions, maps.Clone(globals)).load
 	go func() {
 		<-ctx.Done()
@@ -199,7 +200,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	}()
 	_, err = starlark.ExecFileOptions(fileOptions, thread, filename, src, globals)
 	if err != nil {
-		var exit *builtins.ExitError
+		var exit *sys.ExitError
 		switch {
 		case errors.As(err, &exit):
 			return exit.Code
@@ -219,7 +220,10 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	return exitOK
 }
 
-func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, stdout, stderr io.Writer) (thread *starlark.Thread, globals starlark.StringDict, s *builtins.Session, clients *kube.Clients, err error) {
+// newThread makes the thread of a run and its predeclared names: argv is
+// sys.argv, dir the file module's directory ("" for the working one),
+// stdin what sys.stdin_read reads (nil for nothing).
+func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, dir string, stdin io.Reader, stdout, stderr io.Writer) (thread *starlark.Thread, globals starlark.StringDict, s *builtins.Session, clients *kube.Clients, err error) {
 	policy, err := builtins.LoadPolicy(configPath())
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -238,14 +242,12 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		Cluster:    kube.NewClient(flags),
 		ForContext: func(name string) (builtins.Cluster, error) { return clients.For(name) },
 		Contexts:   clients,
-		Argv:       argv,
 		DryRun:     opts.dryRun,
+		Sys:        sys.Options{Argv: argv, Stdin: stdin, Stderr: stderr, Sandbox: opts.sandbox, AllowExec: opts.allowExec},
+		File:       file.Options{Dir: dir, Sandbox: opts.sandbox},
 		Policy:     policy,
 		ReadOnly:   opts.readOnly,
 		Yes:        opts.yes,
-		Stderr:     stderr,
-		Sandbox:    opts.sandbox,
-		AllowExec:  opts.allowExec,
 	}
 	builtins.SetSession(thread, s)
 	return thread, builtins.Globals(s), s, clients, nil
@@ -289,7 +291,7 @@ func formatError(err error) string {
 }
 
 func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, stderr io.Writer) int {
-	thread, globals, session, clients, err := newThread(flags, opts, []string{""}, stdout, stderr)
+	thread, globals, session, clients, err := newThread(flags, opts, []string{""}, "", nil, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
@@ -314,7 +316,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		FileOptions: fileOptions,
 		Prompt:      prompt,
 		Echo:        func(v starlark.Value) string { return builtins.Echo(thread, v) },
-		SetContext:  builtins.SetContext,
+		SetContext:  sys.SetContext,
 		FormatError: formatError,
 		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
 		Source:      &completionSource{session: session, clients: clients},

@@ -6,6 +6,8 @@ import (
 
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 // pager is the value of k8s.iter: an iterable over the objects of one
@@ -28,7 +30,7 @@ func iter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err != nil {
 		return nil, err
 	}
-	p := &pager{b: b, c: c, ctx: threadContext(thread), sel: s, limit: int64(limit), where: where, thread: thread}
+	p := &pager{b: b, c: c, ctx: sys.Context(thread), sel: s, limit: int64(limit), where: where, thread: thread}
 	// Read the first page now, so that a wrong kind or a Forbidden is an
 	// ordinary error of this call rather than of the loop.
 	p.first, err = p.page("", 0)

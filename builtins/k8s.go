@@ -10,6 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 // K8s is the k8s module:
@@ -28,13 +31,13 @@ import (
 var K8s = &starlarkstruct.Module{
 	Name: "k8s",
 	Members: starlark.StringDict{
-		"get":       newBuiltin("k8s.get", getDoc, get),
-		"list":      newBuiltin("k8s.list", listDoc, list),
-		"iter":      newBuiltin("k8s.iter", iterDoc, iter),
-		"exists":    newBuiltin("k8s.exists", existsDoc, exists),
-		"resources": newBuiltin("k8s.resources", resourcesDoc, resources),
-		"events":    newBuiltin("k8s.events", eventsDoc, events),
-		"print":     newBuiltin("k8s.print", printDoc, printBuiltin),
+		"get":       doc.Builtin("k8s.get", getDoc, get),
+		"list":      doc.Builtin("k8s.list", listDoc, list),
+		"iter":      doc.Builtin("k8s.iter", iterDoc, iter),
+		"exists":    doc.Builtin("k8s.exists", existsDoc, exists),
+		"resources": doc.Builtin("k8s.resources", resourcesDoc, resources),
+		"events":    doc.Builtin("k8s.events", eventsDoc, events),
+		"print":     doc.Builtin("k8s.print", printDoc, printBuiltin),
 	},
 }
 
@@ -131,9 +134,9 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		dflt starlark.Value
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &s.kind, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace),
+		"kind", &s.kind, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"default?", &dflt, "context?", orNone(&s.context)); err != nil {
+		"default?", &dflt, "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
 	if err := s.splitKindName(b); err != nil {
@@ -143,7 +146,7 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	if err != nil {
 		return nil, err
 	}
-	ctx := threadContext(thread)
+	ctx := sys.Context(thread)
 	if s.name == "" {
 		list, err := c.List(ctx, s.kind, s.options())
 		if err != nil {
@@ -168,9 +171,9 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 // returns the cluster they name.
 func listArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (c Cluster, s selection, where starlark.Callable, limit int, err error) {
 	err = starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &s.kind, "namespace?", orNone(&s.namespace),
+		"kind", &s.kind, "namespace?", starconv.OrNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"where?", &where, "limit?", &limit, "context?", orNone(&s.context))
+		"where?", &where, "limit?", &limit, "context?", starconv.OrNone(&s.context))
 	if err == nil && limit < 0 {
 		err = fmt.Errorf("%s: limit must be positive, got %d", b.Name(), limit)
 	}
@@ -187,7 +190,7 @@ func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	}
 	opts := s.options()
 	opts.Limit = int64(limit)
-	l, err := c.List(threadContext(thread), s.kind, opts)
+	l, err := c.List(sys.Context(thread), s.kind, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -227,14 +230,14 @@ func accepts(thread *starlark.Thread, where starlark.Callable, o *Object) (bool,
 
 func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var s selection
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &s.kind, "name", &s.name, "namespace?", orNone(&s.namespace), "context?", orNone(&s.context)); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &s.kind, "name", &s.name, "namespace?", starconv.OrNone(&s.namespace), "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
 	c, err := clusterFor(thread, b, s.context)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := c.Exists(threadContext(thread), s.kind, s.name, s.namespace)
+	ok, err := c.Exists(sys.Context(thread), s.kind, s.name, s.namespace)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -243,7 +246,7 @@ func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 
 func resources(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var context string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "context?", orNone(&context)); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "context?", starconv.OrNone(&context)); err != nil {
 		return nil, err
 	}
 	c, err := clusterFor(thread, b, context)
@@ -282,7 +285,7 @@ func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		target starlark.Value
 		s      selection
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj_or_kind", &target, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace), "context?", orNone(&s.context)); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj_or_kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace), "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
 	switch t := target.(type) {
@@ -309,7 +312,7 @@ func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err != nil {
 		return nil, err
 	}
-	items, err := c.Events(threadContext(thread), s.kind, s.name, s.namespace)
+	items, err := c.Events(sys.Context(thread), s.kind, s.name, s.namespace)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}

@@ -10,11 +10,14 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 func init() {
-	K8s.Members["wait"] = newBuiltin("k8s.wait", waitDoc, waitBuiltin)
-	K8s.Members["status"] = newBuiltin("k8s.status", statusDoc, statusBuiltin)
+	K8s.Members["wait"] = doc.Builtin("k8s.wait", waitDoc, waitBuiltin)
+	K8s.Members["status"] = doc.Builtin("k8s.status", statusDoc, statusBuiltin)
 }
 
 const waitDoc = `k8s.wait(kind, name=None, *, namespace=None, selector=None, condition=None, until=None, delete=False, timeout="60s", context=None)
@@ -87,8 +90,8 @@ func waitBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		timeout = watchDuration{d: 60 * time.Second, set: true}
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &target, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace), "selector?", &s.selector,
-		"condition?", &t.condition, "until?", &t.until, "delete?", &t.delete, "timeout?", &timeout, "context?", orNone(&s.context)); err != nil {
+		"kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace), "selector?", &s.selector,
+		"condition?", &t.condition, "until?", &t.until, "delete?", &t.delete, "timeout?", &timeout, "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
 	switch v := target.(type) {
@@ -130,7 +133,7 @@ func waitBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, err
 	}
-	ctx := threadContext(thread)
+	ctx := sys.Context(thread)
 	w, err := c.Watch(ctx, s.kind, kube.WatchOptions{ListOptions: s.options(), Name: s.name, Initial: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
@@ -349,7 +352,7 @@ func statusBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	case *Object:
 		m = v.Map()
 	case starlark.IterableMapping:
-		g, err := FromStarlark(v)
+		g, err := starconv.FromStarlark(v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}

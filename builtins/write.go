@@ -12,6 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
+	"github.com/k8sh/k8sh/lib/yaml"
 )
 
 // The mutating members of the k8s module:
@@ -26,14 +30,14 @@ import (
 //	k8s.restart(kind, name, *, namespace=None, dry_run=False, context=None)
 func init() {
 	for name, b := range map[string]*starlark.Builtin{
-		"apply":   newBuiltin("k8s.apply", applyDoc, applyBuiltin),
-		"create":  newBuiltin("k8s.create", createDoc, createBuiltin),
-		"update":  newBuiltin("k8s.update", updateDoc, updateBuiltin),
-		"patch":   newBuiltin("k8s.patch", patchDoc, patchBuiltin),
-		"delete":  newBuiltin("k8s.delete", deleteDoc, deleteBuiltin),
-		"diff":    newBuiltin("k8s.diff", diffDoc, diffBuiltin),
-		"scale":   newBuiltin("k8s.scale", scaleDoc, scaleBuiltin),
-		"restart": newBuiltin("k8s.restart", restartDoc, restartBuiltin),
+		"apply":   doc.Builtin("k8s.apply", applyDoc, applyBuiltin),
+		"create":  doc.Builtin("k8s.create", createDoc, createBuiltin),
+		"update":  doc.Builtin("k8s.update", updateDoc, updateBuiltin),
+		"patch":   doc.Builtin("k8s.patch", patchDoc, patchBuiltin),
+		"delete":  doc.Builtin("k8s.delete", deleteDoc, deleteBuiltin),
+		"diff":    doc.Builtin("k8s.diff", diffDoc, diffBuiltin),
+		"scale":   doc.Builtin("k8s.scale", scaleDoc, scaleBuiltin),
+		"restart": doc.Builtin("k8s.restart", restartDoc, restartBuiltin),
 	} {
 		K8s.Members[name] = b
 	}
@@ -242,7 +246,7 @@ func (a *objectsArg) Unpack(v starlark.Value) error {
 	a.objs, a.single = nil, false
 	switch v := v.(type) {
 	case starlark.String:
-		docs, err := DecodeYAMLDocuments(string(v))
+		docs, err := yaml.DecodeDocuments(string(v))
 		if err != nil {
 			return fmt.Errorf("invalid YAML: %w", err)
 		}
@@ -298,7 +302,7 @@ func toUnstructured(v starlark.Value) (*unstructured.Unstructured, error) {
 	case *Object:
 		return &unstructured.Unstructured{Object: v.Map()}, nil
 	case starlark.IterableMapping:
-		g, err := FromStarlark(v)
+		g, err := starconv.FromStarlark(v)
 		if err != nil {
 			return nil, err
 		}
@@ -341,9 +345,9 @@ func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		parallel = kube.DefaultParallel
 		kctx     string
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", orNone(&ns),
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", starconv.OrNone(&ns),
 		"dry_run?", &dryRun, "force?", &force, "field_manager?", &manager, "parallel?", &parallel,
-		"context?", orNone(&kctx)); err != nil {
+		"context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	if parallel < 1 {
@@ -357,7 +361,7 @@ func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Apply(threadContext(thread), objs.objs, kube.ApplyOptions{
+	out, err := ch.w.Apply(sys.Context(thread), objs.objs, kube.ApplyOptions{
 		Namespace: ns, FieldManager: manager, Force: force, DryRun: ch.dryRun, Parallel: parallel,
 	})
 	if err != nil {
@@ -376,7 +380,7 @@ func createBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		ns, kctx string
 		dryRun   bool
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "namespace?", starconv.OrNone(&ns), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	u, err := oneObject(b, obj)
@@ -387,7 +391,7 @@ func createBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Create(threadContext(thread), u, ns, ch.dryRun)
+	out, err := ch.w.Create(sys.Context(thread), u, ns, ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -401,7 +405,7 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		dryRun bool
 		kctx   string
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	u, err := oneObject(b, obj)
@@ -412,7 +416,7 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Update(threadContext(thread), u, ch.dryRun)
+	out, err := ch.w.Update(sys.Context(thread), u, ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -430,7 +434,7 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		kctx       string
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name, "patch", &patch,
-		"type?", &typ, "namespace?", orNone(&ns), "subresource?", orNone(&sub), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
+		"type?", &typ, "namespace?", starconv.OrNone(&ns), "subresource?", starconv.OrNone(&sub), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	if _, ok := kube.PatchTypes[typ]; !ok {
@@ -439,7 +443,7 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	var data any
 	switch p := patch.(type) {
 	case starlark.String:
-		docs, err := DecodeYAMLDocuments(string(p))
+		docs, err := yaml.DecodeDocuments(string(p))
 		if err != nil {
 			return nil, fmt.Errorf("%s: invalid patch: %w", b.Name(), err)
 		}
@@ -448,7 +452,7 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		}
 		data = docs[0]
 	default:
-		g, err := FromStarlark(patch)
+		g, err := starconv.FromStarlark(patch)
 		if err != nil {
 			return nil, fmt.Errorf("%s: patch: %w", b.Name(), err)
 		}
@@ -462,7 +466,7 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Patch(threadContext(thread), kind, name, ns, typ, js, sub, ch.dryRun)
+	out, err := ch.w.Patch(sys.Context(thread), kind, name, ns, typ, js, sub, ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -483,10 +487,10 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		parallel        = kube.DefaultParallel
 		kctx            string
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind_or_obj", &target, "name?", orNone(&name),
-		"namespace?", orNone(&ns), "all_namespaces?", &allNamespaces, "selector?", &sel, "fields?", &fields,
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind_or_obj", &target, "name?", starconv.OrNone(&name),
+		"namespace?", starconv.OrNone(&ns), "all_namespaces?", &allNamespaces, "selector?", &sel, "fields?", &fields,
 		"wait?", &wait, "timeout?", &timeout, "propagation?", &propagation, "missing_ok?", &missingOK,
-		"dry_run?", &dryRun, "parallel?", &parallel, "context?", orNone(&kctx)); err != nil {
+		"dry_run?", &dryRun, "parallel?", &parallel, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	opts := kube.DeleteOptions{
@@ -512,7 +516,7 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		}
 		return w
 	}
-	ctx := threadContext(thread)
+	ctx := sys.Context(thread)
 	var (
 		names []string
 		desc  string
@@ -582,7 +586,7 @@ func diffBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		ns, kctx string
 		parallel = kube.DefaultParallel
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", orNone(&ns), "parallel?", &parallel, "context?", orNone(&kctx)); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", starconv.OrNone(&ns), "parallel?", &parallel, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	if parallel < 1 {
@@ -596,7 +600,7 @@ func diffBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, err
 	}
-	text, err := ch.w.Diff(threadContext(thread), objs.objs, kube.ApplyOptions{Namespace: ns, Parallel: parallel})
+	text, err := ch.w.Diff(sys.Context(thread), objs.objs, kube.ApplyOptions{Namespace: ns, Parallel: parallel})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -611,7 +615,7 @@ func scaleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		dryRun     bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name, "replicas", &replicas,
-		"namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
+		"namespace?", starconv.OrNone(&ns), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	what := fmt.Sprintf("scale %s/%s to %d", kind, name, replicas)
@@ -619,7 +623,7 @@ func scaleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Scale(threadContext(thread), kind, name, ns, int64(replicas), ch.dryRun)
+	out, err := ch.w.Scale(sys.Context(thread), kind, name, ns, int64(replicas), ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -634,14 +638,14 @@ func restartBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		dryRun     bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name,
-		"namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
+		"namespace?", starconv.OrNone(&ns), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	ch, err := begin(thread, b, kctx, dryRun, "restart "+kind+"/"+name)
 	if err != nil {
 		return nil, err
 	}
-	out, err := ch.w.Restart(threadContext(thread), kind, name, ns, ch.dryRun)
+	out, err := ch.w.Restart(sys.Context(thread), kind, name, ns, ch.dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
