@@ -11,6 +11,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/k8sh/k8sh/lib/base64"
 	"github.com/k8sh/k8sh/lib/doc"
 	"github.com/k8sh/k8sh/lib/file"
 	"github.com/k8sh/k8sh/lib/re"
@@ -35,6 +36,7 @@ func Globals(s *Session) starlark.StringDict {
 		"math":   starlarkmath.Module,
 		"yaml":   yaml.Module,
 		"re":     re.Module,
+		"base64": base64.Module,
 		"file":   file.New(s.File),
 		"catch":  catchBuiltin,
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
