@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
@@ -17,7 +16,6 @@ import (
 
 func init() {
 	K8s.Members["wait"] = doc.Builtin("k8s.wait", waitDoc, waitBuiltin)
-	K8s.Members["status"] = doc.Builtin("k8s.status", statusDoc, statusBuiltin)
 }
 
 const waitDoc = `k8s.wait(kind, name=None, *, namespace=None, selector=None, condition=None, until=None, delete=False, timeout="60s", context=None)
@@ -44,15 +42,6 @@ It is built on k8s.watch, not polling. timeout is a duration ("60s", "5m")
 or seconds; on timeout it fails with the last state seen: each object's
 conditions and kstatus message. context names another kubeconfig context
 for this one call.`
-
-const statusDoc = `k8s.status(obj)
-
-Returns what kstatus (sigs.k8s.io/cli-utils, as kpt, Flux and Config Sync
-use it) says of an object of any kind: a struct with status ("Current",
-"InProgress", "Failed", "Terminating" or "Unknown") and message.
-Current means reconciled and healthy: the controller has observed the
-latest generation and the object is ready by its kind's rules or its
-Ready condition.`
 
 // waitTarget is what k8s.wait waits for.
 type waitTarget struct {
@@ -340,32 +329,4 @@ func sortedEntryKeys(state map[string]*waitEntry) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func statusBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var obj starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj); err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	switch v := obj.(type) {
-	case *Object:
-		m = v.Map()
-	case starlark.IterableMapping:
-		g, err := starconv.FromStarlark(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
-		}
-		m = g.(map[string]any)
-	default:
-		return nil, fmt.Errorf("%s: got %s, want k8s.object or dict", b.Name(), obj.Type())
-	}
-	st, err := kube.ComputeStatus(m)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-		"status":  starlark.String(st.Status),
-		"message": starlark.String(st.Message),
-	}), nil
 }
