@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/k8sh/k8sh/builtins"
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/kube/kubetest"
 	"github.com/k8sh/k8sh/lib/sys"
@@ -29,7 +30,7 @@ func sandboxCompleter(tb testing.TB, env *kubetest.Env, kctx, ns string) *repl.C
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &repl.Completer{Globals: globals, Source: &completionSource{session: session, clients: clients}}
+	return &repl.Completer{Globals: globals, Source: builtins.NewCompletionSource(session, clients)}
 }
 
 func TestCompletionE2E(t *testing.T) {

@@ -30,6 +30,7 @@ import (
 	"github.com/k8sh/k8sh/builtins"
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/file"
+	"github.com/k8sh/k8sh/lib/load"
 	"github.com/k8sh/k8sh/lib/sys"
 	"github.com/k8sh/k8sh/repl"
 )
@@ -193,7 +194,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		thread.SetMaxExecutionSteps(opts.maxSteps)
 	}
 	sys.SetContext(thread, ctx)
-	thread.Load = newLoader(fileOptions, maps.Clone(globals)).load
+	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	go func() {
 		<-ctx.Done()
 		thread.Cancel("interrupted")
@@ -297,7 +298,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		return exitUsage
 	}
 	session.Announce = func(line string) { fmt.Fprintln(stderr, line) }
-	thread.Load = newLoader(fileOptions, maps.Clone(globals)).load
+	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	protected := color.New(color.FgRed, color.Bold)
 	prompt := func() string {
 		info, err := session.Cluster.Context()
@@ -319,7 +320,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		SetContext:  sys.SetContext,
 		FormatError: formatError,
 		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
-		Source:      &completionSource{session: session, clients: clients},
+		Source:      builtins.NewCompletionSource(session, clients),
 		HistoryFile: historyPath(),
 		Stdout:      stdout,
 		Stderr:      stderr,
@@ -329,4 +330,18 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		return exitError
 	}
 	return exitOK
+}
+
+// historyPath is the REPL's history file: $XDG_STATE_HOME/k8sh/history,
+// ~/.local/state/k8sh/history by default.
+func historyPath() string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "k8sh", "history")
 }
