@@ -58,16 +58,16 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 		t.Helper()
 		full := append([]string{"--kubeconfig", env.Kubeconfig, "-n", src}, args...)
 		r := k8sh(t, "", nil, full...)
-		outputs = append(outputs, r.stdout, r.stderr)
-		if r.code != wantCode {
-			t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, wantCode, r.stdout, r.stderr)
+		outputs = append(outputs, r.Stdout, r.Stderr)
+		if r.Code != wantCode {
+			t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, wantCode, r.Stdout, r.Stderr)
 		}
 		return r
 	}
 	// line checks that the output line for namespace ns starts with want.
 	line := func(r result, ns, want string) {
 		t.Helper()
-		for _, l := range strings.Split(r.stdout, "\n") {
+		for _, l := range strings.Split(r.Stdout, "\n") {
 			if strings.HasPrefix(l, ns+": ") {
 				if !strings.HasPrefix(l, ns+": "+want) {
 					t.Errorf("line of %s is %q, want it to start with %q", ns, l, ns+": "+want)
@@ -75,7 +75,7 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 				return
 			}
 		}
-		t.Errorf("no line for namespace %s, want %q, in:\n%s", ns, want, r.stdout)
+		t.Errorf("no line for namespace %s, want %q, in:\n%s", ns, want, r.Stdout)
 	}
 	getCM := func(ns string) *corev1.ConfigMap {
 		t.Helper()
@@ -185,8 +185,8 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 	// A Secret, into a context named explicitly: its values never show.
 	r = run(0, "copy-configmap.star", "secret/db-creds", "--to-context", "sandbox", dst1)
 	line(r, dst1, "created")
-	if !strings.Contains(r.stdout, "Secret of type example.com/db, 2 keys") {
-		t.Errorf("the header does not describe the secret:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "Secret of type example.com/db, 2 keys") {
+		t.Errorf("the header does not describe the secret:\n%s", r.Stdout)
 	}
 	sc, err := core.Secrets(dst1).Get(ctx, "db-creds", metav1.GetOptions{})
 	if err != nil {
@@ -213,8 +213,8 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 	// made. Its default namespace (no NAMESPACE) is the source itself.
 	r = run(1, "copy-configmap.star", "secret/db-creds", "--to-context", "sandbox-viewer", dst2)
 	line(r, dst2, "FAILED: ")
-	if !strings.Contains(r.stdout, "forbidden") {
-		t.Errorf("the viewer's failure does not say forbidden:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "forbidden") {
+		t.Errorf("the viewer's failure does not say forbidden:\n%s", r.Stdout)
 	}
 	if _, err := core.Secrets(dst2).Get(ctx, "db-creds", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the secret reached %s through the read-only context (err %v)", dst2, err)
@@ -230,8 +230,8 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = run(1, "copy-configmap.star", "secret/sa-token", dst1)
-	if !strings.Contains(r.stderr, "service account token") {
-		t.Errorf("copying a service account token: want a refusal, got:\n%s", r.stderr)
+	if !strings.Contains(r.Stderr, "service account token") {
+		t.Errorf("copying a service account token: want a refusal, got:\n%s", r.Stderr)
 	}
 	if _, err := core.Secrets(dst1).Get(ctx, "sa-token", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the service account token was copied (err %v)", err)
@@ -255,8 +255,8 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 			code = 2
 		}
 		r := run(code, append([]string{"copy-configmap.star"}, tc.args...)...)
-		if !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.stderr, tc.want)
+		if !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.Stderr, tc.want)
 		}
 	}
 

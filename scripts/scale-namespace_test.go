@@ -125,17 +125,17 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	// holds each of parts.
 	row := func(r result, obj string, parts ...string) {
 		t.Helper()
-		for _, l := range strings.Split(r.stdout, "\n") {
+		for _, l := range strings.Split(r.Stdout, "\n") {
 			if strings.HasPrefix(l, obj+" ") {
 				for _, p := range parts {
 					if !strings.Contains(l, p) {
-						t.Errorf("line of %s is %q, want it to contain %q\nstdout:\n%s", obj, l, p, r.stdout)
+						t.Errorf("line of %s is %q, want it to contain %q\nstdout:\n%s", obj, l, p, r.Stdout)
 					}
 				}
 				return
 			}
 		}
-		t.Errorf("no line for %s in:\n%s", obj, r.stdout)
+		t.Errorf("no line for %s in:\n%s", obj, r.Stdout)
 	}
 
 	original := map[string]workload{
@@ -149,8 +149,8 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	row(r, "deployment/api", "3 -> 0", "would scale (records 3)")
 	row(r, "statefulset/db", "1 -> 0", "would scale (records 1)")
 	row(r, "deployment/idle", "already 0, left alone")
-	if !strings.Contains(r.stdout, "dry run: nothing is changed") {
-		t.Errorf("the dry run does not say so:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "dry run: nothing is changed") {
+		t.Errorf("the dry run does not say so:\n%s", r.Stdout)
 	}
 	want("after --dry-run", original)
 
@@ -159,8 +159,8 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	row(r, "deployment/web", "2 -> 0", "scaled")
 	row(r, "statefulset/db", "1 -> 0", "scaled")
 	row(r, "deployment/idle", "already 0, left alone")
-	if !strings.Contains(r.stdout, "all 3 ready") {
-		t.Errorf("--wait did not report the 3 scaled objects ready:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "all 3 ready") {
+		t.Errorf("--wait did not report the 3 scaled objects ready:\n%s", r.Stdout)
 	}
 	parked := map[string]workload{
 		"deploy/web": {0, "2"}, "deploy/api": {0, "3"}, "deploy/idle": {0, "-"}, "sts/db": {0, "1"},
@@ -198,8 +198,8 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 
 	// Nothing annotated any more: a restore does nothing.
 	r = run(0, "scale-namespace.star", "--restore")
-	if !strings.Contains(r.stdout, "0 of 4 deployments and statefulsets to restore") {
-		t.Errorf("a second restore should find nothing to do:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "0 of 4 deployments and statefulsets to restore") {
+		t.Errorf("a second restore should find nothing to do:\n%s", r.Stdout)
 	}
 
 	// The other two ways round: bulk scale with a selector, patch restore;
@@ -222,8 +222,8 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	for _, p := range []string{"1", "2"} {
 		r = run(1, "--context", "sandbox-viewer", "scale-namespace.star", "0", "--parallel", p)
 		for _, obj := range []string{"deployment/web", "deployment/api", "statefulset/db"} {
-			if !strings.Contains(r.stdout, fmt.Sprintf("FAILED %s: ", obj)) || !strings.Contains(r.stdout, "forbidden") {
-				t.Errorf("--parallel %s as a viewer: no failure reported for %s:\n%s", p, obj, r.stdout)
+			if !strings.Contains(r.Stdout, fmt.Sprintf("FAILED %s: ", obj)) || !strings.Contains(r.Stdout, "forbidden") {
+				t.Errorf("--parallel %s as a viewer: no failure reported for %s:\n%s", p, obj, r.Stdout)
 			}
 		}
 		want("after a forbidden run", original)
@@ -232,8 +232,8 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	// Bad arguments: a usage line, exit status 2, nothing changed.
 	for _, args := range [][]string{{}, {"-1"}, {"2", "--restore"}, {"x"}, {"1", "--parallel", "0"}, {"1", "--bogus"}} {
 		r = run(2, append([]string{"scale-namespace.star"}, args...)...)
-		if !strings.Contains(r.stderr, "usage: scale-namespace.star") {
-			t.Errorf("args %q: no usage line on stderr:\n%s", args, r.stderr)
+		if !strings.Contains(r.Stderr, "usage: scale-namespace.star") {
+			t.Errorf("args %q: no usage line on stderr:\n%s", args, r.Stderr)
 		}
 	}
 	want("after bad arguments", original)
