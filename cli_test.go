@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/k8sh/k8sh/internal/clitest"
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
@@ -67,7 +68,7 @@ func cliParams(t *testing.T, dir string, vars func() ([]string, error)) testscri
 		Dir: dir,
 		Setup: func(e *testscript.Env) error {
 			// k8sh on PATH, for scripts that start with #!/usr/bin/env k8sh.
-			e.Setenv("PATH", filepath.Dir(k8shBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+			e.Setenv("PATH", filepath.Dir(clitest.Bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 			e.Setenv("HOME", e.WorkDir)
 			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
 			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, ".state"))
@@ -87,7 +88,7 @@ func cliParams(t *testing.T, dir string, vars func() ([]string, error)) testscri
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"k8sh": func(ts *testscript.TestScript, neg bool, args []string) {
-				err := ts.Exec(k8shBin, args...)
+				err := ts.Exec(clitest.Bin, args...)
 				code := 0
 				var ee *exec.ExitError
 				switch {

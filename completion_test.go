@@ -19,17 +19,18 @@ import (
 	"github.com/k8sh/k8sh/builtins"
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/kube/kubetest"
+	"github.com/k8sh/k8sh/lib/sys"
 	"github.com/k8sh/k8sh/repl"
 )
 
 // sandboxCompleter is the completer the REPL gives readline, on the
 // sandbox as context kctx.
 func sandboxCompleter(tb testing.TB, env *kubetest.Env, kctx, ns string) *repl.Completer {
-	_, globals, session, clients, err := newThread(flagsFor(tb, env, kctx, ns), options{}, nil, io.Discard, io.Discard)
+	_, globals, session, clients, err := newThread(flagsFor(tb, env, kctx, ns), options{}, nil, "", nil, io.Discard, io.Discard)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &repl.Completer{Globals: globals, Source: &completionSource{session: session, clients: clients}}
+	return &repl.Completer{Globals: globals, Source: builtins.NewCompletionSource(session, clients)}
 }
 
 func TestCompletionE2E(t *testing.T) {
@@ -82,11 +83,11 @@ func TestCompletionE2E(t *testing.T) {
 	}
 
 	// Attributes of a value bound by a statement.
-	thread, globals, _, _, err := newThread(flagsFor(t, env, "sandbox", env.Namespace), options{}, nil, io.Discard, io.Discard)
+	thread, globals, _, _, err := newThread(flagsFor(t, env, "sandbox", env.Namespace), options{}, nil, "", nil, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	builtins.SetContext(thread, ctx)
+	sys.SetContext(thread, ctx)
 	v, err := starlark.EvalOptions(fileOptions, thread, "<test>", `k8s.get("cm", "web-1")`, globals)
 	if err != nil {
 		t.Fatal(err)

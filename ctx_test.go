@@ -39,8 +39,8 @@ kube-system sandbox-viewer
 sandbox default True
 ctx.use: no context "nope" in the kubeconfig; the contexts are: sandbox, sandbox-viewer
 `
-	if r.code != 0 || r.stdout != want {
-		t.Errorf("got code %d stdout:\n%s\nstderr: %s\nwant:\n%s", r.code, r.stdout, r.stderr, want)
+	if r.Code != 0 || r.Stdout != want {
+		t.Errorf("got code %d stdout:\n%s\nstderr: %s\nwant:\n%s", r.Code, r.Stdout, r.Stderr, want)
 	}
 	after, err := os.ReadFile(kc)
 	if err != nil || !bytes.Equal(after, orig) {

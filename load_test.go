@@ -35,41 +35,41 @@ func TestLoad(t *testing.T) {
 	env := []string{"K8SH_PATH=" + lib}
 
 	r := k8sh(t, "", env, filepath.Join(dir, "main.star"))
-	if r.code != 0 || r.stdout != "loading a\nA hi x AB\n" {
+	if r.Code != 0 || r.Stdout != "loading a\nA hi x AB\n" {
 		t.Errorf("load: %+v", r)
 	}
 	r = k8sh(t, "", env, filepath.Join(dir, "usecycle.star"))
-	if r.code != 1 || !strings.Contains(r.stderr, "load cycle: "+filepath.Join(dir, "cycle1.star")+" -> "+filepath.Join(dir, "cycle2.star")+" -> "+filepath.Join(dir, "cycle1.star")) {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "load cycle: "+filepath.Join(dir, "cycle1.star")+" -> "+filepath.Join(dir, "cycle2.star")+" -> "+filepath.Join(dir, "cycle1.star")) {
 		t.Errorf("cycle: %+v", r)
 	}
 	r = k8sh(t, "", nil, filepath.Join(dir, "missing.star"))
-	if r.code != 1 || !strings.Contains(r.stderr, `cannot find "nope.star"`) {
+	if r.Code != 1 || !strings.Contains(r.Stderr, `cannot find "nope.star"`) {
 		t.Errorf("missing: %+v", r)
 	}
 	// A loaded module shares the run's session: sys.argv and the cluster.
 	r = k8sh(t, "", nil, filepath.Join(dir, "usesession.star"), "p", "q")
-	if r.code != 0 || r.stdout != "[\"p\", \"q\"]\n" {
+	if r.Code != 0 || r.Stdout != "[\"p\", \"q\"]\n" {
 		t.Errorf("session in a loaded module: %+v", r)
 	}
 	// -c loads relative to the working directory.
 	wd, _ := os.Getwd()
 	os.Chdir(dir)
 	defer os.Chdir(wd)
-	if r := k8sh(t, "", nil, "-c", "load('sub/a.star', 'a')\nprint(a)"); r.code != 0 || r.stdout != "loading a\nA\n" {
+	if r := k8sh(t, "", nil, "-c", "load('sub/a.star', 'a')\nprint(a)"); r.Code != 0 || r.Stdout != "loading a\nA\n" {
 		t.Errorf("-c load: %+v", r)
 	}
 }
 
 func TestTimeoutAndMaxSteps(t *testing.T) {
 	r := k8sh(t, "", nil, "--timeout", "300ms", "-c", "while True:\n    pass")
-	if r.code != 1 || r.stderr != "k8sh: timed out after 300ms (--timeout)\n" {
+	if r.Code != 1 || r.Stderr != "k8sh: timed out after 300ms (--timeout)\n" {
 		t.Errorf("--timeout: %+v", r)
 	}
 	r = k8sh(t, "", nil, "--max-steps", "1000", "-c", "while True:\n    pass")
-	if r.code != 1 || !strings.Contains(r.stderr, "too many steps") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "too many steps") {
 		t.Errorf("--max-steps: %+v", r)
 	}
-	if r := k8sh(t, "", nil, "--max-steps", "100000", "-c", "print(len([i for i in range(100)]))"); r.code != 0 || r.stdout != "100\n" {
+	if r := k8sh(t, "", nil, "--max-steps", "100000", "-c", "print(len([i for i in range(100)]))"); r.Code != 0 || r.Stdout != "100\n" {
 		t.Errorf("--max-steps within budget: %+v", r)
 	}
 }

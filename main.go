@@ -29,6 +29,9 @@ import (
 
 	"github.com/k8sh/k8sh/builtins"
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/file"
+	"github.com/k8sh/k8sh/lib/load"
+	"github.com/k8sh/k8sh/lib/sys"
 	"github.com/k8sh/k8sh/repl"
 )
 
@@ -171,12 +174,11 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = "<stdin>", data, []string{"-"}
 	}
 
-	thread, globals, s, _, err := newThread(flags, opts, argv, stdout, stderr)
+	thread, globals, _, _, err := newThread(flags, opts, argv, dir, input, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	s.Dir, s.Stdin = dir, input
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx := sigCtx
@@ -191,15 +193,15 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	if opts.maxSteps > 0 {
 		thread.SetMaxExecutionSteps(opts.maxSteps)
 	}
-	builtins.SetContext(thread, ctx)
-	thread.Load = newLoader(fileOptions, maps.Clone(globals)).load
+	sys.SetContext(thread, ctx)
+	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	go func() {
 		<-ctx.Done()
 		thread.Cancel("interrupted")
 	}()
 	_, err = starlark.ExecFileOptions(fileOptions, thread, filename, src, globals)
 	if err != nil {
-		var exit *builtins.ExitError
+		var exit *sys.ExitError
 		switch {
 		case errors.As(err, &exit):
 			return exit.Code
@@ -219,7 +221,10 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	return exitOK
 }
 
-func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, stdout, stderr io.Writer) (thread *starlark.Thread, globals starlark.StringDict, s *builtins.Session, clients *kube.Clients, err error) {
+// newThread makes the thread of a run and its predeclared names: argv is
+// sys.argv, dir the file module's directory ("" for the working one),
+// stdin what sys.stdin_read reads (nil for nothing).
+func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string, dir string, stdin io.Reader, stdout, stderr io.Writer) (thread *starlark.Thread, globals starlark.StringDict, s *builtins.Session, clients *kube.Clients, err error) {
 	policy, err := builtins.LoadPolicy(configPath())
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -238,14 +243,12 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		Cluster:    kube.NewClient(flags),
 		ForContext: func(name string) (builtins.Cluster, error) { return clients.For(name) },
 		Contexts:   clients,
-		Argv:       argv,
 		DryRun:     opts.dryRun,
+		Sys:        sys.Options{Argv: argv, Stdin: stdin, Stderr: stderr, Sandbox: opts.sandbox, AllowExec: opts.allowExec},
+		File:       file.Options{Dir: dir, Sandbox: opts.sandbox},
 		Policy:     policy,
 		ReadOnly:   opts.readOnly,
 		Yes:        opts.yes,
-		Stderr:     stderr,
-		Sandbox:    opts.sandbox,
-		AllowExec:  opts.allowExec,
 	}
 	builtins.SetSession(thread, s)
 	return thread, builtins.Globals(s), s, clients, nil
@@ -289,13 +292,13 @@ func formatError(err error) string {
 }
 
 func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, stderr io.Writer) int {
-	thread, globals, session, clients, err := newThread(flags, opts, []string{""}, stdout, stderr)
+	thread, globals, session, clients, err := newThread(flags, opts, []string{""}, "", nil, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
 	session.Announce = func(line string) { fmt.Fprintln(stderr, line) }
-	thread.Load = newLoader(fileOptions, maps.Clone(globals)).load
+	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	protected := color.New(color.FgRed, color.Bold)
 	prompt := func() string {
 		info, err := session.Cluster.Context()
@@ -314,10 +317,10 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		FileOptions: fileOptions,
 		Prompt:      prompt,
 		Echo:        func(v starlark.Value) string { return builtins.Echo(thread, v) },
-		SetContext:  builtins.SetContext,
+		SetContext:  sys.SetContext,
 		FormatError: formatError,
 		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
-		Source:      &completionSource{session: session, clients: clients},
+		Source:      builtins.NewCompletionSource(session, clients),
 		HistoryFile: historyPath(),
 		Stdout:      stdout,
 		Stderr:      stderr,
@@ -327,4 +330,18 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		return exitError
 	}
 	return exitOK
+}
+
+// historyPath is the REPL's history file: $XDG_STATE_HOME/k8sh/history,
+// ~/.local/state/k8sh/history by default.
+func historyPath() string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "k8sh", "history")
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,59 +14,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/k8sh/k8sh/internal/clitest"
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
-// k8shBin is k8sh built once for the tests that run it as a user would.
-var k8shBin string
+func TestMain(m *testing.M) { clitest.Main(m) }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "k8sh-test")
-	if err != nil {
-		panic(err)
-	}
-	k8shBin = filepath.Join(dir, "k8sh")
-	if out, err := exec.Command("go", "build", "-o", k8shBin, ".").CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// k8sh runs k8sh, built once for the tests that run it as a user would.
+var k8sh = clitest.K8sh
 
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-// k8sh runs the built binary with stdin and args, as a user in a shell would.
-func k8sh(t *testing.T, stdin string, env []string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(k8shBin, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running k8sh: %v", err)
-	}
-	return result{out.String(), errb.String(), code}
-}
-
-// k8shStatus runs k8sh with args and fails t unless it exits with code.
-func k8shStatus(t *testing.T, code int, args ...string) result {
-	t.Helper()
-	r := k8sh(t, "", nil, args...)
-	if r.code != code {
-		t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
-	}
-	return r
-}
+type result = clitest.Result
 
 func TestRunWithoutCluster(t *testing.T) {
 	for _, tc := range []struct {
@@ -92,9 +47,9 @@ func TestRunWithoutCluster(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := k8sh(t, tc.stdin, nil, tc.args...)
-			if r.code != tc.code || r.stdout != tc.stdout || r.stderr != tc.stderr {
+			if r.Code != tc.code || r.Stdout != tc.stdout || r.Stderr != tc.stderr {
 				t.Errorf("k8sh %q: got code %d stdout %q stderr %q; want %d %q %q",
-					tc.args, r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
+					tc.args, r.Code, r.Stdout, r.Stderr, tc.code, tc.stdout, tc.stderr)
 			}
 		})
 	}
@@ -109,8 +64,8 @@ func TestConnectionRefused(t *testing.T) {
 	ln.Close()
 	r := k8sh(t, "", nil, "--kubeconfig", os.DevNull, "--server", "https://"+addr, "-c", `k8s.get("pods", namespace="x")`)
 	want := "-c:1:8: k8s.get: the connection to the server " + addr + " was refused - did you specify the right host or port?\n"
-	if r.code != 1 || r.stderr != want {
-		t.Errorf("got code %d stderr %q; want 1 %q", r.code, r.stderr, want)
+	if r.Code != 1 || r.Stderr != want {
+		t.Errorf("got code %d stderr %q; want 1 %q", r.Code, r.Stderr, want)
 	}
 }
 
@@ -118,7 +73,7 @@ func TestScriptFileWithArgs(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "args.star")
 	os.WriteFile(script, []byte("print(len(sys.argv), sys.argv[1], sys.argv[2])\n"), 0o644)
 	r := k8sh(t, "", nil, script, "one", "--two")
-	if r.code != 0 || r.stdout != "3 one --two\n" {
+	if r.Code != 0 || r.Stdout != "3 one --two\n" {
 		t.Fatalf("got %+v", r)
 	}
 }
@@ -133,16 +88,16 @@ func TestGetNamespacesEverywayE2E(t *testing.T) {
 		"stdin":  k8sh(t, code, nil, "--kubeconfig", env.Kubeconfig, "-"),
 		"script": k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, script, "a1", "a2"),
 	} {
-		if r.code != 0 {
-			t.Fatalf("%s: exit %d: %s", name, r.code, r.stderr)
+		if r.Code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, r.Code, r.Stderr)
 		}
-		fields := strings.Fields(r.stdout)
+		fields := strings.Fields(r.Stdout)
 		n, err := strconv.Atoi(fields[0])
 		if err != nil || n < 4 {
-			t.Errorf("%s: got %q, want a number >= 4", name, r.stdout)
+			t.Errorf("%s: got %q, want a number >= 4", name, r.Stdout)
 		}
-		if name == "script" && !strings.HasSuffix(strings.TrimSpace(r.stdout), `["a1", "a2"]`) {
-			t.Errorf("script args: got %q", r.stdout)
+		if name == "script" && !strings.HasSuffix(strings.TrimSpace(r.Stdout), `["a1", "a2"]`) {
+			t.Errorf("script args: got %q", r.Stdout)
 		}
 	}
 }
@@ -160,7 +115,7 @@ func TestKubeconfigFlagsE2E(t *testing.T) {
 	get := `print(k8s.get("cm", "cfg").data.answer)`
 
 	// -n selects the namespace
-	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", get); r.code != 0 || r.stdout != "42\n" {
+	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", get); r.Code != 0 || r.Stdout != "42\n" {
 		t.Errorf("-n: %+v", r)
 	}
 	// KUBECONFIG with several files, merged: the first file sets the context
@@ -174,16 +129,16 @@ contexts:
   context: {cluster: sandbox, user: sandbox-admin, namespace: `+env.Namespace+`}
 `), 0o600)
 	kc := first + string(os.PathListSeparator) + env.Kubeconfig
-	if r := k8sh(t, "", []string{"KUBECONFIG=" + kc}, "-c", get); r.code != 0 || r.stdout != "42\n" {
+	if r := k8sh(t, "", []string{"KUBECONFIG=" + kc}, "-c", get); r.Code != 0 || r.Stdout != "42\n" {
 		t.Errorf("merged KUBECONFIG: %+v", r)
 	}
 	// --context picks the viewer, who may read
-	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--context", "sandbox-viewer", "-n", env.Namespace, "-c", get); r.code != 0 || r.stdout != "42\n" {
+	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--context", "sandbox-viewer", "-n", env.Namespace, "-c", get); r.Code != 0 || r.Stdout != "42\n" {
 		t.Errorf("--context sandbox-viewer: %+v", r)
 	}
 	// selector as a dict, and the list form
 	sel := `print([c.metadata.name for c in k8s.get("configmaps", selector={"app": "k8sh"})])`
-	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", sel); r.code != 0 || r.stdout != "[\"cfg\"]\n" {
+	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", sel); r.Code != 0 || r.Stdout != "[\"cfg\"]\n" {
 		t.Errorf("selector: %+v", r)
 	}
 }
@@ -192,15 +147,15 @@ func TestGetMissingPodE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
 	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", `k8s.get("pods", "nope")`)
 	want := `-c:1:8: k8s.get: pods "nope" not found in namespace "` + env.Namespace + `"` + "\n"
-	if r.code != 1 || r.stderr != want {
-		t.Errorf("got code %d stderr %q; want 1 %q", r.code, r.stderr, want)
+	if r.Code != 1 || r.Stderr != want {
+		t.Errorf("got code %d stderr %q; want 1 %q", r.Code, r.Stderr, want)
 	}
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", `print(k8s.get("pod/nope", default="absent"))`)
-	if r.code != 0 || r.stdout != "absent\n" {
+	if r.Code != 0 || r.Stdout != "absent\n" {
 		t.Errorf("default=: %+v", r)
 	}
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-c", `k8s.get("deploymnets")`)
-	if r.code != 1 || !strings.Contains(r.stderr, `k8s.get: the server doesn't have a resource type "deploymnets" (did you mean "deployments"`) {
+	if r.Code != 1 || !strings.Contains(r.Stderr, `k8s.get: the server doesn't have a resource type "deploymnets" (did you mean "deployments"`) {
 		t.Errorf("unknown kind: %+v", r)
 	}
 }
@@ -230,7 +185,7 @@ print(" ".join([p.status.get("phase", "") + "@" + p.spec.get("nodeName", "") for
 	var last result
 	for ctx.Err() == nil {
 		last = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", code)
-		if last.code == 0 && strings.TrimSpace(last.stdout) == "Running@kwok-node-0" {
+		if last.Code == 0 && strings.TrimSpace(last.Stdout) == "Running@kwok-node-0" {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -250,8 +205,8 @@ k8s.get("ns", context="nope")`
 k8s.list: secrets is forbidden: User "viewer" cannot list resource "secrets" in API group "" in the namespace "` + env.Namespace + `"
 True
 `
-	if r.code != 1 || r.stdout != want ||
-		r.stderr != "-c:5:8: k8s.get: no context \"nope\" in the kubeconfig; the contexts are: sandbox, sandbox-viewer\n" {
+	if r.Code != 1 || r.Stdout != want ||
+		r.Stderr != "-c:5:8: k8s.get: no context \"nope\" in the kubeconfig; the contexts are: sandbox, sandbox-viewer\n" {
 		t.Errorf("got %+v\nwant stdout %q", r, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/k8sh/k8sh/internal/clitest"
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
@@ -30,7 +31,7 @@ var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
 func startREPL(t *testing.T, env []string, args ...string) *ptyTerm {
 	t.Helper()
-	cmd := exec.Command(k8shBin, args...)
+	cmd := exec.Command(clitest.Bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
 	if err != nil {

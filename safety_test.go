@@ -50,22 +50,22 @@ func TestProtectedContextE2E(t *testing.T) {
 	// A script's change in a protected context fails, naming the context
 	// and the change, and sends nothing.
 	r := k8sh(t, "", []string{cfg, "K8SH_YES="}, "--kubeconfig", env.Kubeconfig, "-c", cmApply("guarded", env.Namespace))
-	if r.code != 1 || !strings.Contains(r.stderr, `k8s.apply: context "sandbox" is protected: refusing to apply configmap/guarded`) ||
-		!strings.Contains(r.stderr, "without --yes (or K8SH_YES=1)") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, `k8s.apply: context "sandbox" is protected: refusing to apply configmap/guarded`) ||
+		!strings.Contains(r.Stderr, "without --yes (or K8SH_YES=1)") {
 		t.Fatalf("protected without --yes: %+v", r)
 	}
 	if cmExists(t, env, "guarded") {
 		t.Fatal("the change went through")
 	}
 	// Reads are not guarded.
-	if r := k8sh(t, "", []string{cfg}, "--kubeconfig", env.Kubeconfig, "-c", `print(len(k8s.list("ns")) > 0)`); r.code != 0 {
+	if r := k8sh(t, "", []string{cfg}, "--kubeconfig", env.Kubeconfig, "-c", `print(len(k8s.list("ns")) > 0)`); r.Code != 0 {
 		t.Fatalf("a read in a protected context: %+v", r)
 	}
 	// --yes, and K8SH_YES=1, let it through.
-	if r := k8sh(t, "", []string{cfg}, "--kubeconfig", env.Kubeconfig, "--yes", "-c", cmApply("guarded", env.Namespace)); r.code != 0 || r.stdout != "applied\n" {
+	if r := k8sh(t, "", []string{cfg}, "--kubeconfig", env.Kubeconfig, "--yes", "-c", cmApply("guarded", env.Namespace)); r.Code != 0 || r.Stdout != "applied\n" {
 		t.Fatalf("--yes: %+v", r)
 	}
-	if r := k8sh(t, "", []string{cfg, "K8SH_YES=1"}, "--kubeconfig", env.Kubeconfig, "-c", cmApply("guarded2", env.Namespace)); r.code != 0 {
+	if r := k8sh(t, "", []string{cfg, "K8SH_YES=1"}, "--kubeconfig", env.Kubeconfig, "-c", cmApply("guarded2", env.Namespace)); r.Code != 0 {
 		t.Fatalf("K8SH_YES=1: %+v", r)
 	}
 	if !cmExists(t, env, "guarded") || !cmExists(t, env, "guarded2") {
@@ -75,12 +75,12 @@ func TestProtectedContextE2E(t *testing.T) {
 	cfg2 := configHome(t, "contexts:\n  sandbox-viewer: {protected: true}\n")
 	r = k8sh(t, "", []string{cfg2}, "--kubeconfig", env.Kubeconfig, "-c",
 		`k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "v", "namespace": "`+env.Namespace+`"}}, context="sandbox-viewer")`)
-	if r.code != 1 || !strings.Contains(r.stderr, `context "sandbox-viewer" is protected`) {
+	if r.Code != 1 || !strings.Contains(r.Stderr, `context "sandbox-viewer" is protected`) {
 		t.Fatalf("context= to a protected context: %+v", r)
 	}
 	// A bad config is a usage error that names the file.
 	bad := configHome(t, "protectd: [x]\n")
-	if r := k8sh(t, "", []string{bad}, "-c", "print(1)"); r.code != 2 || !strings.Contains(r.stderr, "config.yaml") {
+	if r := k8sh(t, "", []string{bad}, "-c", "print(1)"); r.Code != 2 || !strings.Contains(r.Stderr, "config.yaml") {
 		t.Fatalf("bad config: %+v", r)
 	}
 }
@@ -90,13 +90,13 @@ func TestReadOnlyE2E(t *testing.T) {
 	name := "ro-" + strings.ReplaceAll(env.Namespace, "t-", "")
 	cfg := configHome(t, "")
 	r := k8sh(t, "", []string{cfg}, "--kubeconfig", env.Kubeconfig, "--read-only", "-c", cmApply(name, env.Namespace))
-	if r.code != 1 || !strings.Contains(r.stderr, `k8s.apply: context "sandbox" is read-only (--read-only): refusing to apply configmap/`+name) {
+	if r.Code != 1 || !strings.Contains(r.Stderr, `k8s.apply: context "sandbox" is read-only (--read-only): refusing to apply configmap/`+name) {
 		t.Fatalf("--read-only: %+v", r)
 	}
 	// read_only in the config, by pattern
 	cfgRO := configHome(t, "read_only: [\"sandbox\"]\n")
 	r = k8sh(t, "", []string{cfgRO}, "--kubeconfig", env.Kubeconfig, "-c", cmApply(name, env.Namespace))
-	if r.code != 1 || !strings.Contains(r.stderr, `is read-only (read_only in the k8sh config)`) {
+	if r.Code != 1 || !strings.Contains(r.Stderr, `is read-only (read_only in the k8sh config)`) {
 		t.Fatalf("read_only config: %+v", r)
 	}
 	if cmExists(t, env, name) {

@@ -58,7 +58,7 @@ func TestNoNetworkWithoutCluster(t *testing.T) {
 	home := []string{"HOME=" + t.TempDir(), "KUBECONFIG="}
 
 	r := k8sh(t, "", home, "--server", server, "--kubeconfig", kubeconfig, "-c", "print(1)")
-	if r.code != 0 || r.stdout != "1\n" || r.stderr != "" {
+	if r.Code != 0 || r.Stdout != "1\n" || r.Stderr != "" {
 		t.Fatalf("k8sh -c 'print(1)': got %+v", r)
 	}
 	if n := cl.connections(); n != 0 {
@@ -66,7 +66,7 @@ func TestNoNetworkWithoutCluster(t *testing.T) {
 	}
 
 	r = k8sh(t, "", home, "--server", server, "--kubeconfig", kubeconfig, "-c", `k8s.get("namespaces")`)
-	if r.code != 1 {
+	if r.Code != 1 {
 		t.Fatalf("k8s.get against a server that answers 404: got %+v, want exit 1", r)
 	}
 	if n := cl.connections(); n == 0 {

@@ -42,21 +42,3 @@ func (a *selectorArg) Unpack(v starlark.Value) error {
 	}
 	return nil
 }
-
-// orNone unpacks into *p a str argument that may also be None (""), as
-// the documented defaults (namespace=None, context=None) promise.
-func orNone(p *string) starlark.Unpacker { return (*noneOrString)(p) }
-
-type noneOrString string
-
-func (a *noneOrString) Unpack(v starlark.Value) error {
-	switch v := v.(type) {
-	case starlark.NoneType:
-		*a = ""
-	case starlark.String:
-		*a = noneOrString(v)
-	default:
-		return fmt.Errorf("got %s, want str or None", v.Type())
-	}
-	return nil
-}

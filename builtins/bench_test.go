@@ -27,6 +27,7 @@ import (
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/kube/kubetest"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 const (
@@ -58,7 +59,7 @@ func benchClient(b *testing.B, env *kubetest.Env) *kube.Client {
 func benchThread(c Cluster) *starlark.Thread {
 	thread := &starlark.Thread{Name: "bench", Print: func(*starlark.Thread, string) {}}
 	SetSession(thread, &Session{Cluster: c})
-	SetContext(thread, context.Background())
+	sys.SetContext(thread, context.Background())
 	return thread
 }
 

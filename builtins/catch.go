@@ -5,9 +5,12 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
-var catchBuiltin = newBuiltin("catch", `catch(fn, *args, **kwargs)
+var catchBuiltin = doc.Builtin("catch", `catch(fn, *args, **kwargs)
 
 Calls fn(*args, **kwargs) and returns struct(value=<its result>, error=None),
 or, if it fails, struct(value=None, error="<the message>"): Starlark has no
@@ -24,8 +27,8 @@ sys.exit and Ctrl-C are not caught.`, func(thread *starlark.Thread, b *starlark.
 	}
 	v, err := starlark.Call(thread, fn, args[1:], kwargs)
 	if err != nil {
-		var exit *ExitError
-		if errors.As(err, &exit) || threadContext(thread).Err() != nil {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) || sys.Context(thread).Err() != nil {
 			return nil, err
 		}
 		msg := err.Error()

@@ -7,6 +7,8 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
 )
 
 // Ctx is the ctx module:
@@ -19,25 +21,25 @@ import (
 var Ctx = &starlarkstruct.Module{
 	Name: "ctx",
 	Members: starlark.StringDict{
-		"use": newBuiltin("ctx.use", `ctx.use(name, *, namespace=None)
+		"use": doc.Builtin("ctx.use", `ctx.use(name, *, namespace=None)
 
 Switches this session to kubeconfig context name (and namespace, or the
 context's default). Only this session changes: the kubeconfig file is never
 written, so another terminal, another script and the next k8sh are
 unaffected. An unknown name fails and lists the contexts there are.`, ctxUse),
-		"current": newBuiltin("ctx.current", `ctx.current()
+		"current": doc.Builtin("ctx.current", `ctx.current()
 
 Returns the session's context as struct(name, cluster, server, user,
 namespace).`, ctxCurrent),
-		"list": newBuiltin("ctx.list", `ctx.list()
+		"list": doc.Builtin("ctx.list", `ctx.list()
 
 Returns the names of the kubeconfig's contexts, sorted:
 {c: len(k8s.list("pods", context=c)) for c in ctx.list()}.`, ctxList),
-		"contexts": newBuiltin("ctx.contexts", `ctx.contexts()
+		"contexts": doc.Builtin("ctx.contexts", `ctx.contexts()
 
 Returns every kubeconfig context as a struct like ctx.current()'s, sorted
 by name.`, ctxContexts),
-		"namespace": newBuiltin("ctx.namespace", `ctx.namespace(ns=None)
+		"namespace": doc.Builtin("ctx.namespace", `ctx.namespace(ns=None)
 
 Returns the session's default namespace; with ns, makes ns the default
 first. The builtins' namespace= arguments still win for one call.`, ctxNamespace),
@@ -77,7 +79,7 @@ func switchTo(s *Session, b *starlark.Builtin, name, ns string) error {
 
 func ctxUse(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, ns string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "namespace?", orNone(&ns)); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "namespace?", starconv.OrNone(&ns)); err != nil {
 		return nil, err
 	}
 	s, err := sessionContexts(thread, b)

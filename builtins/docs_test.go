@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/k8sh/k8sh/lib/doc"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "rewrite docs/reference/*.md from the builtins' doc strings")
@@ -16,7 +18,7 @@ var updateDocs = flag.Bool("update-docs", false, "rewrite docs/reference/*.md fr
 // -update-docs` after changing a doc string.
 func TestDocsInSync(t *testing.T) {
 	byModule := map[string][]string{}
-	for _, name := range DocNames() {
+	for _, name := range doc.Names() {
 		mod, _, ok := strings.Cut(name, ".")
 		if !ok {
 			mod = "globals"
@@ -33,7 +35,8 @@ func TestDocsInSync(t *testing.T) {
 		}
 		b.WriteString("<!-- Generated from the doc strings that help() prints; `go test ./builtins -run TestDocsInSync -update-docs` rewrites it. -->\n")
 		for _, name := range names {
-			sig, prose, _ := strings.Cut(docs[name], "\n\n")
+			text, _ := doc.Get(name)
+			sig, prose, _ := strings.Cut(text, "\n\n")
 			fmt.Fprintf(&b, "\n## %s\n\n```python\n%s\n```\n\n%s\n", name, sig, prose)
 		}
 		path := filepath.Join(dir, mod+".md")

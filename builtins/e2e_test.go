@@ -18,6 +18,7 @@ import (
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/kube/kubetest"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 // e2eClient is a k8sh client of the sandbox in env's namespace, as the
@@ -43,7 +44,7 @@ func runStar(t *testing.T, c Cluster, src string) string {
 	}
 	starlarktest.SetReporter(thread, t)
 	SetSession(thread, &Session{Cluster: c})
-	SetContext(thread, context.Background())
+	sys.SetContext(thread, context.Background())
 	src = "load('assert.star', 'assert')\n" + src
 	if _, err := starlark.ExecFileOptions(starOptions, thread, t.Name()+".star", src, Globals(nil)); err != nil {
 		if ee, ok := err.(*starlark.EvalError); ok {

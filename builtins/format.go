@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 // Output formats of k8s.print, as kubectl -o names them.
@@ -123,7 +125,7 @@ func cleaned(o *Object) map[string]any {
 
 func encode(v any, output string) (string, error) {
 	if sv, ok := v.(starlark.Value); ok {
-		g, err := FromStarlark(sv)
+		g, err := starconv.FromStarlark(sv)
 		if err != nil {
 			return "", err
 		}
@@ -229,7 +231,7 @@ func serverTable(thread *starlark.Thread, objs []*Object, nss map[string]bool, w
 	if len(objs) == 1 {
 		opts.FieldSelector = "metadata.name=" + str(objs[0].m, "metadata", "name")
 	}
-	t, err := s.Cluster.Table(threadContext(thread), kind+"."+gv.Version+"."+gv.Group, opts)
+	t, err := s.Cluster.Table(sys.Context(thread), kind+"."+gv.Version+"."+gv.Group, opts)
 	if err != nil {
 		return nil, nil
 	}

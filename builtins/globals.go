@@ -10,6 +10,13 @@ import (
 	starlarktime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/k8sh/k8sh/lib/base64"
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/file"
+	"github.com/k8sh/k8sh/lib/re"
+	"github.com/k8sh/k8sh/lib/sys"
+	"github.com/k8sh/k8sh/lib/yaml"
 )
 
 // Globals returns the predeclared names of a k8sh program run in session s
@@ -18,23 +25,26 @@ func Globals(s *Session) starlark.StringDict {
 	if s == nil {
 		s = &Session{}
 	}
+	sysOpts := s.Sys
+	sysOpts.DryRun = s.DryRun
 	return starlark.StringDict{
 		"k8s":    K8s,
 		"ctx":    Ctx,
-		"sys":    sysModule(s),
+		"sys":    sys.New(sysOpts),
 		"json":   json.Module,
 		"time":   starlarktime.Module,
 		"math":   starlarkmath.Module,
-		"yaml":   YAML,
-		"re":     Re,
-		"file":   File,
+		"yaml":   yaml.Module,
+		"re":     re.Module,
+		"base64": base64.Module,
+		"file":   file.New(s.File),
 		"catch":  catchBuiltin,
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":   helpBuiltin,
 	}
 }
 
-var helpBuiltin = newBuiltin("help", `help(x=None)
+var helpBuiltin = doc.Builtin("help", `help(x=None)
 
 Without an argument, lists the modules and their builtins, one line each.
 With a builtin (help(k8s.get)) or a module (help(k8s)), prints its
@@ -52,16 +62,17 @@ func helpText(x starlark.Value) string {
 	case nil:
 		var b strings.Builder
 		b.WriteString("k8sh: Starlark for Kubernetes. help(x) documents a builtin or module.\n")
-		for _, name := range DocNames() {
+		for _, name := range doc.Names() {
 			if strings.HasPrefix(name, "math.") {
 				continue // one line for all of them, below
 			}
-			fmt.Fprintf(&b, "  %-22s %s\n", name, summary(docs[name]))
+			d, _ := doc.Get(name)
+			fmt.Fprintf(&b, "  %-22s %s\n", name, doc.Summary(d))
 		}
 		fmt.Fprintf(&b, "  %-22s %s\n", "math.*", "Floating-point functions and constants (math.floor, math.log, math.pi, ...): help(math).")
 		return strings.TrimRight(b.String(), "\n")
 	case *starlark.Builtin:
-		if d, ok := docOf(x); ok {
+		if d, ok := doc.Of(x); ok {
 			return d
 		}
 		return fmt.Sprintf("%s: a builtin of Starlark (see the Starlark spec)", x.Name())
@@ -75,8 +86,8 @@ func helpText(x starlark.Value) string {
 		sort.Strings(names)
 		for _, n := range names {
 			full := x.Name + "." + n
-			if d, ok := docs[full]; ok {
-				fmt.Fprintf(&b, "  %-22s %s\n", full, summary(d))
+			if d, ok := doc.Get(full); ok {
+				fmt.Fprintf(&b, "  %-22s %s\n", full, doc.Summary(d))
 			} else {
 				fmt.Fprintf(&b, "  %s\n", full)
 			}
@@ -84,19 +95,4 @@ func helpText(x starlark.Value) string {
 		return strings.TrimRight(b.String(), "\n")
 	}
 	return fmt.Sprintf("%s: a value of type %s", x.String(), x.Type())
-}
-
-// summary is the first sentence of a doc's prose: the line after the
-// signature.
-func summary(doc string) string {
-	_, rest, _ := strings.Cut(doc, "\n\n")
-	para, _, _ := strings.Cut(rest, "\n\n")
-	if i := strings.Index(para, "\n  "); i >= 0 {
-		para = para[:i] // the prose before an indented example
-	}
-	para = strings.Join(strings.Fields(para), " ")
-	if i := strings.Index(para, ". "); i >= 0 {
-		para = para[:i+1]
-	}
-	return para
 }

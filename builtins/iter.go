@@ -6,7 +6,14 @@ import (
 
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/sys"
 )
+
+func init() {
+	K8s.Members["iter"] = doc.Builtin("k8s.iter", iterDoc, iter)
+}
 
 // pager is the value of k8s.iter: an iterable over the objects of one
 // selection that reads one page at a time.
@@ -28,7 +35,7 @@ func iter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err != nil {
 		return nil, err
 	}
-	p := &pager{b: b, c: c, ctx: threadContext(thread), sel: s, limit: int64(limit), where: where, thread: thread}
+	p := &pager{b: b, c: c, ctx: sys.Context(thread), sel: s, limit: int64(limit), where: where, thread: thread}
 	// Read the first page now, so that a wrong kind or a Forbidden is an
 	// ordinary error of this call rather than of the loop.
 	p.first, err = p.page("", 0)
@@ -111,3 +118,13 @@ func (it *pageIterator) Next(v *starlark.Value) bool {
 }
 
 func (it *pageIterator) Done() {}
+
+const iterDoc = `k8s.iter(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None)
+
+Like k8s.list, but an iterable that reads one page (500 objects) at a time
+as the loop goes on, so that "for p in k8s.iter("pods", all_namespaces=True)"
+over 100,000 objects holds about one page in memory. The first page is read
+when k8s.iter is called, so a bad kind or a Forbidden fails there; a failure
+on a later page stops the loop with an error.
+
+` + selectionDoc

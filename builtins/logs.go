@@ -11,10 +11,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 func init() {
-	K8s.Members["logs"] = newBuiltin("k8s.logs", logsDoc, logsBuiltin)
+	K8s.Members["logs"] = doc.Builtin("k8s.logs", logsDoc, logsBuiltin)
 }
 
 // logsCluster is what k8s.logs needs of a cluster: kube.Client implements it.
@@ -65,9 +68,9 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		tailV                        starlark.Value = starlark.None
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"pod_or_obj?", &target, "container?", orNone(&container), "namespace?", orNone(&namespace),
+		"pod_or_obj?", &target, "container?", starconv.OrNone(&container), "namespace?", starconv.OrNone(&namespace),
 		"tail?", &tailV, "since?", &since, "previous?", &previous, "follow?", &follow,
-		"selector?", &selector, "timestamps?", &timestamps, "timeout?", &timeout, "context?", orNone(&kctx)); err != nil {
+		"selector?", &selector, "timestamps?", &timestamps, "timeout?", &timeout, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
 	if tailV != starlark.None {
@@ -120,7 +123,7 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	opts := kube.LogOptions{Container: container, Tail: int64(tail), Since: since.d, Previous: previous, Timestamps: timestamps}
-	ctx := threadContext(thread)
+	ctx := sys.Context(thread)
 	if follow {
 		f, err := lc.FollowLogs(ctx, namespace, name, selector.s, opts)
 		if err != nil {

@@ -3,13 +3,14 @@ package builtins
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"reflect"
 	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/k8sh/k8sh/lib/starconv"
 )
 
 // Object is the Starlark value of a Kubernetes object, or of a map inside
@@ -42,6 +43,7 @@ var (
 	_ starlark.Sequence        = (*Object)(nil)
 	_ starlark.Comparable      = (*Object)(nil)
 	_ json.Marshaler           = (*Object)(nil)
+	_ starconv.Mapper          = (*Object)(nil)
 )
 
 // NewObject wraps m, which the Object then owns: callers must not change it
@@ -156,34 +158,7 @@ func (r *objectRoot) wrap(v any) starlark.Value {
 	case starlark.Value:
 		return v
 	}
-	return goToStarlark(v)
-}
-
-// goToStarlark converts a JSON scalar to Starlark.
-func goToStarlark(v any) starlark.Value {
-	switch v := v.(type) {
-	case nil:
-		return starlark.None
-	case bool:
-		return starlark.Bool(v)
-	case string:
-		return starlark.String(v)
-	case int64:
-		return starlark.MakeInt64(v)
-	case int:
-		return starlark.MakeInt(v)
-	case int32:
-		return starlark.MakeInt64(int64(v))
-	case float64:
-		return starlark.Float(v)
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return starlark.MakeInt64(i)
-		}
-		f, _ := v.Float64()
-		return starlark.Float(f)
-	}
-	return starlark.String(fmt.Sprint(v))
+	return starconv.Scalar(v)
 }
 
 // Attr returns field name; the methods get, keys, values and items are there
@@ -220,7 +195,7 @@ func (o *Object) SetField(name string, v starlark.Value) error {
 	if err := o.checkMutable("set field of"); err != nil {
 		return err
 	}
-	g, err := FromStarlark(v)
+	g, err := starconv.FromStarlark(v)
 	if err != nil {
 		return fmt.Errorf("setting .%s: %w", name, err)
 	}
@@ -247,7 +222,7 @@ func (o *Object) SetKey(k, v starlark.Value) error {
 	if !ok {
 		return fmt.Errorf("k8s.object keys are strings, got %s", k.Type())
 	}
-	g, err := FromStarlark(v)
+	g, err := starconv.FromStarlark(v)
 	if err != nil {
 		return fmt.Errorf("setting [%s]: %w", s, err)
 	}
@@ -368,66 +343,11 @@ func toGo(v any) any {
 	case *Object:
 		return toGo(v.m)
 	case starlark.Value:
-		g, err := FromStarlark(v)
+		g, err := starconv.FromStarlark(v)
 		if err != nil {
 			return v.String()
 		}
 		return g
 	}
 	return v
-}
-
-// FromStarlark converts a Starlark value into plain JSON-like Go data, the
-// form the API takes: dicts and k8s.objects become maps (string keys only),
-// lists and tuples slices, ints int64, and so on.
-func FromStarlark(v starlark.Value) (any, error) {
-	switch v := v.(type) {
-	case starlark.NoneType:
-		return nil, nil
-	case starlark.Bool:
-		return bool(v), nil
-	case starlark.String:
-		return string(v), nil
-	case starlark.Int:
-		if i, ok := v.Int64(); ok {
-			return i, nil
-		}
-		return nil, fmt.Errorf("integer %s out of range", v)
-	case starlark.Float:
-		f := float64(v)
-		if math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fmt.Errorf("cannot convert %s to JSON", v)
-		}
-		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			return int64(f), nil
-		}
-		return f, nil
-	case *Object:
-		return toGo(v.m), nil
-	case starlark.IterableMapping:
-		out := map[string]any{}
-		for _, kv := range v.Items() {
-			k, ok := kv[0].(starlark.String)
-			if !ok {
-				return nil, fmt.Errorf("map key %s is a %s, want str", kv[0], kv[0].Type())
-			}
-			g, err := FromStarlark(kv[1])
-			if err != nil {
-				return nil, err
-			}
-			out[string(k)] = g
-		}
-		return out, nil
-	case starlark.Indexable:
-		out := make([]any, v.Len())
-		for i := range out {
-			g, err := FromStarlark(v.Index(i))
-			if err != nil {
-				return nil, err
-			}
-			out[i] = g
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("cannot convert %s to JSON", v.Type())
 }

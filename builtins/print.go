@@ -4,7 +4,13 @@ import (
 	"fmt"
 
 	"go.starlark.net/starlark"
+
+	"github.com/k8sh/k8sh/lib/doc"
 )
+
+func init() {
+	K8s.Members["print"] = doc.Builtin("k8s.print", printDoc, printBuiltin)
+}
 
 const printDoc = `k8s.print(x, output="table")
 

@@ -1,5 +1,6 @@
-// Package builtins holds k8sh's Starlark modules (k8s, sys, ...), the
-// k8s.object value and the conversions between Starlark and API data.
+// Package builtins holds what of k8sh's Starlark is about Kubernetes: the
+// k8s and ctx modules, the k8s.object value, printing, the safety policy
+// and the session; Globals adds the general-purpose modules of lib/.
 //
 // Builtins reach the cluster through the Session held on the Starlark
 // thread (SetSession), the way go.starlark.net's lib/time reaches its clock.
@@ -8,15 +9,14 @@ package builtins
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"sync"
 
 	"go.starlark.net/starlark"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/file"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 // Cluster is what builtins need of one cluster: kube.Client implements it.
@@ -41,32 +41,13 @@ type Session struct {
 	// ForContext returns the client of another kubeconfig context, for the
 	// context= argument of the k8s builtins; nil when there is none.
 	ForContext func(name string) (Cluster, error)
-	// Argv is sys.argv: the script path first, then its arguments.
-	Argv []string
-	// DryRun makes every mutating builtin a server-side dry run (--dry-run).
+	// DryRun makes every mutating builtin a server-side dry run (--dry-run),
+	// and is sys.dry_run.
 	DryRun bool
-	// Dir is the directory the file module resolves relative paths
-	// against: the script's, or the working directory ("") for -c, stdin
-	// and the REPL.
-	Dir string
-	// Stderr is where sys.eprint and sys.exit's message go (os.Stderr
-	// when nil).
-	Stderr io.Writer
-	// Stdin is what sys.stdin_read reads; nil when standard input is not
-	// the program's to read (the REPL's terminal, a program read from it).
-	Stdin io.Reader
-	// Sandbox (--sandbox) runs a script its user did not write: no
-	// file.write, no environment, file reads confined to Dir, and no
-	// sys.exec unless AllowExec (--allow-exec).
-	Sandbox   bool
-	AllowExec bool
-
-	rootOnce  sync.Once
-	root      *os.Root // the --sandbox file root, opened on first use
-	rootErr   error
-	stdinOnce sync.Once
-	stdin     []byte
-	stdinErr  error
+	// Sys and File are the options of the run's sys and file modules
+	// (lib/sys, lib/file); Globals gives Sys.DryRun the value of DryRun.
+	Sys  sys.Options
+	File file.Options
 
 	// Contexts reaches the kubeconfig's contexts, for the ctx module.
 	Contexts Contexts
@@ -90,18 +71,9 @@ type Contexts interface {
 
 const sessionKey = "k8sh.session"
 
-// contextKey is the thread-local that holds the context.Context of the
-// statement being run; go.starlark.net's repl sets the same key.
-const contextKey = "context"
-
 // SetSession makes s the session of thread.
 func SetSession(thread *starlark.Thread, s *Session) {
 	thread.SetLocal(sessionKey, s)
-}
-
-// SetContext sets the context that cancels the API calls made by thread.
-func SetContext(thread *starlark.Thread, ctx context.Context) {
-	thread.SetLocal(contextKey, ctx)
 }
 
 func session(thread *starlark.Thread, b *starlark.Builtin) (*Session, error) {
@@ -110,13 +82,6 @@ func session(thread *starlark.Thread, b *starlark.Builtin) (*Session, error) {
 		return nil, fmt.Errorf("%s: no k8sh session on this thread", b.Name())
 	}
 	return s, nil
-}
-
-func threadContext(thread *starlark.Thread) context.Context {
-	if ctx, ok := thread.Local(contextKey).(context.Context); ok && ctx != nil {
-		return ctx
-	}
-	return context.Background()
 }
 
 func cluster(thread *starlark.Thread, b *starlark.Builtin) (Cluster, error) {
@@ -166,5 +131,5 @@ func clusterAs[T any](thread *starlark.Thread, b *starlark.Builtin, name, cannot
 // made for a module that parent loads.
 func InheritThread(child, parent *starlark.Thread) {
 	child.SetLocal(sessionKey, parent.Local(sessionKey))
-	child.SetLocal(contextKey, parent.Local(contextKey))
+	sys.SetContext(child, sys.Context(parent))
 }

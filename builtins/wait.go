@@ -7,14 +7,15 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 func init() {
-	K8s.Members["wait"] = newBuiltin("k8s.wait", waitDoc, waitBuiltin)
-	K8s.Members["status"] = newBuiltin("k8s.status", statusDoc, statusBuiltin)
+	K8s.Members["wait"] = doc.Builtin("k8s.wait", waitDoc, waitBuiltin)
 }
 
 const waitDoc = `k8s.wait(kind, name=None, *, namespace=None, selector=None, condition=None, until=None, delete=False, timeout="60s", context=None)
@@ -41,15 +42,6 @@ It is built on k8s.watch, not polling. timeout is a duration ("60s", "5m")
 or seconds; on timeout it fails with the last state seen: each object's
 conditions and kstatus message. context names another kubeconfig context
 for this one call.`
-
-const statusDoc = `k8s.status(obj)
-
-Returns what kstatus (sigs.k8s.io/cli-utils, as kpt, Flux and Config Sync
-use it) says of an object of any kind: a struct with status ("Current",
-"InProgress", "Failed", "Terminating" or "Unknown") and message.
-Current means reconciled and healthy: the controller has observed the
-latest generation and the object is ready by its kind's rules or its
-Ready condition.`
 
 // waitTarget is what k8s.wait waits for.
 type waitTarget struct {
@@ -87,8 +79,8 @@ func waitBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		timeout = watchDuration{d: 60 * time.Second, set: true}
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &target, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace), "selector?", &s.selector,
-		"condition?", &t.condition, "until?", &t.until, "delete?", &t.delete, "timeout?", &timeout, "context?", orNone(&s.context)); err != nil {
+		"kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace), "selector?", &s.selector,
+		"condition?", &t.condition, "until?", &t.until, "delete?", &t.delete, "timeout?", &timeout, "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
 	switch v := target.(type) {
@@ -130,7 +122,7 @@ func waitBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, err
 	}
-	ctx := threadContext(thread)
+	ctx := sys.Context(thread)
 	w, err := c.Watch(ctx, s.kind, kube.WatchOptions{ListOptions: s.options(), Name: s.name, Initial: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
@@ -337,32 +329,4 @@ func sortedEntryKeys(state map[string]*waitEntry) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func statusBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var obj starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj); err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	switch v := obj.(type) {
-	case *Object:
-		m = v.Map()
-	case starlark.IterableMapping:
-		g, err := FromStarlark(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
-		}
-		m = g.(map[string]any)
-	default:
-		return nil, fmt.Errorf("%s: got %s, want k8s.object or dict", b.Name(), obj.Type())
-	}
-	st, err := kube.ComputeStatus(m)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-		"status":  starlark.String(st.Status),
-		"message": starlark.String(st.Message),
-	}), nil
 }

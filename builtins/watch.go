@@ -9,10 +9,13 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 func init() {
-	K8s.Members["watch"] = newBuiltin("k8s.watch", watchDoc, watchBuiltin)
+	K8s.Members["watch"] = doc.Builtin("k8s.watch", watchDoc, watchBuiltin)
 }
 
 // watchCluster is what k8s.watch, k8s.wait and k8s.logs need of a cluster
@@ -111,12 +114,12 @@ type watchValue struct {
 var _ starlark.Iterable = (*watchValue)(nil)
 
 func watchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	wv := &watchValue{b: b, initial: true, thread: thread, ctx: threadContext(thread)}
+	wv := &watchValue{b: b, initial: true, thread: thread, ctx: sys.Context(thread)}
 	s := &wv.sel
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &s.kind, "name?", orNone(&s.name), "namespace?", orNone(&s.namespace),
+		"kind", &s.kind, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"initial?", &wv.initial, "timeout?", &wv.timeout, "until?", &wv.until, "context?", orNone(&s.context)); err != nil {
+		"initial?", &wv.initial, "timeout?", &wv.timeout, "until?", &wv.until, "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
 	if err := s.splitKindName(b); err != nil {

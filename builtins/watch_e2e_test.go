@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/k8sh/k8sh/kube/kubetest"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 // watchEnv gives a Starlark test of watches builtins that change the
@@ -167,7 +168,7 @@ func (w *watchEnv) run(ctx context.Context, c Cluster, src string) error {
 	}
 	starlarktest.SetReporter(thread, w.t)
 	SetSession(thread, &Session{Cluster: c})
-	SetContext(thread, ctx)
+	sys.SetContext(thread, ctx)
 	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") }) // as main does
 	defer stop()
 	src = "load('assert.star', 'assert')\nns = " + starlark.String(w.env.Namespace).String() + "\n" + src

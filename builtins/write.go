@@ -2,19 +2,19 @@ package builtins
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/yaml"
 )
 
-// The mutating members of the k8s module:
+// What the mutating members of the k8s module share, each in the file of
+// its name (apply.go, delete.go, ...):
 //
 //	k8s.apply(objs, *, namespace=None, dry_run=False, force=False, field_manager="k8sh", parallel=8, context=None)
 //	k8s.create(obj, *, namespace=None, dry_run=False, context=None)
@@ -24,20 +24,6 @@ import (
 //	k8s.diff(objs, *, namespace=None, parallel=8, context=None)
 //	k8s.scale(kind, name, replicas, *, namespace=None, dry_run=False, context=None)
 //	k8s.restart(kind, name, *, namespace=None, dry_run=False, context=None)
-func init() {
-	for name, b := range map[string]*starlark.Builtin{
-		"apply":   newBuiltin("k8s.apply", applyDoc, applyBuiltin),
-		"create":  newBuiltin("k8s.create", createDoc, createBuiltin),
-		"update":  newBuiltin("k8s.update", updateDoc, updateBuiltin),
-		"patch":   newBuiltin("k8s.patch", patchDoc, patchBuiltin),
-		"delete":  newBuiltin("k8s.delete", deleteDoc, deleteBuiltin),
-		"diff":    newBuiltin("k8s.diff", diffDoc, diffBuiltin),
-		"scale":   newBuiltin("k8s.scale", scaleDoc, scaleBuiltin),
-		"restart": newBuiltin("k8s.restart", restartDoc, restartBuiltin),
-	} {
-		K8s.Members[name] = b
-	}
-}
 
 // Writer is what the mutating builtins need of a cluster, beside Cluster;
 // kube.Client implements it.
@@ -132,82 +118,6 @@ persisted.`
 const objsDoc = `objs is a k8s.object, a dict, a list of them, or YAML (or JSON) text with
 one or many documents separated by "---".`
 
-const applyDoc = `k8s.apply(objs, *, namespace=None, dry_run=False, force=False, field_manager="k8sh", parallel=8, context=None)
-
-Server-side apply, as kubectl apply --server-side does it: the server
-merges the fields given into the live object (creating it if needed) and
-records field_manager as their owner. Returns the applied object, or the
-list of them in input order when objs is a list or YAML text with several
-documents.
-
-` + objsDoc + ` Objects without a namespace go to namespace, else to the
-session's; cluster-scoped objects have none. CustomResourceDefinitions are
-applied first and waited for until established, so a CRD and its resources
-can be applied in one call.
-
-A field another manager owns fails with each conflicting field and its
-manager; force=True takes ownership of them. parallel bounds how many
-objects are sent at once. One object failing does not stop the others: the
-error lists every object that failed and why (deployment/web: ...), and the
-others stay applied.` + changeDoc
-
-const createDoc = `k8s.create(obj, *, namespace=None, dry_run=False, context=None)
-
-Creates obj (a k8s.object, a dict or one YAML document) and returns it as
-the server made it. Fails if it already exists. metadata.generateName works.
-Objects without a namespace go to namespace, else to the session's.` + changeDoc
-
-const updateDoc = `k8s.update(obj, *, dry_run=False, context=None)
-
-Replaces the object with obj, typically one read with k8s.get and changed:
-d = k8s.get("deploy", "web"); d.spec.replicas = 3; k8s.update(d).
-When obj has a metadata.resourceVersion and the object changed since it was
-read, it fails with a conflict that says so (optimistic concurrency): get it
-again and redo the change.` + changeDoc
-
-const patchDoc = `k8s.patch(kind, name, patch, *, type="merge", namespace=None, subresource=None, dry_run=False, context=None)
-
-Patches one object and returns it. patch is a dict or list, or JSON or YAML
-text. type is "merge" (RFC 7386), "strategic" (Kubernetes strategic merge
-patch, for built-in kinds) or "json" (RFC 6902, a list of operations).
-subresource="status" patches the status; subresource="scale" the Scale:
-k8s.patch("deploy", "web", {"spec": {"replicas": 2}}, subresource="scale").` + changeDoc
-
-const deleteDoc = `k8s.delete(kind_or_obj, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, wait=False, timeout="60s", propagation="background", missing_ok=False, dry_run=False, parallel=8, context=None)
-
-Deletes one object by kind and name ("pod", "web" or "pod/web"), the object
-given (a k8s.object or dict), or every object of kind that selector and
-fields match, in the namespace or, with all_namespaces=True, in all.
-Returns the sorted list of names it deleted ("namespace/name" across
-namespaces). A selector that matches nothing deletes nothing and is no
-error; a named object that does not exist is, unless missing_ok=True.
-
-propagation is "background", "foreground" or "orphan" (what happens to
-dependents). wait=True returns only once every deleted object is gone,
-finalizers included, and fails after timeout ("60s", "2m", or seconds)
-naming the finalizers that still hold it.` + changeDoc
-
-const diffDoc = `k8s.diff(objs, *, namespace=None, parallel=8, context=None)
-
-What k8s.apply(objs) would change, as a unified diff text of the live
-objects against the result of a server-side dry-run apply, in YAML, leaving
-out managedFields, resourceVersion, generation, uid and timestamps. The
-text is empty when nothing would change; an object that does not exist yet
-diffs against /dev/null. ` + objsDoc + `
-context names another kubeconfig context to compare with.`
-
-const scaleDoc = `k8s.scale(kind, name, replicas, *, namespace=None, dry_run=False, context=None)
-
-Sets the replicas of a deployment, statefulset, replicaset or any kind with
-a scale subresource, through that subresource, and returns the Scale.` + changeDoc
-
-const restartDoc = `k8s.restart(kind, name, *, namespace=None, dry_run=False, context=None)
-
-Restarts the pods of a deployment, statefulset or daemonset the way kubectl
-rollout restart does: it sets the pod template annotation
-kubectl.kubernetes.io/restartedAt to now, so the controller rolls them.
-Returns the object.` + changeDoc
-
 // waitTimeout is a duration given as "30s", "2m" or a number of seconds.
 type waitTimeout struct{ d time.Duration }
 
@@ -242,7 +152,7 @@ func (a *objectsArg) Unpack(v starlark.Value) error {
 	a.objs, a.single = nil, false
 	switch v := v.(type) {
 	case starlark.String:
-		docs, err := DecodeYAMLDocuments(string(v))
+		docs, err := yaml.DecodeDocuments(string(v))
 		if err != nil {
 			return fmt.Errorf("invalid YAML: %w", err)
 		}
@@ -298,7 +208,7 @@ func toUnstructured(v starlark.Value) (*unstructured.Unstructured, error) {
 	case *Object:
 		return &unstructured.Unstructured{Object: v.Map()}, nil
 	case starlark.IterableMapping:
-		g, err := FromStarlark(v)
+		g, err := starconv.FromStarlark(v)
 		if err != nil {
 			return nil, err
 		}
@@ -329,322 +239,4 @@ func objectValues(us []*unstructured.Unstructured) *starlark.List {
 		}
 	}
 	return starlark.NewList(out)
-}
-
-func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		objsV    starlark.Value
-		ns       string
-		dryRun   bool
-		force    bool
-		manager  = kube.DefaultFieldManager
-		parallel = kube.DefaultParallel
-		kctx     string
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", orNone(&ns),
-		"dry_run?", &dryRun, "force?", &force, "field_manager?", &manager, "parallel?", &parallel,
-		"context?", orNone(&kctx)); err != nil {
-		return nil, err
-	}
-	if parallel < 1 {
-		return nil, fmt.Errorf("%s: parallel must be at least 1, got %d", b.Name(), parallel)
-	}
-	var objs objectsArg
-	if err := objs.Unpack(objsV); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	ch, err := begin(thread, b, kctx, dryRun, "apply "+objectsWhat(objs.objs))
-	if err != nil {
-		return nil, err
-	}
-	out, err := ch.w.Apply(threadContext(thread), objs.objs, kube.ApplyOptions{
-		Namespace: ns, FieldManager: manager, Force: force, DryRun: ch.dryRun, Parallel: parallel,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	ch.done("applied "+objectsWhat(objs.objs), sharedNamespace(out))
-	if objs.single {
-		return NewObject(out[0].Object), nil
-	}
-	return objectValues(out), nil
-}
-
-func createBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		obj      starlark.Value
-		ns, kctx string
-		dryRun   bool
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
-		return nil, err
-	}
-	u, err := oneObject(b, obj)
-	if err != nil {
-		return nil, err
-	}
-	ch, err := begin(thread, b, kctx, dryRun, "create "+kube.ObjectName(u))
-	if err != nil {
-		return nil, err
-	}
-	out, err := ch.w.Create(threadContext(thread), u, ns, ch.dryRun)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	ch.done("created "+kube.ObjectName(out), out.GetNamespace())
-	return NewObject(out.Object), nil
-}
-
-func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		obj    starlark.Value
-		dryRun bool
-		kctx   string
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
-		return nil, err
-	}
-	u, err := oneObject(b, obj)
-	if err != nil {
-		return nil, err
-	}
-	ch, err := begin(thread, b, kctx, dryRun, "update "+kube.ObjectName(u))
-	if err != nil {
-		return nil, err
-	}
-	out, err := ch.w.Update(threadContext(thread), u, ch.dryRun)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	ch.done("updated "+kube.ObjectName(out), out.GetNamespace())
-	return NewObject(out.Object), nil
-}
-
-func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		kind, name string
-		patch      starlark.Value
-		typ        = "merge"
-		ns, sub    string
-		dryRun     bool
-		kctx       string
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name, "patch", &patch,
-		"type?", &typ, "namespace?", orNone(&ns), "subresource?", orNone(&sub), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
-		return nil, err
-	}
-	if _, ok := kube.PatchTypes[typ]; !ok {
-		return nil, fmt.Errorf("%s: unknown patch type %q (want \"merge\", \"strategic\" or \"json\")", b.Name(), typ)
-	}
-	var data any
-	switch p := patch.(type) {
-	case starlark.String:
-		docs, err := DecodeYAMLDocuments(string(p))
-		if err != nil {
-			return nil, fmt.Errorf("%s: invalid patch: %w", b.Name(), err)
-		}
-		if len(docs) != 1 {
-			return nil, fmt.Errorf("%s: the patch text holds %d documents, want one", b.Name(), len(docs))
-		}
-		data = docs[0]
-	default:
-		g, err := FromStarlark(patch)
-		if err != nil {
-			return nil, fmt.Errorf("%s: patch: %w", b.Name(), err)
-		}
-		data = g
-	}
-	js, err := json.Marshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: patch: %w", b.Name(), err)
-	}
-	ch, err := begin(thread, b, kctx, dryRun, "patch "+kind+"/"+name)
-	if err != nil {
-		return nil, err
-	}
-	out, err := ch.w.Patch(threadContext(thread), kind, name, ns, typ, js, sub, ch.dryRun)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	ch.done("patched "+kind+"/"+name, out.GetNamespace())
-	return NewObject(out.Object), nil
-}
-
-func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		target          starlark.Value
-		name, ns        string
-		sel, fields     selectorArg
-		allNamespaces   bool
-		wait, missingOK bool
-		timeout         = waitTimeout{d: time.Minute}
-		propagation     = "background"
-		dryRun          bool
-		parallel        = kube.DefaultParallel
-		kctx            string
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind_or_obj", &target, "name?", orNone(&name),
-		"namespace?", orNone(&ns), "all_namespaces?", &allNamespaces, "selector?", &sel, "fields?", &fields,
-		"wait?", &wait, "timeout?", &timeout, "propagation?", &propagation, "missing_ok?", &missingOK,
-		"dry_run?", &dryRun, "parallel?", &parallel, "context?", orNone(&kctx)); err != nil {
-		return nil, err
-	}
-	opts := kube.DeleteOptions{
-		Namespace: ns, AllNamespaces: allNamespaces, LabelSelector: sel.s, FieldSelector: fields.s,
-		Propagation: propagation, MissingOK: missingOK, Wait: wait, Timeout: timeout.d, Parallel: parallel,
-	}
-	if k, ok := target.(starlark.String); ok && name == "" && !strings.Contains(string(k), "/") && sel.s == "" && fields.s == "" {
-		return nil, fmt.Errorf("%s: which %s? give a name, or a selector or fields to delete every match", b.Name(), string(k))
-	}
-	what := func(kind, name string) string {
-		if name != "" {
-			return kind + "/" + name
-		}
-		var sels []string
-		for _, s := range []string{sel.s, fields.s} {
-			if s != "" {
-				sels = append(sels, s)
-			}
-		}
-		w := "every " + kind + " matching " + strings.Join(sels, ",")
-		if allNamespaces {
-			w += " in all namespaces"
-		}
-		return w
-	}
-	ctx := threadContext(thread)
-	var (
-		names []string
-		desc  string
-		ch    *change
-		err   error
-		where = ns // the namespace to announce
-	)
-	switch t := target.(type) {
-	case starlark.String:
-		kind := string(t)
-		if k, n, ok := strings.Cut(kind, "/"); ok {
-			if name != "" {
-				return nil, fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), kind, name)
-			}
-			kind, name = k, n
-		}
-		desc = what(kind, name)
-		if ch, err = begin(thread, b, kctx, dryRun, "delete "+desc); err != nil {
-			return nil, err
-		}
-		opts.DryRun = ch.dryRun
-		names, err = ch.w.Delete(ctx, kind, name, opts)
-		if !allNamespaces {
-			where, _ = ch.w.NamespaceOf(kind, ns)
-		}
-	case *Object, starlark.IterableMapping:
-		if name != "" {
-			return nil, fmt.Errorf("%s: the object names itself; name= is for a kind", b.Name())
-		}
-		u, uerr := toUnstructured(t)
-		if uerr != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), uerr)
-		}
-		desc = kube.ObjectName(u)
-		if ch, err = begin(thread, b, kctx, dryRun, "delete "+desc); err != nil {
-			return nil, err
-		}
-		opts.DryRun = ch.dryRun
-		names, err = ch.w.DeleteObject(ctx, u, opts)
-		where = u.GetNamespace()
-		if where == "" {
-			where, _ = ch.w.NamespaceOf(u.GetKind(), ns)
-		}
-		var be *kube.BulkError
-		if err != nil && !errors.As(err, &be) {
-			err = &kube.ObjectError{Object: kube.ObjectName(u), Err: err}
-		}
-	default:
-		return nil, fmt.Errorf("%s: got %s, want a kind (str), k8s.object or dict", b.Name(), target.Type())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	if len(names) > 0 {
-		ch.done(fmt.Sprintf("deleted %d (%s)", len(names), desc), where)
-	}
-	out := make([]starlark.Value, len(names))
-	for i, n := range names {
-		out[i] = starlark.String(n)
-	}
-	return starlark.NewList(out), nil
-}
-
-func diffBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		objsV    starlark.Value
-		ns, kctx string
-		parallel = kube.DefaultParallel
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "objs", &objsV, "namespace?", orNone(&ns), "parallel?", &parallel, "context?", orNone(&kctx)); err != nil {
-		return nil, err
-	}
-	if parallel < 1 {
-		return nil, fmt.Errorf("%s: parallel must be at least 1, got %d", b.Name(), parallel)
-	}
-	var objs objectsArg
-	if err := objs.Unpack(objsV); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	ch, err := begin(thread, b, kctx, true, "")
-	if err != nil {
-		return nil, err
-	}
-	text, err := ch.w.Diff(threadContext(thread), objs.objs, kube.ApplyOptions{Namespace: ns, Parallel: parallel})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	return starlark.String(text), nil
-}
-
-func scaleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		kind, name string
-		replicas   int
-		ns, kctx   string
-		dryRun     bool
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name, "replicas", &replicas,
-		"namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
-		return nil, err
-	}
-	what := fmt.Sprintf("scale %s/%s to %d", kind, name, replicas)
-	ch, err := begin(thread, b, kctx, dryRun, what)
-	if err != nil {
-		return nil, err
-	}
-	out, err := ch.w.Scale(threadContext(thread), kind, name, ns, int64(replicas), ch.dryRun)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	ch.done(fmt.Sprintf("scaled %s/%s to %d", kind, name, replicas), out.GetNamespace())
-	return NewObject(out.Object), nil
-}
-
-func restartBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		kind, name string
-		ns, kctx   string
-		dryRun     bool
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name,
-		"namespace?", orNone(&ns), "dry_run?", &dryRun, "context?", orNone(&kctx)); err != nil {
-		return nil, err
-	}
-	ch, err := begin(thread, b, kctx, dryRun, "restart "+kind+"/"+name)
-	if err != nil {
-		return nil, err
-	}
-	out, err := ch.w.Restart(threadContext(thread), kind, name, ns, ch.dryRun)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	ch.done("restarted "+kind+"/"+name, out.GetNamespace())
-	return NewObject(out.Object), nil
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/k8sh/k8sh/kube/kubetest"
+	"github.com/k8sh/k8sh/lib/yaml"
 )
 
 // star fills NS in src with the test's namespace and runs it.
@@ -385,7 +386,7 @@ func TestApplyArgoCDE2E(t *testing.T) {
 		t.Skipf("no Argo CD manifest: %v", err)
 	}
 	env := kubetest.Sandbox(t)
-	docs, err := DecodeYAMLDocuments(string(data))
+	docs, err := yaml.DecodeDocuments(string(data))
 	if err != nil {
 		t.Fatal(err)
 	}

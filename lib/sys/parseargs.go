@@ -1,4 +1,4 @@
-package builtins
+package sys
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 )
 
-var sysParseArgs = newBuiltin("sys.parse_args", `sys.parse_args(flags=[], *, args="", min_args=0, max_args=None, argv=None)
+const parseArgsDoc = `sys.parse_args(flags=[], *, args="", min_args=0, max_args=None, argv=None)
 
 Parses the script's arguments (argv, sys.argv[1:] by default) as
 command-line tools do (GNU style, spf13/pflag as kubectl): --name value,
@@ -36,7 +36,9 @@ and None a string that is None when the flag is not given.
 Bad arguments (an unknown flag, a missing value, a number that is not one,
 too few or too many args) end the run with status 2 and the problem, the
 usage line and the flags on stderr; -h or --help prints them on stdout and
-ends the run with status 0.`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+ends the run with status 0.`
+
+func (m *module) parseArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		specs    *starlark.List = starlark.NewList(nil)
 		words    string
@@ -48,10 +50,6 @@ ends the run with status 0.`, func(thread *starlark.Thread, b *starlark.Builtin,
 		"min_args?", &minArgs, "max_args?", &maxArgsV, "argv?", &argvV); err != nil {
 		return nil, err
 	}
-	s, err := session(thread, b)
-	if err != nil {
-		return nil, err
-	}
 	maxArgs := -1
 	if maxArgsV != starlark.None {
 		if err := starlark.AsInt(maxArgsV, &maxArgs); err != nil {
@@ -60,8 +58,8 @@ ends the run with status 0.`, func(thread *starlark.Thread, b *starlark.Builtin,
 	}
 	var argv []string
 	if argvV == starlark.None {
-		if len(s.Argv) > 1 {
-			argv = s.Argv[1:]
+		if len(m.Argv) > 1 {
+			argv = m.Argv[1:]
 		}
 	} else {
 		list, ok := argvV.(starlark.Iterable)
@@ -77,8 +75,8 @@ ends the run with status 0.`, func(thread *starlark.Thread, b *starlark.Builtin,
 		}
 	}
 	prog := "script"
-	if len(s.Argv) > 0 && s.Argv[0] != "" {
-		prog = filepath.Base(s.Argv[0])
+	if len(m.Argv) > 0 && m.Argv[0] != "" {
+		prog = filepath.Base(m.Argv[0])
 	}
 
 	fs := pflag.NewFlagSet(prog, pflag.ContinueOnError)
@@ -103,7 +101,7 @@ ends the run with status 0.`, func(thread *starlark.Thread, b *starlark.Builtin,
 	}
 	usageText := usage + "\n\nflags:\n" + fs.FlagUsages()
 
-	err = fs.Parse(argv)
+	err := fs.Parse(argv)
 	if err == nil && *help {
 		thread.Print(thread, strings.TrimRight(usageText, "\n"))
 		return nil, &ExitError{Code: 0}
@@ -123,7 +121,7 @@ ends the run with status 0.`, func(thread *starlark.Thread, b *starlark.Builtin,
 	}
 	if err != nil {
 		msg, _, _ := strings.Cut(err.Error(), ": strconv.") // pflag's "invalid argument "x" for "--n" flag: strconv.ParseInt: ..."
-		fmt.Fprintf(stderrOf(thread), "%s: %s\n%s", prog, msg, usageText)
+		fmt.Fprintf(m.stderr(), "%s: %s\n%s", prog, msg, usageText)
 		return nil, &ExitError{Code: 2}
 	}
 
@@ -138,7 +136,7 @@ ends the run with status 0.`, func(thread *starlark.Thread, b *starlark.Builtin,
 	fields["args"] = starlark.NewList(restV)
 	fields["usage"] = starlark.String(usageText)
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, fields), nil
-})
+}
 
 // defineFlag defines the flag that spec (name, short, default, help)
 // describes and returns its name and a getter of its parsed value.

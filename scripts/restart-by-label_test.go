@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -109,15 +109,15 @@ func TestScriptRestartByLabelE2E(t *testing.T) {
 	for _, d := range deps {
 		generations[d.ns+"/"+d.d.Name] = get(d.ns, d.d.Name).Generation
 	}
-	script := "scripts/restart-by-label.star"
+	script := "restart-by-label.star"
 	front := "k8sh-test=" + tag + ",tier=front,env!=prod"
 
 	// --dry-run: the server accepts the restart, nothing changes, no wait.
 	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns1, "--dry-run", script, front)
-	if r.code != 0 || !strings.Contains(r.stdout, "dry run: would restart 1 deployment(s)") ||
-		!strings.Contains(r.stdout, ns1+"/deployment/front-a   restart accepted (server-side dry run") ||
-		!strings.Contains(r.stdout, "dry run: nothing was changed") ||
-		strings.Contains(r.stdout, "front-prod") || strings.Contains(r.stdout, "back") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "dry run: would restart 1 deployment(s)") ||
+		!strings.Contains(r.Stdout, ns1+"/deployment/front-a   restart accepted (server-side dry run") ||
+		!strings.Contains(r.Stdout, "dry run: nothing was changed") ||
+		strings.Contains(r.Stdout, "front-prod") || strings.Contains(r.Stdout, "back") {
 		t.Fatalf("dry run: got %+v", r)
 	}
 	for _, d := range deps {
@@ -130,8 +130,8 @@ func TestScriptRestartByLabelE2E(t *testing.T) {
 
 	// The session's namespace: front-a only, rolled out when the script ends.
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns1, script, front, "--timeout", "2m")
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if r.code != 0 || len(lines) != 2 ||
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if r.Code != 0 || len(lines) != 2 ||
 		lines[0] != `restarting 1 deployment(s) matching "`+front+`" in namespace `+ns1 ||
 		!strings.HasPrefix(lines[1], ns1+"/deployment/front-a   restarted, ready 2/2 after ") {
 		t.Fatalf("restart in %s: got %+v", ns1, r)
@@ -175,14 +175,14 @@ func TestScriptRestartByLabelE2E(t *testing.T) {
 
 	// -A: both namespaces, the stuck one and front-prod still left out.
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns1, script, "-A", "--timeout=2m", front)
-	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if r.code != 0 || len(lines) != 3 || !strings.Contains(lines[0], "restarting 2 deployment(s)") ||
+	lines = strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if r.Code != 0 || len(lines) != 3 || !strings.Contains(lines[0], "restarting 2 deployment(s)") ||
 		!strings.Contains(lines[0], "in all namespaces") {
 		t.Fatalf("-A: got %+v", r)
 	}
 	for _, want := range []string{ns1 + "/deployment/front-a", ns2 + "/deployment/front-b"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("-A: no line for %s in %q", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("-A: no line for %s in %q", want, r.Stdout)
 		}
 	}
 	b := get(ns2, "front-b")
@@ -196,8 +196,8 @@ func TestScriptRestartByLabelE2E(t *testing.T) {
 	// A deployment that cannot become ready: restarted, then the wait times
 	// out and the script says so and fails.
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns2, script, "k8sh-test="+tag+",tier=stuck", "--timeout", "2s")
-	if r.code != 1 || !strings.Contains(r.stdout, ns2+"/deployment/stuck   restarted, NOT READY 0/1 after ") ||
-		!strings.Contains(r.stderr, "fail: 1 of 1 deployment(s) not restarted or not ready within 2s") {
+	if r.Code != 1 || !strings.Contains(r.Stdout, ns2+"/deployment/stuck   restarted, NOT READY 0/1 after ") ||
+		!strings.Contains(r.Stderr, "fail: 1 of 1 deployment(s) not restarted or not ready within 2s") {
 		t.Fatalf("stuck: got %+v", r)
 	}
 	if d := get(ns2, "stuck"); d.Spec.Template.Annotations[restartedAt] == "" {
@@ -207,7 +207,7 @@ func TestScriptRestartByLabelE2E(t *testing.T) {
 	// Bad arguments: a clear usage error, exit status 2, nothing done.
 	for _, args := range [][]string{{}, {""}, {"a=b", "c=d"}, {"a=b", "--timeout", "soon"}, {"a=b", "--bogus"}} {
 		r = k8sh(t, "", nil, append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns1, script}, args...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, "usage: restart-by-label.star") || r.stdout != "" {
+		if r.Code != 2 || !strings.Contains(r.Stderr, "usage: restart-by-label.star") || r.Stdout != "" {
 			t.Errorf("args %q: want a usage error, got %+v", args, r)
 		}
 	}

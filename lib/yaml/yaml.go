@@ -1,4 +1,6 @@
-package builtins
+// Package yaml is k8sh's yaml module: YAML text to and from Starlark
+// values, as kubectl reads and prints it.
+package yaml
 
 import (
 	"bufio"
@@ -7,33 +9,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
 )
 
-// YAML is the yaml module:
+// Module is the yaml module:
 //
 //	yaml.encode(x)        str
 //	yaml.decode(s)        value of the one document in s
 //	yaml.decode_all(s)    list of the values of every document in s
-var YAML = &starlarkstruct.Module{
+var Module = &starlarkstruct.Module{
 	Name: "yaml",
 	Members: starlark.StringDict{
-		"encode": newBuiltin("yaml.encode", `yaml.encode(x)
+		"encode": doc.Builtin("yaml.encode", `yaml.encode(x)
 
 Returns x as YAML text, keys sorted, as kubectl -o yaml prints it. x is a
 k8s.object, a dict, a list, or any JSON-like value.`, yamlEncode),
-		"decode": newBuiltin("yaml.decode", `yaml.decode(s)
+		"decode": doc.Builtin("yaml.decode", `yaml.decode(s)
 
 Returns the value of the one YAML document in s: maps become dicts, lists
 lists, integers ints. s holding several documents is an error
 (see yaml.decode_all).`, yamlDecode),
-		"decode_all": newBuiltin("yaml.decode_all", `yaml.decode_all(s)
+		"decode_all": doc.Builtin("yaml.decode_all", `yaml.decode_all(s)
 
 Returns the list of the values of every YAML document in s (documents are
 separated by "---" lines; empty ones are skipped), as kubectl apply -f reads
@@ -46,7 +50,7 @@ func yamlEncode(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x", &x); err != nil {
 		return nil, err
 	}
-	g, err := FromStarlark(x)
+	g, err := starconv.FromStarlark(x)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -63,7 +67,7 @@ func decodeArg(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "s", &s); err != nil {
 		return nil, err
 	}
-	docs, err := DecodeYAMLDocuments(s)
+	docs, err := DecodeDocuments(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -79,7 +83,7 @@ func yamlDecode(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	case 0:
 		return starlark.None, nil
 	case 1:
-		return ToStarlark(docs[0]), nil
+		return starconv.ToStarlark(docs[0]), nil
 	}
 	return nil, fmt.Errorf("%s: the text holds %d documents; use yaml.decode_all", b.Name(), len(docs))
 }
@@ -91,15 +95,15 @@ func yamlDecodeAll(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	out := make([]starlark.Value, len(docs))
 	for i, d := range docs {
-		out[i] = ToStarlark(d)
+		out[i] = starconv.ToStarlark(d)
 	}
 	return starlark.NewList(out), nil
 }
 
-// DecodeYAMLDocuments decodes every non-empty document of a YAML (or JSON)
+// DecodeDocuments decodes every non-empty document of a YAML (or JSON)
 // stream into plain Go data, integers as int64. An error names the document
 // (1-based) and the line within it.
-func DecodeYAMLDocuments(s string) ([]any, error) {
+func DecodeDocuments(s string) ([]any, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(s)))
 	var docs []any
 	for n := 1; ; n++ {
@@ -150,29 +154,4 @@ func numbersToInt64(v any) any {
 		return f
 	}
 	return v
-}
-
-// ToStarlark converts plain Go data into plain Starlark values: maps become
-// dicts (keys sorted), slices lists.
-func ToStarlark(v any) starlark.Value {
-	switch v := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		d := starlark.NewDict(len(v))
-		for _, k := range keys {
-			d.SetKey(starlark.String(k), ToStarlark(v[k]))
-		}
-		return d
-	case []any:
-		out := make([]starlark.Value, len(v))
-		for i, e := range v {
-			out[i] = ToStarlark(e)
-		}
-		return starlark.NewList(out)
-	}
-	return goToStarlark(v)
 }

@@ -1,4 +1,5 @@
-package builtins
+// Package re is k8sh's re module: regular expressions in Go's RE2 syntax.
+package re
 
 import (
 	"fmt"
@@ -9,9 +10,11 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/k8sh/k8sh/lib/doc"
 )
 
-// Re is the re module: regular expressions in Go's RE2 syntax, which runs
+// Module is the re module: regular expressions in Go's RE2 syntax, which runs
 // in time linear in its input (no backreferences).
 //
 //	re.match(pattern, s)       match or None, anchored at the start
@@ -20,7 +23,7 @@ import (
 //	re.findall(pattern, s)     list
 //	re.sub(pattern, repl, s, count=0)    str
 //	re.split(pattern, s, maxsplit=0)     list of str
-var Re = &starlarkstruct.Module{
+var Module = &starlarkstruct.Module{
 	Name: "re",
 	Members: starlark.StringDict{
 		"match":     reMatch,
@@ -41,7 +44,7 @@ groups, None for a group that did not take part), m.named (a dict of the
 named groups), m.start and m.end (byte offsets in s) and m.group(n=0)
 (n a number or a group's name).`
 
-var reMatch = newBuiltin("re.match", `re.match(pattern, s)
+var reMatch = doc.Builtin("re.match", `re.match(pattern, s)
 
 Returns the match of pattern at the start of s, or None.
   m = re.match(r"(\w+)-([0-9a-f]+)-", pod.metadata.name)
@@ -51,7 +54,7 @@ Returns the match of pattern at the start of s, or None.
 	return reFind(b, args, kwargs, `\A(?:%s)`)
 })
 
-var reFullmatch = newBuiltin("re.fullmatch", `re.fullmatch(pattern, s)
+var reFullmatch = doc.Builtin("re.fullmatch", `re.fullmatch(pattern, s)
 
 Returns the match of pattern against the whole of s, or None.
 `+matchDoc+`
@@ -59,7 +62,7 @@ Returns the match of pattern against the whole of s, or None.
 	return reFind(b, args, kwargs, `\A(?:%s)\z`)
 })
 
-var reSearch = newBuiltin("re.search", `re.search(pattern, s)
+var reSearch = doc.Builtin("re.search", `re.search(pattern, s)
 
 Returns the first match of pattern anywhere in s, or None.
   m = re.search(r":(?P<tag>[^:@]+)$", image)
@@ -69,7 +72,7 @@ Returns the first match of pattern anywhere in s, or None.
 	return reFind(b, args, kwargs, "%s")
 })
 
-var reFindall = newBuiltin("re.findall", `re.findall(pattern, s)
+var reFindall = doc.Builtin("re.findall", `re.findall(pattern, s)
 
 Returns every non-overlapping match of pattern in s, as Python does: a list
 of strings when pattern has no group, of the group's text when it has one,
@@ -102,7 +105,7 @@ and of tuples of the groups' texts when it has more.
 	return starlark.NewList(out), nil
 })
 
-var reSub = newBuiltin("re.sub", `re.sub(pattern, repl, s, count=0)
+var reSub = doc.Builtin("re.sub", `re.sub(pattern, repl, s, count=0)
 
 Returns s with the matches of pattern replaced by repl: the first count
 of them, or all when count is 0. repl is a string in which $1, ${1} or
@@ -155,7 +158,7 @@ ${name} stand for a group ($$ for a dollar sign; Go's syntax, not Python's
 	return starlark.String(out.String()), nil
 })
 
-var reSplit = newBuiltin("re.split", `re.split(pattern, s, maxsplit=0)
+var reSplit = doc.Builtin("re.split", `re.split(pattern, s, maxsplit=0)
 
 Returns the pieces of s between the matches of pattern: at most maxsplit
 splits, or all when maxsplit is 0.

@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -175,11 +175,11 @@ func TestScriptNamespaceCleanupE2E(t *testing.T) {
 			t.Fatalf("%s missing before the cleanup: %v", want, before)
 		}
 	}
-	script := "scripts/namespace-cleanup.star"
+	script := "namespace-cleanup.star"
 
 	// The default age, 24h: everything here is younger, nothing goes.
 	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, script)
-	if r.code != 0 || r.stdout != "namespace "+ns+": finished pods and jobs older than 24h\nnothing to delete (4 finished, younger than 24h, kept)\n" {
+	if r.Code != 0 || r.Stdout != "namespace "+ns+": finished pods and jobs older than 24h\nnothing to delete (4 finished, younger than 24h, kept)\n" {
 		t.Fatalf("default age: got %+v", r)
 	}
 	if got := names(); !slices.Equal(got, before) {
@@ -188,7 +188,7 @@ func TestScriptNamespaceCleanupE2E(t *testing.T) {
 
 	// --dry-run with any age: says what would go, removes nothing.
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--dry-run", script, "--older-than", "0s")
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("dry run: got %+v", r)
 	}
 	wantRows := []string{
@@ -212,10 +212,10 @@ func TestScriptNamespaceCleanupE2E(t *testing.T) {
 			}
 		}
 	}
-	checkRows("dry run", "would delete", r.stdout)
-	if !strings.HasPrefix(r.stdout, "dry run: namespace "+ns+": finished pods and jobs, any age\n") ||
-		!strings.HasSuffix(r.stdout, "dry run: would delete 4 objects; nothing was deleted\n") {
-		t.Errorf("dry run: got %q", r.stdout)
+	checkRows("dry run", "would delete", r.Stdout)
+	if !strings.HasPrefix(r.Stdout, "dry run: namespace "+ns+": finished pods and jobs, any age\n") ||
+		!strings.HasSuffix(r.Stdout, "dry run: would delete 4 objects; nothing was deleted\n") {
+		t.Errorf("dry run: got %q", r.Stdout)
 	}
 	if got := names(); !slices.Equal(got, before) {
 		t.Fatalf("dry run changed the namespace: before %v, after %v", before, got)
@@ -224,12 +224,12 @@ func TestScriptNamespaceCleanupE2E(t *testing.T) {
 	// For real, with the script's own -n: the finished ones go, the job's
 	// pod with it; running, pending and job-running (and its failed pod) stay.
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, script, "-n", ns, "--older-than", "0s")
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("cleanup: got %+v", r)
 	}
-	checkRows("cleanup", "deleted  ", r.stdout)
-	if !strings.HasSuffix(r.stdout, "\ndeleted 4 objects\n") {
-		t.Errorf("cleanup: got %q", r.stdout)
+	checkRows("cleanup", "deleted  ", r.Stdout)
+	if !strings.HasSuffix(r.Stdout, "\ndeleted 4 objects\n") {
+		t.Errorf("cleanup: got %q", r.Stdout)
 	}
 	var want []string
 	for _, n := range before {
@@ -258,14 +258,14 @@ func TestScriptNamespaceCleanupE2E(t *testing.T) {
 
 	// Nothing finished is left: a second run has nothing to do.
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, script, "--older-than=0s")
-	if r.code != 0 || !strings.HasSuffix(r.stdout, "\nnothing to delete\n") {
+	if r.Code != 0 || !strings.HasSuffix(r.Stdout, "\nnothing to delete\n") {
 		t.Errorf("second cleanup: got %+v", r)
 	}
 
 	// Bad arguments: a clear usage error, exit status 2.
 	for _, args := range [][]string{{"--older-than", "soon"}, {"--older-than"}, {"--older-than", "-1h"}, {"extra"}} {
 		r = k8sh(t, "", nil, append([]string{"--kubeconfig", env.Kubeconfig, "-n", ns, script}, args...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, "usage: namespace-cleanup.star") || r.stdout != "" {
+		if r.Code != 2 || !strings.Contains(r.Stderr, "usage: namespace-cleanup.star") || r.Stdout != "" {
 			t.Errorf("args %q: want a usage error, got %+v", args, r)
 		}
 	}

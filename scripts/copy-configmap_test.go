@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -58,16 +58,16 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 		t.Helper()
 		full := append([]string{"--kubeconfig", env.Kubeconfig, "-n", src}, args...)
 		r := k8sh(t, "", nil, full...)
-		outputs = append(outputs, r.stdout, r.stderr)
-		if r.code != wantCode {
-			t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, wantCode, r.stdout, r.stderr)
+		outputs = append(outputs, r.Stdout, r.Stderr)
+		if r.Code != wantCode {
+			t.Fatalf("k8sh %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, wantCode, r.Stdout, r.Stderr)
 		}
 		return r
 	}
 	// line checks that the output line for namespace ns starts with want.
 	line := func(r result, ns, want string) {
 		t.Helper()
-		for _, l := range strings.Split(r.stdout, "\n") {
+		for _, l := range strings.Split(r.Stdout, "\n") {
 			if strings.HasPrefix(l, ns+": ") {
 				if !strings.HasPrefix(l, ns+": "+want) {
 					t.Errorf("line of %s is %q, want it to start with %q", ns, l, ns+": "+want)
@@ -75,7 +75,7 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 				return
 			}
 		}
-		t.Errorf("no line for namespace %s, want %q, in:\n%s", ns, want, r.stdout)
+		t.Errorf("no line for namespace %s, want %q, in:\n%s", ns, want, r.Stdout)
 	}
 	getCM := func(ns string) *corev1.ConfigMap {
 		t.Helper()
@@ -124,7 +124,7 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 	}
 
 	// A dry run creates nothing and says what it would do.
-	r := run(0, "--dry-run", "scripts/copy-configmap.star", "configmap/app-config", dst1, dst2)
+	r := run(0, "--dry-run", "copy-configmap.star", "configmap/app-config", dst1, dst2)
 	line(r, dst1, "would create")
 	line(r, dst2, "would create")
 	if getCM(dst1) != nil || getCM(dst2) != nil {
@@ -133,7 +133,7 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 
 	// The copy; the source namespace among the targets is skipped, a
 	// missing namespace fails alone.
-	r = run(1, "scripts/copy-configmap.star", "cm/app-config", dst1, src, "no-such-namespace-k8sh", dst2)
+	r = run(1, "copy-configmap.star", "cm/app-config", dst1, src, "no-such-namespace-k8sh", dst2)
 	line(r, dst1, "created")
 	line(r, dst2, "created")
 	line(r, src, "skipped: it is the source")
@@ -150,12 +150,12 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := getCM(dst1)
-	r = run(0, "scripts/copy-configmap.star", "configmap/app-config", dst1)
+	r = run(0, "copy-configmap.star", "configmap/app-config", dst1)
 	line(r, dst1, "skipped: exists and differs in data a, b, c; labels (--overwrite replaces it)")
 	if after := getCM(dst1); after.ResourceVersion != before.ResourceVersion {
 		t.Errorf("a skipped copy was changed: %v", after.Data)
 	}
-	r = run(0, "--dry-run", "scripts/copy-configmap.star", "configmap/app-config", dst1, "--overwrite")
+	r = run(0, "--dry-run", "copy-configmap.star", "configmap/app-config", dst1, "--overwrite")
 	line(r, dst1, "would replace: data a, b, c; labels")
 	if after := getCM(dst1); after.ResourceVersion != before.ResourceVersion {
 		t.Errorf("a dry-run overwrite changed the copy: %v", after.Data)
@@ -169,7 +169,7 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 	if _, err := core.ConfigMaps(dst2).Update(ctx, c2, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r = run(0, "scripts/copy-configmap.star", "configmap/app-config", dst1, dst2, "--overwrite")
+	r = run(0, "copy-configmap.star", "configmap/app-config", dst1, dst2, "--overwrite")
 	line(r, dst1, "replaced: data a, b, c; labels")
 	line(r, dst2, "replaced (deleted and recreated): data a, b, c; immutable; labels")
 	if c := sameAsSource("overwrite", dst1); c.UID != before.UID {
@@ -178,15 +178,15 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 	if c := sameAsSource("overwrite", dst2); c.UID == c2.UID || c.Immutable != nil && *c.Immutable {
 		t.Errorf("the immutable copy in %s was not recreated as the (mutable) source: uid %s, immutable %v", dst2, c.UID, c.Immutable)
 	}
-	r = run(0, "scripts/copy-configmap.star", "configmap/app-config", dst1, dst2)
+	r = run(0, "copy-configmap.star", "configmap/app-config", dst1, dst2)
 	line(r, dst1, "unchanged: the copy there is identical")
 	line(r, dst2, "unchanged: the copy there is identical")
 
 	// A Secret, into a context named explicitly: its values never show.
-	r = run(0, "scripts/copy-configmap.star", "secret/db-creds", "--to-context", "sandbox", dst1)
+	r = run(0, "copy-configmap.star", "secret/db-creds", "--to-context", "sandbox", dst1)
 	line(r, dst1, "created")
-	if !strings.Contains(r.stdout, "Secret of type example.com/db, 2 keys") {
-		t.Errorf("the header does not describe the secret:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "Secret of type example.com/db, 2 keys") {
+		t.Errorf("the header does not describe the secret:\n%s", r.Stdout)
 	}
 	sc, err := core.Secrets(dst1).Get(ctx, "db-creds", metav1.GetOptions{})
 	if err != nil {
@@ -201,9 +201,9 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 	if _, err := core.Secrets(src).Update(ctx, ss, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r = run(0, "scripts/copy-configmap.star", "secret/db-creds", "--to-context", "sandbox", dst1)
+	r = run(0, "copy-configmap.star", "secret/db-creds", "--to-context", "sandbox", dst1)
 	line(r, dst1, "skipped: exists and differs in data password (--overwrite replaces it)")
-	r = run(0, "scripts/copy-configmap.star", "secret/db-creds", "--to-context", "sandbox", dst1, "--overwrite")
+	r = run(0, "copy-configmap.star", "secret/db-creds", "--to-context", "sandbox", dst1, "--overwrite")
 	line(r, dst1, "replaced: data password")
 	if sc, _ := core.Secrets(dst1).Get(ctx, "db-creds", metav1.GetOptions{}); string(sc.Data["password"]) != secretValue+"-rotated" {
 		t.Errorf("the secret was not overwritten")
@@ -211,15 +211,15 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 
 	// The read-only context cannot read Secrets there: a failure, nothing
 	// made. Its default namespace (no NAMESPACE) is the source itself.
-	r = run(1, "scripts/copy-configmap.star", "secret/db-creds", "--to-context", "sandbox-viewer", dst2)
+	r = run(1, "copy-configmap.star", "secret/db-creds", "--to-context", "sandbox-viewer", dst2)
 	line(r, dst2, "FAILED: ")
-	if !strings.Contains(r.stdout, "forbidden") {
-		t.Errorf("the viewer's failure does not say forbidden:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "forbidden") {
+		t.Errorf("the viewer's failure does not say forbidden:\n%s", r.Stdout)
 	}
 	if _, err := core.Secrets(dst2).Get(ctx, "db-creds", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the secret reached %s through the read-only context (err %v)", dst2, err)
 	}
-	r = run(0, "scripts/copy-configmap.star", "cm/app-config", "--to-context", "sandbox-viewer")
+	r = run(0, "copy-configmap.star", "cm/app-config", "--to-context", "sandbox-viewer")
 	line(r, src, "skipped: it is the source")
 
 	// A service account token is refused.
@@ -229,9 +229,9 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r = run(1, "scripts/copy-configmap.star", "secret/sa-token", dst1)
-	if !strings.Contains(r.stderr, "service account token") {
-		t.Errorf("copying a service account token: want a refusal, got:\n%s", r.stderr)
+	r = run(1, "copy-configmap.star", "secret/sa-token", dst1)
+	if !strings.Contains(r.Stderr, "service account token") {
+		t.Errorf("copying a service account token: want a refusal, got:\n%s", r.Stderr)
 	}
 	if _, err := core.Secrets(dst1).Get(ctx, "sa-token", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the service account token was copied (err %v)", err)
@@ -254,9 +254,9 @@ func TestScriptCopyConfigMapE2E(t *testing.T) {
 		if strings.HasPrefix(tc.want, "usage:") {
 			code = 2
 		}
-		r := run(code, append([]string{"scripts/copy-configmap.star"}, tc.args...)...)
-		if !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.stderr, tc.want)
+		r := run(code, append([]string{"copy-configmap.star"}, tc.args...)...)
+		if !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.Stderr, tc.want)
 		}
 	}
 

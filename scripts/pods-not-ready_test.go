@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -31,9 +31,9 @@ func TestScriptPodsNotReadyE2E(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	var last result
 	for time.Now().Before(deadline) {
-		last = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "scripts/pods-not-ready.star")
-		lines := strings.Split(strings.TrimSpace(last.stdout), "\n")
-		if last.code == 0 && len(lines) == 2 && strings.HasPrefix(lines[0], want) &&
+		last = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "pods-not-ready.star")
+		lines := strings.Split(strings.TrimSpace(last.Stdout), "\n")
+		if last.Code == 0 && len(lines) == 2 && strings.HasPrefix(lines[0], want) &&
 			strings.Contains(lines[1], "stuck") && strings.Contains(lines[1], "Pending") &&
 			strings.Contains(lines[1], "PodScheduled: Unschedulable") {
 			return

@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -125,7 +125,7 @@ func TestScriptImageInventoryE2E(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	script := "scripts/image-inventory.star"
+	script := "image-inventory.star"
 	table := func(rows ...[3]string) string {
 		rows = append([][3]string{{"IMAGE", "PODS", "WORKLOADS"}}, rows...)
 		w0, w1 := 0, 0
@@ -149,7 +149,7 @@ func TestScriptImageInventoryE2E(t *testing.T) {
 		[3]string{img("shared:1"), "2", "deployment/web"},
 		[3]string{img("web:1"), "3", "deployment/web, pod/solo"},
 	)
-	if r.code != 0 || r.stdout != want {
+	if r.Code != 0 || r.Stdout != want {
 		t.Fatalf("-n %s: got %+v\nwant stdout:\n%s", ns1, r, want)
 	}
 
@@ -165,18 +165,18 @@ func TestScriptImageInventoryE2E(t *testing.T) {
 		[3]string{img("web:1"), "3", "deployment/web, pod/solo"},
 		[3]string{img("zero:1"), "0", "deployment/zero"},
 	)
-	if r.code != 0 || r.stdout != want {
+	if r.Code != 0 || r.Stdout != want {
 		t.Fatalf("--templates: got %+v\nwant stdout:\n%s", r, want)
 	}
 
 	// Every namespace (the default), as JSON: the shared image in both.
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, script, "-o", "json")
 	var rows []inventoryRow
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("-o json: got %+v", r)
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		t.Fatalf("-o json: %v in %q", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &rows); err != nil {
+		t.Fatalf("-o json: %v in %q", err, r.Stdout)
 	}
 	if !slices.IsSortedFunc(rows, func(a, b inventoryRow) int { return strings.Compare(a.Image, b.Image) }) {
 		t.Errorf("-o json: not sorted by image")
@@ -213,14 +213,14 @@ func TestScriptImageInventoryE2E(t *testing.T) {
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, script, "-A")
 	line := regexp.MustCompile("(?m)^" + regexp.QuoteMeta(img("shared:1")) + " +3 +" +
 		regexp.QuoteMeta(strings.Join(inventorySorted(ns1+"/deployment/web", ns2+"/deployment/api"), ", ")) + "$")
-	if r.code != 0 || !line.MatchString(r.stdout) {
-		t.Errorf("-A: no line for %s with both namespaces in %q", img("shared:1"), r.stdout)
+	if r.Code != 0 || !line.MatchString(r.Stdout) {
+		t.Errorf("-A: no line for %s with both namespaces in %q", img("shared:1"), r.Stdout)
 	}
 
 	// Bad arguments: a clear usage error, exit status 2.
 	for _, args := range [][]string{{"-o", "yaml"}, {"-n"}, {"extra"}} {
 		r = k8sh(t, "", nil, append([]string{"--kubeconfig", env.Kubeconfig, script}, args...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, "usage: image-inventory.star") || r.stdout != "" {
+		if r.Code != 2 || !strings.Contains(r.Stderr, "usage: image-inventory.star") || r.Stdout != "" {
 			t.Errorf("args %q: want a usage error, got %+v", args, r)
 		}
 	}

@@ -1,24 +1,18 @@
-package builtins
+package doc
 
 import (
-	"fmt"
-
 	"go.starlark.net/lib/json"
 	starlarkmath "go.starlark.net/lib/math"
 	starlarktime "go.starlark.net/lib/time"
-	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
 )
 
 // The documentation of the modules k8sh takes from go.starlark.net (json,
-// time, math), of the struct builtin, and of the values (not builtins) of
-// k8sh's own modules, for help() and docs/reference. go.starlark.net names
-// some of its builtins without their module ("now", "ceil"); documented
-// maps each builtin to the dotted name of its documentation.
-var documented = map[*starlark.Builtin]string{}
-
+// time, math) and of the struct builtin, for help() and docs/reference.
+// go.starlark.net names some of its builtins without their module ("now",
+// "ceil"); Module maps each builtin to the dotted name of its
+// documentation.
 func init() {
-	documentModule(json.Module, map[string]string{
+	Module(json.Module, map[string]string{
 		"encode": `json.encode(x)
 
 Returns the JSON encoding of x: None, bools, ints (of any size), floats,
@@ -39,7 +33,7 @@ Returns the JSON text str pretty-printed: each line starts with prefix and
 each level is indented by indent.`,
 	})
 
-	documentModule(starlarktime.Module, map[string]string{
+	Module(starlarktime.Module, map[string]string{
 		"now": `time.now()
 
 Returns the current local time, a time value: t.year, t.month, t.day,
@@ -112,7 +106,7 @@ Reports whether loc is the name of a time zone ("Europe/Paris", "UTC").`,
 		math[name] = "math." + doc
 	}
 	math["ceil"] += "\nAll math functions take ints and floats."
-	documentModule(starlarkmath.Module, math)
+	Module(starlarkmath.Module, math)
 
 	docs["struct"] = `struct(**kwargs)
 
@@ -120,39 +114,4 @@ Returns a struct: an immutable value whose fields are the keyword
 arguments, read as attributes.
   r = struct(name="web", ready=True)
   print(r.name, r.ready)`
-	docs["sys.argv"] = `sys.argv
-
-The list of the script's arguments: the script's path first ("-c" for
-k8sh -c, "-" for standard input), then the arguments that follow it.`
-	docs["sys.dry_run"] = `sys.dry_run
-
-True when k8sh runs with --dry-run: every change is a server-side dry run,
-so a script can say what it would do and skip waiting for changes that
-were not made.`
-}
-
-// documentModule records the doc of each member of mod, by member name; a
-// module member without a doc is an error of k8sh.
-func documentModule(mod *starlarkstruct.Module, byMember map[string]string) {
-	for name, v := range mod.Members {
-		doc, ok := byMember[name]
-		if !ok {
-			panic(fmt.Sprintf("no documentation for %s.%s", mod.Name, name))
-		}
-		full := mod.Name + "." + name
-		docs[full] = doc
-		if b, ok := v.(*starlark.Builtin); ok {
-			documented[b] = full
-		}
-	}
-}
-
-// docOf returns the documentation of builtin b.
-func docOf(b *starlark.Builtin) (string, bool) {
-	name := b.Name()
-	if full, ok := documented[b]; ok {
-		name = full
-	}
-	d, ok := docs[name]
-	return d, ok
 }

@@ -1,4 +1,6 @@
-package builtins
+// Package file is k8sh's file module: files relative to the script's
+// directory, confined to it with --sandbox.
+package file
 
 import (
 	"errors"
@@ -9,38 +11,72 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/k8sh/k8sh/lib/doc"
 )
 
-// File is the file module: files relative to the script's directory, the
-// way kubectl apply -f reads them.
+// Options are what a run gives the file module.
+type Options struct {
+	// Dir is the directory relative paths are resolved against: the
+	// script's, or the working directory ("") for -c, standard input and
+	// the REPL.
+	Dir string
+	// Sandbox (--sandbox): no file.write, and reads confined to Dir,
+	// symbolic links included.
+	Sandbox bool
+}
+
+// New returns the file module of a run: files relative to the script's
+// directory, the way kubectl apply -f reads them.
 //
 //	file.read(path)          str
 //	file.write(path, text)   None
 //	file.glob(pattern)       sorted list of str
 //	file.exists(path)        bool
-var File = &starlarkstruct.Module{
-	Name: "file",
-	Members: starlark.StringDict{
-		"read":   fileRead,
-		"write":  fileWrite,
-		"glob":   fileGlob,
-		"exists": fileExists,
-	},
+func New(o Options) *starlarkstruct.Module {
+	m := &module{Options: o}
+	return &starlarkstruct.Module{
+		Name: "file",
+		Members: starlark.StringDict{
+			"read":   doc.Documented("file.read", m.read),
+			"write":  doc.Documented("file.write", m.write),
+			"glob":   doc.Documented("file.glob", m.glob),
+			"exists": doc.Documented("file.exists", m.exists),
+		},
+	}
+}
+
+// module is the state of one run's file module.
+type module struct {
+	Options
+	rootOnce sync.Once
+	root     *os.Root // the --sandbox file root, opened on first use
+	rootErr  error
+}
+
+func init() {
+	doc.Set("file.read", readDoc)
+	doc.Set("file.write", writeDoc)
+	doc.Set("file.glob", globDoc)
+	doc.Set("file.exists", existsDoc)
 }
 
 const fileRelative = `A relative path is relative to the script's directory (the working
 directory for -c, standard input and the REPL). With --sandbox, paths must
 stay inside that directory.`
 
-var fileRead = newBuiltin("file.read", `file.read(path)
+const readDoc = `file.read(path)
 
 Returns the contents of the file at path as a string.
   k8s.apply(file.read("install.yaml"))
-`+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	fsys, name, _, err := fileArg(thread, b, args, kwargs, "path")
+` + fileRelative
+
+func (m *module) read(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	fsys, name, _, err := m.arg(b, args, kwargs, "path")
 	if err != nil {
 		return nil, err
 	}
@@ -49,15 +85,17 @@ Returns the contents of the file at path as a string.
 		return nil, fileError(b, err)
 	}
 	return starlark.String(data), nil
-})
+}
 
-var fileWrite = newBuiltin("file.write", `file.write(path, text)
+const writeDoc = `file.write(path, text)
 
 Writes text (a string or bytes) to the file at path, replacing it whole: the
 new contents go to a temporary file first, so a failed write leaves the old
 file as it was. A new file gets mode 0644; an existing one keeps its mode.
 Not available with --sandbox.
-`+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+` + fileRelative
+
+func (m *module) write(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var path string
 	var text starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "text", &text); err != nil {
@@ -72,14 +110,10 @@ Not available with --sandbox.
 	default:
 		return nil, fmt.Errorf("%s: text is a %s, want a string or bytes", b.Name(), text.Type())
 	}
-	s, err := session(thread, b)
-	if err != nil {
-		return nil, err
-	}
-	if s.Sandbox {
+	if m.Sandbox {
 		return nil, fmt.Errorf("%s: writing files is not allowed with --sandbox", b.Name())
 	}
-	_, name, err := filePath(thread, b, path)
+	_, name, err := m.path(b, path)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +121,9 @@ Not available with --sandbox.
 		return nil, fileError(b, err)
 	}
 	return starlark.None, nil
-})
+}
 
-var fileGlob = newBuiltin("file.glob", `file.glob(pattern)
+const globDoc = `file.glob(pattern)
 
 Returns the paths that match pattern, sorted: * matches any run of
 characters but /, ? one character, [a-z] a class (Go's filepath.Match),
@@ -99,8 +133,10 @@ reads a tree:
 A relative pattern gives paths relative to the same directory, so they can
 be passed to file.read as they are:
   [yaml.decode_all(file.read(p)) for p in file.glob("manifests/*.yaml")]
-`+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	fsys, name, pattern, err := fileArg(thread, b, args, kwargs, "pattern")
+` + fileRelative
+
+func (m *module) glob(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	fsys, name, pattern, err := m.arg(b, args, kwargs, "pattern")
 	if err != nil {
 		return nil, err
 	}
@@ -119,13 +155,15 @@ be passed to file.read as they are:
 		out[i] = starlark.String(m)
 	}
 	return starlark.NewList(out), nil
-})
+}
 
-var fileExists = newBuiltin("file.exists", `file.exists(path)
+const existsDoc = `file.exists(path)
 
 Reports whether a file or directory exists at path.
-`+fileRelative, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	fsys, name, _, err := fileArg(thread, b, args, kwargs, "path")
+` + fileRelative
+
+func (m *module) exists(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	fsys, name, _, err := m.arg(b, args, kwargs, "path")
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +175,7 @@ Reports whether a file or directory exists at path.
 		return starlark.False, nil
 	}
 	return nil, fileError(b, err)
-})
+}
 
 // files reads files either anywhere, relative to dir, or (with --sandbox)
 // only inside root.
@@ -236,27 +274,24 @@ func matchElems(pat, name []string) bool {
 	return ok && matchElems(pat[1:], name[1:])
 }
 
-// fileArg unpacks the one argument (named param) of a file builtin, a
-// path or pattern, and returns it with filePath's files and name for it.
-func fileArg(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, param string) (files, string, string, error) {
+// arg unpacks the one argument (named param) of a file builtin, a path or
+// pattern, and returns it with path's files and name for it.
+func (m *module) arg(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, param string) (files, string, string, error) {
 	var path string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, param, &path); err != nil {
 		return files{}, "", "", err
 	}
-	fsys, name, err := filePath(thread, b, path)
+	fsys, name, err := m.path(b, path)
 	return fsys, name, path, err
 }
 
-// filePath returns the files of the session and the name of path in them:
-// an absolute path, or with --sandbox one relative to the script's
-// directory that does not leave it.
-func filePath(thread *starlark.Thread, b *starlark.Builtin, path string) (files, string, error) {
-	s, err := session(thread, b)
-	if err != nil {
-		return files{}, "", err
-	}
-	dir := s.Dir
+// path returns the files of the run and the name of path in them: an
+// absolute path, or with --sandbox one relative to the script's directory
+// that does not leave it.
+func (m *module) path(b *starlark.Builtin, path string) (files, string, error) {
+	dir := m.Dir
 	if dir == "" {
+		var err error
 		if dir, err = os.Getwd(); err != nil {
 			return files{}, "", fmt.Errorf("%s: %v", b.Name(), err)
 		}
@@ -264,7 +299,7 @@ func filePath(thread *starlark.Thread, b *starlark.Builtin, path string) (files,
 	if path == "" {
 		return files{}, "", fmt.Errorf("%s: empty path", b.Name())
 	}
-	if !s.Sandbox {
+	if !m.Sandbox {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(dir, path)
 		}
@@ -273,7 +308,7 @@ func filePath(thread *starlark.Thread, b *starlark.Builtin, path string) (files,
 	if !filepath.IsLocal(path) {
 		return files{}, "", fmt.Errorf("%s: %q is outside the script's directory %s (--sandbox)", b.Name(), path, dir)
 	}
-	root, err := s.sandboxRoot(dir)
+	root, err := m.sandboxRoot(dir)
 	if err != nil {
 		return files{}, "", fmt.Errorf("%s: %v", b.Name(), err)
 	}
@@ -282,9 +317,9 @@ func filePath(thread *starlark.Thread, b *starlark.Builtin, path string) (files,
 
 // sandboxRoot opens dir as the root that confines --sandbox file reads,
 // symbolic links included.
-func (s *Session) sandboxRoot(dir string) (*os.Root, error) {
-	s.rootOnce.Do(func() { s.root, s.rootErr = os.OpenRoot(dir) })
-	return s.root, s.rootErr
+func (m *module) sandboxRoot(dir string) (*os.Root, error) {
+	m.rootOnce.Do(func() { m.root, m.rootErr = os.OpenRoot(dir) })
+	return m.root, m.rootErr
 }
 
 // fileError words an error of the os package for a builtin: the path and

@@ -1,4 +1,6 @@
-package main
+// Package load implements load() for k8sh programs: a module's path is
+// relative to the file that loads it, then to each directory of K8SH_PATH.
+package load
 
 import (
 	"fmt"
@@ -8,17 +10,16 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
-
-	"github.com/k8sh/k8sh/builtins"
 )
 
-// loader implements load(): a module path is relative to the file that
+// A Loader implements load(): a module path is relative to the file that
 // loads it (the working directory for -c, stdin and the REPL), then to each
 // directory of K8SH_PATH; each module runs once per run, and a cycle is an
 // error that names the chain.
-type loader struct {
+type Loader struct {
 	opts        *syntax.FileOptions
 	predeclared starlark.StringDict
+	inherit     func(child, parent *starlark.Thread)
 	path        []string // K8SH_PATH
 	modules     map[string]*module
 	loading     []string // the chain of modules being loaded
@@ -30,18 +31,21 @@ type module struct {
 	done    bool
 }
 
-func newLoader(opts *syntax.FileOptions, predeclared starlark.StringDict) *loader {
+// New returns the loader of a run: each module runs with opts and the
+// predeclared names, in a thread of its own that inherit gives what it
+// needs of the loading thread (the session, the context).
+func New(opts *syntax.FileOptions, predeclared starlark.StringDict, inherit func(child, parent *starlark.Thread)) *Loader {
 	var path []string
 	for _, d := range filepath.SplitList(os.Getenv("K8SH_PATH")) {
 		if d != "" {
 			path = append(path, d)
 		}
 	}
-	return &loader{opts: opts, predeclared: predeclared, path: path, modules: map[string]*module{}}
+	return &Loader{opts: opts, predeclared: predeclared, inherit: inherit, path: path, modules: map[string]*module{}}
 }
 
 // resolve finds the file of module for a load in the file from.
-func (l *loader) resolve(from, name string) (string, error) {
+func (l *Loader) resolve(from, name string) (string, error) {
 	if filepath.IsAbs(name) {
 		return name, nil
 	}
@@ -61,7 +65,9 @@ func (l *loader) resolve(from, name string) (string, error) {
 	return "", fmt.Errorf("cannot find %q (looked in %s)", name, strings.Join(tried, ", "))
 }
 
-func (l *loader) load(thread *starlark.Thread, name string) (starlark.StringDict, error) {
+// Load is the thread's Load function: it returns the globals of module
+// name, loaded by the file that thread runs.
+func (l *Loader) Load(thread *starlark.Thread, name string) (starlark.StringDict, error) {
 	from := ""
 	if thread.CallStackDepth() > 0 {
 		from = thread.CallFrame(0).Pos.Filename()
@@ -85,7 +91,7 @@ func (l *loader) load(thread *starlark.Thread, name string) (starlark.StringDict
 	src, err := os.ReadFile(path)
 	if err == nil {
 		child := &starlark.Thread{Name: "load " + name, Print: thread.Print, Load: thread.Load}
-		builtins.InheritThread(child, thread)
+		l.inherit(child, thread)
 		m.globals, err = starlark.ExecFileOptions(l.opts, child, path, src, l.predeclared)
 		if err == nil {
 			m.globals.Freeze()

@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -265,11 +265,11 @@ metadata: {name: widget-`+suffix+`}
 spec: {size: 9}`, nil)
 
 		cols := []string{"NAME", "SIZE", "COLOR", "RATIO", "ENABLED", "READY", "FIRST ZONE", "TAGS", "OWNER", "TEAM", "AGE", "CONDITIONS"}
-		r := run(0, "scripts/crd-report.star", "widgets."+group)
-		if want := "Widget (" + group + "/v1, namespaced): 3 in namespace " + ns + "\n"; !strings.HasPrefix(r.stdout, want) {
-			t.Errorf("first line: want %q, got:\n%s", want, r.stdout)
+		r := run(0, "crd-report.star", "widgets."+group)
+		if want := "Widget (" + group + "/v1, namespaced): 3 in namespace " + ns + "\n"; !strings.HasPrefix(r.Stdout, want) {
+			t.Errorf("first line: want %q, got:\n%s", want, r.Stdout)
 		}
-		rows := parseTable(t, r.stdout, cols...)
+		rows := parseTable(t, r.Stdout, cols...)
 		want := []map[string]string{
 			{"NAME": "alpha", "SIZE": "3", "COLOR": "blue", "RATIO": "1.5", "ENABLED": "true", "READY": "True",
 				"FIRST ZONE": "a", "TAGS": `["x","y"]`, "OWNER": "team-a", "TEAM": "blue", "CONDITIONS": "Ready=True, Synced=True"},
@@ -286,9 +286,9 @@ spec: {size: 9}`, nil)
 			delete(row, "AGE")
 		}
 		if !reflect.DeepEqual(rows, want) {
-			t.Errorf("report rows:\n got %v\nwant %v\noutput:\n%s", rows, want, r.stdout)
+			t.Errorf("report rows:\n got %v\nwant %v\noutput:\n%s", rows, want, r.Stdout)
 		}
-		counts := parseTable(t, r.stdout, "CONDITION", "TRUE", "FALSE", "UNKNOWN", "ABSENT")
+		counts := parseTable(t, r.Stdout, "CONDITION", "TRUE", "FALSE", "UNKNOWN", "ABSENT")
 		wantCounts := []map[string]string{
 			{"CONDITION": "Ready", "TRUE": "1", "FALSE": "1", "UNKNOWN": "0", "ABSENT": "1"},
 			{"CONDITION": "Synced", "TRUE": "2", "FALSE": "0", "UNKNOWN": "0", "ABSENT": "1"},
@@ -304,10 +304,10 @@ spec: {size: 9}`, nil)
 		wide := []string{"NAME", "SIZE", "COLOR", "RATIO", "ENABLED", "READY", "REASON", "FIRST ZONE", "LAST ZONE",
 			"TAGS", "OWNER", "TEAM", "DOTTED", "AGE", "ZONES", "ZONE SLICE", "PORT NAMES", "BIG PORT", "HTTP PORT",
 			"NOT TRUE", "HAS MESSAGE", "META", "META ANY", "SINCE"}
-		r = run(0, "scripts/crd-report.star", "widgets."+group, "--wide")
+		r = run(0, "crd-report.star", "widgets."+group, "--wide")
 		srv := run(0, "-c", `k8s.print(k8s.list("widgets.v1.`+group+`"), output="wide")`)
-		sameAsServer(t, parseTable(t, r.stdout, append(wide, "CONDITIONS")...), parseTable(t, srv.stdout, wide...))
-		rep := byName(parseTable(t, r.stdout, append(wide, "CONDITIONS")...))
+		sameAsServer(t, parseTable(t, r.Stdout, append(wide, "CONDITIONS")...), parseTable(t, srv.Stdout, wide...))
+		rep := byName(parseTable(t, r.Stdout, append(wide, "CONDITIONS")...))
 		for _, c := range []struct{ name, col, want string }{
 			{"alpha", "LAST ZONE", "b"}, {"alpha", "DOTTED", "<none>"}, {"alpha", "ZONES", "a"},
 			{"alpha", "ZONE SLICE", "b"}, {"alpha", "PORT NAMES", "http"}, {"alpha", "BIG PORT", "8080"},
@@ -326,13 +326,13 @@ spec: {size: 9}`, nil)
 		// All namespaces, by short name, and by kind: the NAMESPACE column
 		// and the other namespace's widget.
 		for _, kind := range []string{short, "widget." + group, "Widget." + group} {
-			r = run(0, "scripts/crd-report.star", kind, "-A")
-			rows := byName(parseTable(t, r.stdout, append([]string{"NAMESPACE"}, cols...)...))
+			r = run(0, "crd-report.star", kind, "-A")
+			rows := byName(parseTable(t, r.Stdout, append([]string{"NAMESPACE"}, cols...)...))
 			if len(rows) != 4 || rows[ns2+"/delta"]["SIZE"] != "7" || rows[ns2+"/delta"]["CONDITIONS"] != "Ready=Unknown: Pending" ||
 				rows[ns+"/alpha"]["COLOR"] != "blue" {
 				t.Errorf("%s -A: rows %v", kind, rows)
 			}
-			counts := parseTable(t, r.stdout, "CONDITION", "TRUE", "FALSE", "UNKNOWN", "ABSENT")
+			counts := parseTable(t, r.Stdout, "CONDITION", "TRUE", "FALSE", "UNKNOWN", "ABSENT")
 			if counts[0]["CONDITION"] != "Ready" || counts[0]["TRUE"] != "1" || counts[0]["FALSE"] != "1" ||
 				counts[0]["UNKNOWN"] != "1" || counts[0]["ABSENT"] != "1" {
 				t.Errorf("%s -A: Ready counts %v", kind, counts[0])
@@ -340,35 +340,35 @@ spec: {size: 9}`, nil)
 		}
 
 		// A selector; a selector matching nothing.
-		r = run(0, "scripts/crd-report.star", "widgets."+group, "-l", "team=blue")
-		if rows := parseTable(t, r.stdout, cols...); len(rows) != 1 || rows[0]["NAME"] != "alpha" {
+		r = run(0, "crd-report.star", "widgets."+group, "-l", "team=blue")
+		if rows := parseTable(t, r.Stdout, cols...); len(rows) != 1 || rows[0]["NAME"] != "alpha" {
 			t.Errorf("-l team=blue: rows %v", rows)
 		}
-		r = run(0, "scripts/crd-report.star", "widgets."+group, "-l", "team=none")
-		if want := "Widget (" + group + "/v1, namespaced): 0 in namespace " + ns + " matching team=none\n"; r.stdout != want {
-			t.Errorf("no match: got %q, want %q", r.stdout, want)
+		r = run(0, "crd-report.star", "widgets."+group, "-l", "team=none")
+		if want := "Widget (" + group + "/v1, namespaced): 0 in namespace " + ns + " matching team=none\n"; r.Stdout != want {
+			t.Errorf("no match: got %q, want %q", r.Stdout, want)
 		}
 
 		// A version named: its own columns.
-		r = run(0, "scripts/crd-report.star", "widgets.v1alpha1."+group)
-		rows = parseTable(t, r.stdout, "NAME", "LEGACY SIZE", "CONDITIONS")
-		if len(rows) != 3 || rows[0]["LEGACY SIZE"] != "3" || !strings.HasPrefix(r.stdout, "Widget ("+group+"/v1alpha1,") {
-			t.Errorf("v1alpha1: rows %v\n%s", rows, r.stdout)
+		r = run(0, "crd-report.star", "widgets.v1alpha1."+group)
+		rows = parseTable(t, r.Stdout, "NAME", "LEGACY SIZE", "CONDITIONS")
+		if len(rows) != 3 || rows[0]["LEGACY SIZE"] != "3" || !strings.HasPrefix(r.Stdout, "Widget ("+group+"/v1alpha1,") {
+			t.Errorf("v1alpha1: rows %v\n%s", rows, r.Stdout)
 		}
 
 		// Cluster-scoped: no NAMESPACE, even with -A; without printer
 		// columns, NAME and AGE as kubectl shows.
-		r = run(0, "scripts/crd-report.star", "gadgets."+group, "-A")
-		rows = parseTable(t, r.stdout, "NAME", "AGE", "CONDITIONS")
-		if !strings.HasPrefix(r.stdout, "Gadget ("+group+"/v1, cluster-scoped): 1 in the cluster\n") ||
+		r = run(0, "crd-report.star", "gadgets."+group, "-A")
+		rows = parseTable(t, r.Stdout, "NAME", "AGE", "CONDITIONS")
+		if !strings.HasPrefix(r.Stdout, "Gadget ("+group+"/v1, cluster-scoped): 1 in the cluster\n") ||
 			len(rows) != 1 || rows[0]["NAME"] != "gadget-"+suffix || rows[0]["CONDITIONS"] != "Ready=True" {
-			t.Errorf("gadgets: rows %v\n%s", rows, r.stdout)
+			t.Errorf("gadgets: rows %v\n%s", rows, r.Stdout)
 		}
-		r = run(0, "scripts/crd-report.star", "widgets."+group2)
-		rows = parseTable(t, r.stdout, "NAME", "SIZE", "CONDITIONS")
+		r = run(0, "crd-report.star", "widgets."+group2)
+		rows = parseTable(t, r.Stdout, "NAME", "SIZE", "CONDITIONS")
 		if len(rows) != 1 || rows[0]["SIZE"] != "9" || rows[0]["CONDITIONS"] != "<none>" ||
-			!strings.Contains(r.stdout, "\nno object has status conditions\n") {
-			t.Errorf("widgets of %s: rows %v\n%s", group2, rows, r.stdout)
+			!strings.Contains(r.Stdout, "\nno object has status conditions\n") {
+			t.Errorf("widgets of %s: rows %v\n%s", group2, rows, r.Stdout)
 		}
 
 		// Two groups define widgets: the bare name is ambiguous and says
@@ -388,17 +388,17 @@ spec: {size: 9}`, nil)
 			if strings.HasPrefix(tc.want[0], "usage:") {
 				code = 2
 			}
-			r := run(code, append([]string{"scripts/crd-report.star"}, tc.args...)...)
+			r := run(code, append([]string{"crd-report.star"}, tc.args...)...)
 			for _, w := range tc.want {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.stderr, w)
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("args %q: stderr %q, want it to contain %q", tc.args, r.Stderr, w)
 				}
 			}
 		}
 		// The read-only context may not read CRDs: it says so.
-		r = run(1, "--context", "sandbox-viewer", "scripts/crd-report.star", "widgets."+group)
-		if !strings.Contains(r.stderr, "this report reads the CustomResourceDefinitions, and cannot") || !strings.Contains(r.stderr, "forbidden") {
-			t.Errorf("as a viewer: stderr %q", r.stderr)
+		r = run(1, "--context", "sandbox-viewer", "crd-report.star", "widgets."+group)
+		if !strings.Contains(r.Stderr, "this report reads the CustomResourceDefinitions, and cannot") || !strings.Contains(r.Stderr, "forbidden") {
+			t.Errorf("as a viewer: stderr %q", r.Stderr)
 		}
 	})
 
@@ -452,18 +452,18 @@ status:
 		app("fresh", "Unknown", "Missing", "", "[]")
 
 		cols := []string{"NAME", "SYNC STATUS", "HEALTH STATUS", "REVISION", "PROJECT"}
-		r := run(0, "scripts/crd-report.star", "applications."+argo, "--wide")
+		r := run(0, "crd-report.star", "applications."+argo, "--wide")
 		srv := run(0, "-c", `k8s.print(k8s.list("applications.v1alpha1.`+argo+`"), output="wide")`)
-		report := parseTable(t, r.stdout, append(cols, "CONDITIONS")...)
-		sameAsServer(t, report, parseTable(t, srv.stdout, cols...))
+		report := parseTable(t, r.Stdout, append(cols, "CONDITIONS")...)
+		sameAsServer(t, report, parseTable(t, srv.Stdout, cols...))
 		rows := byName(report)
 		if rows["billing"]["SYNC STATUS"] != "OutOfSync" || rows["billing"]["HEALTH STATUS"] != "Degraded" ||
 			rows["billing"]["REVISION"] != "77be0d3" || rows["billing"]["PROJECT"] != "default" ||
 			rows["billing"]["CONDITIONS"] != "ComparisonError: rpc error: repository not accessible, SyncError: one or more objects failed to apply" ||
 			rows["shop"]["CONDITIONS"] != "<none>" || rows["fresh"]["REVISION"] != "" && rows["fresh"]["REVISION"] != "<none>" {
-			t.Errorf("applications: rows %v\n%s", rows, r.stdout)
+			t.Errorf("applications: rows %v\n%s", rows, r.Stdout)
 		}
-		counts := parseTable(t, r.stdout, "CONDITION", "TRUE", "FALSE", "UNKNOWN", "OTHER", "ABSENT")
+		counts := parseTable(t, r.Stdout, "CONDITION", "TRUE", "FALSE", "UNKNOWN", "OTHER", "ABSENT")
 		want := []map[string]string{
 			{"CONDITION": "ComparisonError", "TRUE": "0", "FALSE": "0", "UNKNOWN": "0", "OTHER": "1", "ABSENT": "2"},
 			{"CONDITION": "SyncError", "TRUE": "0", "FALSE": "0", "UNKNOWN": "0", "OTHER": "1", "ABSENT": "2"},
@@ -472,7 +472,7 @@ status:
 			t.Errorf("condition counts:\n got %v\nwant %v", counts, want)
 		}
 		// Without --wide, the priority-10 columns are left out.
-		r = run(0, "scripts/crd-report.star", "applications."+argo)
-		parseTable(t, r.stdout, "NAME", "SYNC STATUS", "HEALTH STATUS", "CONDITIONS")
+		r = run(0, "crd-report.star", "applications."+argo)
+		parseTable(t, r.Stdout, "NAME", "SYNC STATUS", "HEALTH STATUS", "CONDITIONS")
 	})
 }

@@ -1,4 +1,4 @@
-package main
+package scripts
 
 import (
 	"context"
@@ -125,17 +125,17 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	// holds each of parts.
 	row := func(r result, obj string, parts ...string) {
 		t.Helper()
-		for _, l := range strings.Split(r.stdout, "\n") {
+		for _, l := range strings.Split(r.Stdout, "\n") {
 			if strings.HasPrefix(l, obj+" ") {
 				for _, p := range parts {
 					if !strings.Contains(l, p) {
-						t.Errorf("line of %s is %q, want it to contain %q\nstdout:\n%s", obj, l, p, r.stdout)
+						t.Errorf("line of %s is %q, want it to contain %q\nstdout:\n%s", obj, l, p, r.Stdout)
 					}
 				}
 				return
 			}
 		}
-		t.Errorf("no line for %s in:\n%s", obj, r.stdout)
+		t.Errorf("no line for %s in:\n%s", obj, r.Stdout)
 	}
 
 	original := map[string]workload{
@@ -144,23 +144,23 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	want("before", original)
 
 	// A dry run changes nothing and says what it would do.
-	r := run(0, "--dry-run", "scripts/scale-namespace.star", "0")
+	r := run(0, "--dry-run", "scale-namespace.star", "0")
 	row(r, "deployment/web", "2 -> 0", "would scale (records 2)")
 	row(r, "deployment/api", "3 -> 0", "would scale (records 3)")
 	row(r, "statefulset/db", "1 -> 0", "would scale (records 1)")
 	row(r, "deployment/idle", "already 0, left alone")
-	if !strings.Contains(r.stdout, "dry run: nothing is changed") {
-		t.Errorf("the dry run does not say so:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "dry run: nothing is changed") {
+		t.Errorf("the dry run does not say so:\n%s", r.Stdout)
 	}
 	want("after --dry-run", original)
 
 	// Scale to 0 (one precondition patch per object) and wait for it.
-	r = run(0, "scripts/scale-namespace.star", "0", "--wait")
+	r = run(0, "scale-namespace.star", "0", "--wait")
 	row(r, "deployment/web", "2 -> 0", "scaled")
 	row(r, "statefulset/db", "1 -> 0", "scaled")
 	row(r, "deployment/idle", "already 0, left alone")
-	if !strings.Contains(r.stdout, "all 3 ready") {
-		t.Errorf("--wait did not report the 3 scaled objects ready:\n%s", r.stdout)
+	if !strings.Contains(r.Stdout, "all 3 ready") {
+		t.Errorf("--wait did not report the 3 scaled objects ready:\n%s", r.Stdout)
 	}
 	parked := map[string]workload{
 		"deploy/web": {0, "2"}, "deploy/api": {0, "3"}, "deploy/idle": {0, "-"}, "sts/db": {0, "1"},
@@ -169,13 +169,13 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 	statusCaughtUp("scale to 0")
 
 	// Again: nothing to do, and the recorded counts stay.
-	r = run(0, "scripts/scale-namespace.star", "0")
+	r = run(0, "scale-namespace.star", "0")
 	row(r, "deployment/web", "already 0 (scaled from 2)")
 	want("after scaling to 0 twice", parked)
 
 	// To 1 through the bulk apply: every object moves, the first recorded
 	// count stays (idle records 0).
-	r = run(0, "scripts/scale-namespace.star", "1", "--parallel", "3")
+	r = run(0, "scale-namespace.star", "1", "--parallel", "3")
 	row(r, "deployment/api", "0 -> 1", "scaled")
 	row(r, "deployment/idle", "0 -> 1", "scaled")
 	want("after scaling to 1 with --parallel 3", map[string]workload{
@@ -184,46 +184,46 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 
 	// A dry-run restore changes nothing.
 	before := state()
-	r = run(0, "--dry-run", "scripts/scale-namespace.star", "--restore", "--parallel", "4")
+	r = run(0, "--dry-run", "scale-namespace.star", "--restore", "--parallel", "4")
 	row(r, "deployment/api", "1 -> 3", "would restore")
 	want("after a dry-run restore", before)
 
 	// Restore through the bulk apply. The annotation is co-owned by the
 	// first run's patch, so the script must drop it by patch.
-	r = run(0, "scripts/scale-namespace.star", "--restore", "--parallel", "4", "--wait")
+	r = run(0, "scale-namespace.star", "--restore", "--parallel", "4", "--wait")
 	row(r, "deployment/web", "1 -> 2", "restored")
 	row(r, "deployment/idle", "1 -> 0", "restored")
 	want("after --restore --parallel 4", original)
 	statusCaughtUp("restore")
 
 	// Nothing annotated any more: a restore does nothing.
-	r = run(0, "scripts/scale-namespace.star", "--restore")
-	if !strings.Contains(r.stdout, "0 of 4 deployments and statefulsets to restore") {
-		t.Errorf("a second restore should find nothing to do:\n%s", r.stdout)
+	r = run(0, "scale-namespace.star", "--restore")
+	if !strings.Contains(r.Stdout, "0 of 4 deployments and statefulsets to restore") {
+		t.Errorf("a second restore should find nothing to do:\n%s", r.Stdout)
 	}
 
 	// The other two ways round: bulk scale with a selector, patch restore;
 	// bulk scale, bulk restore (the annotation then has one owner).
-	r = run(0, "scripts/scale-namespace.star", "0", "-l", "tier=front", "--parallel", "2")
+	r = run(0, "scale-namespace.star", "0", "-l", "tier=front", "--parallel", "2")
 	want("after scaling tier=front to 0", map[string]workload{
 		"deploy/web": {0, "2"}, "deploy/api": {3, "-"}, "deploy/idle": {0, "-"}, "sts/db": {0, "1"},
 	})
-	run(0, "scripts/scale-namespace.star", "--restore")
+	run(0, "scale-namespace.star", "--restore")
 	want("after --restore", original)
-	run(0, "scripts/scale-namespace.star", "5", "--parallel", "2")
+	run(0, "scale-namespace.star", "5", "--parallel", "2")
 	want("after scaling to 5", map[string]workload{
 		"deploy/web": {5, "2"}, "deploy/api": {5, "3"}, "deploy/idle": {5, "0"}, "sts/db": {5, "1"},
 	})
-	run(0, "scripts/scale-namespace.star", "--restore", "--parallel", "2")
+	run(0, "scale-namespace.star", "--restore", "--parallel", "2")
 	want("after --restore --parallel 2", original)
 
 	// Without the right to patch, every object fails, each is named, the
 	// exit status is 1, and nothing changed; both ways.
 	for _, p := range []string{"1", "2"} {
-		r = run(1, "--context", "sandbox-viewer", "scripts/scale-namespace.star", "0", "--parallel", p)
+		r = run(1, "--context", "sandbox-viewer", "scale-namespace.star", "0", "--parallel", p)
 		for _, obj := range []string{"deployment/web", "deployment/api", "statefulset/db"} {
-			if !strings.Contains(r.stdout, fmt.Sprintf("FAILED %s: ", obj)) || !strings.Contains(r.stdout, "forbidden") {
-				t.Errorf("--parallel %s as a viewer: no failure reported for %s:\n%s", p, obj, r.stdout)
+			if !strings.Contains(r.Stdout, fmt.Sprintf("FAILED %s: ", obj)) || !strings.Contains(r.Stdout, "forbidden") {
+				t.Errorf("--parallel %s as a viewer: no failure reported for %s:\n%s", p, obj, r.Stdout)
 			}
 		}
 		want("after a forbidden run", original)
@@ -231,9 +231,9 @@ func TestScriptScaleNamespaceE2E(t *testing.T) {
 
 	// Bad arguments: a usage line, exit status 2, nothing changed.
 	for _, args := range [][]string{{}, {"-1"}, {"2", "--restore"}, {"x"}, {"1", "--parallel", "0"}, {"1", "--bogus"}} {
-		r = run(2, append([]string{"scripts/scale-namespace.star"}, args...)...)
-		if !strings.Contains(r.stderr, "usage: scale-namespace.star") {
-			t.Errorf("args %q: no usage line on stderr:\n%s", args, r.stderr)
+		r = run(2, append([]string{"scale-namespace.star"}, args...)...)
+		if !strings.Contains(r.Stderr, "usage: scale-namespace.star") {
+			t.Errorf("args %q: no usage line on stderr:\n%s", args, r.Stderr)
 		}
 	}
 	want("after bad arguments", original)

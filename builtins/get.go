@@ -1,0 +1,66 @@
+package builtins
+
+import (
+	"fmt"
+
+	"go.starlark.net/starlark"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
+)
+
+func init() {
+	K8s.Members["get"] = doc.Builtin("k8s.get", getDoc, get)
+}
+
+const getDoc = `k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>, context=None)
+
+Reads from the cluster: with a name, that one object (a k8s.object); without
+one, the list of every object that matches, read page by page.
+"kind/name" gives both at once: k8s.get("pod/web").
+
+` + selectionDoc + `
+
+default: when given, a missing named object returns this value instead of
+failing: k8s.get("pod", "web", default=None).`
+
+func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		s    selection
+		dflt starlark.Value
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+		"kind", &s.kind, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
+		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
+		"default?", &dflt, "context?", starconv.OrNone(&s.context)); err != nil {
+		return nil, err
+	}
+	if err := s.splitKindName(b); err != nil {
+		return nil, err
+	}
+	c, err := clusterFor(thread, b, s.context)
+	if err != nil {
+		return nil, err
+	}
+	ctx := sys.Context(thread)
+	if s.name == "" {
+		list, err := c.List(ctx, s.kind, s.options())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		return objectList(list.Items, nil, thread)
+	}
+	if s.allNamespaces || s.selector.s != "" || s.fields.s != "" {
+		return nil, fmt.Errorf("%s: all_namespaces, selector and fields select a list; they cannot be used with a name", b.Name())
+	}
+	obj, err := c.Get(ctx, s.kind, s.name, s.namespace)
+	if err != nil {
+		if dflt != nil && apierrors.IsNotFound(err) {
+			return dflt, nil
+		}
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return NewObject(obj.Object), nil
+}

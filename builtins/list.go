@@ -1,0 +1,88 @@
+package builtins
+
+import (
+	"fmt"
+
+	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/k8sh/k8sh/lib/doc"
+	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
+)
+
+func init() {
+	K8s.Members["list"] = doc.Builtin("k8s.list", listDoc, list)
+}
+
+const listDoc = `k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None)
+
+Returns the list of objects of kind that match, always a list, read page by
+page (500 a request).
+
+` + selectionDoc + `
+
+where is a Starlark predicate applied to each object on the client:
+k8s.list("pods", where=lambda p: p.status.phase != "Running").
+limit caps how many objects are read from the server (before where).`
+
+// listArgs unpacks the arguments shared by k8s.list and k8s.iter, and
+// returns the cluster they name.
+func listArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (c Cluster, s selection, where starlark.Callable, limit int, err error) {
+	err = starlark.UnpackArgs(b.Name(), args, kwargs,
+		"kind", &s.kind, "namespace?", starconv.OrNone(&s.namespace),
+		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
+		"where?", &where, "limit?", &limit, "context?", starconv.OrNone(&s.context))
+	if err == nil && limit < 0 {
+		err = fmt.Errorf("%s: limit must be positive, got %d", b.Name(), limit)
+	}
+	if err == nil {
+		c, err = clusterFor(thread, b, s.context)
+	}
+	return c, s, where, limit, err
+}
+
+func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	c, s, where, limit, err := listArgs(thread, b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	opts := s.options()
+	opts.Limit = int64(limit)
+	l, err := c.List(sys.Context(thread), s.kind, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	v, err := objectList(l.Items, where, thread)
+	if err != nil {
+		return nil, fmt.Errorf("%s: where: %w", b.Name(), err)
+	}
+	return v, nil
+}
+
+// objectList wraps items as k8s.objects, keeping those where accepts.
+func objectList(items []unstructured.Unstructured, where starlark.Callable, thread *starlark.Thread) (*starlark.List, error) {
+	out := make([]starlark.Value, 0, len(items))
+	for i := range items {
+		o := NewObject(items[i].Object)
+		if where != nil {
+			ok, err := accepts(thread, where, o)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return starlark.NewList(out), nil
+}
+
+func accepts(thread *starlark.Thread, where starlark.Callable, o *Object) (bool, error) {
+	v, err := starlark.Call(thread, where, starlark.Tuple{o}, nil)
+	if err != nil {
+		return false, err
+	}
+	return bool(v.Truth()), nil
+}

@@ -1,0 +1,14 @@
+package yaml
+
+import (
+	"testing"
+
+	"go.starlark.net/starlark"
+
+	"github.com/k8sh/k8sh/lib/startest"
+)
+
+// TestStarFiles runs testdata/*.star with the yaml module.
+func TestStarFiles(t *testing.T) {
+	startest.Run(t, func() starlark.StringDict { return starlark.StringDict{"yaml": Module} })
+}
