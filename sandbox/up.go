@@ -353,6 +353,10 @@ func (e *env) bringUp(st *state, p *pki, fresh bool) (path string, err error) {
 	if err := e.writeEgressConfig(); err != nil {
 		return "", err
 	}
+	// The controllers' kubeconfig, before they start.
+	if err := e.writeKubeconfigs(p, st.Server); err != nil {
+		return "", err
+	}
 	st.Ready = false
 	if err := e.writeState(st); err != nil {
 		return "", err
@@ -469,9 +473,6 @@ func (e *env) bringUp(st *state, p *pki, fresh bool) (path string, err error) {
 	if err := wait("kube-apiserver /readyz", "kube-apiserver", time.Now().Add(apiserverTimeout), func() (bool, error) {
 		return admin.ready(), nil
 	}); err != nil {
-		return "", err
-	}
-	if err := e.writeKubeconfigs(p, st.Server); err != nil {
 		return "", err
 	}
 	deadline := time.Now().Add(settleTimeout)
