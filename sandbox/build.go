@@ -43,13 +43,14 @@ var moduleBinaries = []struct{ name, pkg string }{
 	// Built from this module's own source (see localSources).
 	{"echo-server", "./echoserver"},
 	{"egress-guard", "./egressguard"},
+	{"node-exec", "./nodeexec"},
 }
 
 // localSources are the directories of this module whose binaries are built
 // into the bin dir; their sources are part of the stamp.
-var localSources = []string{"echoserver", "egressguard"}
+var localSources = []string{"echoserver", "egressguard", "nodeexec"}
 
-var allBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "echo-server", "egress-guard", "kwok", "metrics-server"}
+var allBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "echo-server", "egress-guard", "node-exec", "kwok", "metrics-server"}
 
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
@@ -266,8 +267,7 @@ func kwokModuleDir() (string, error) {
 // kubelet behave like a real one on the debugging endpoints:
 //   - ClusterLogs serves pod.log for every container, and ClusterAttach
 //     follows attach.log (what is appended to it after the attach);
-//   - ClusterExec runs the command locally, in the exec work dir, with an
-//     environment that says it is the sandbox;
+//   - (exec is served by node-exec, in front of kwok: see nodeexec/);
 //   - ClusterPortForward sends ports 80 and 8080 to the echo server's HTTP
 //     listener and every other port to its TCP echo listener;
 //   - ClusterResourceUsage (kwok's usage-from-annotation: 1m CPU and 1Mi
@@ -352,23 +352,7 @@ spec:
   selector: {}
   attaches:
   - containers: []
-    logsFile: %[6]s
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterExec
-metadata:
-  name: sandbox-exec
-spec:
-  selector: {}
-  execs:
-  - containers: []
-    local:
-      workDir: %[2]s
-      envs:
-      - name: K8SH_SANDBOX
-        value: "1"
-      - name: KWOK_NODE
-        value: %[3]s
+    logsFile: %[2]s
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterPortForward
@@ -380,11 +364,11 @@ spec:
   - ports: [80, 8080]
     target:
       address: 127.0.0.1
-      port: %[4]d
+      port: %[3]d
   - target:
       address: 127.0.0.1
-      port: %[5]d
-`, q(e.podLog), q(e.execDir), q(nodeName), echoHTTP, echoTCP, q(e.attachLog()))
+      port: %[4]d
+`, q(e.podLog), q(e.attachLog()), echoHTTP, echoTCP)
 	return writeFileAtomic(e.kwokConfig, buf.Bytes(), 0o644)
 }
 

@@ -379,27 +379,28 @@ func TestExec(t *testing.T) {
 	if want := "hi\n" + string(host); out != want {
 		t.Errorf("exec output %q, want %q", out, want)
 	}
-	out = k.must("exec", "shell", "--", "sh", "-c", "pwd; echo $K8SH_SANDBOX $KWOK_NODE")
-	if want := e.execDir + "\n1 " + nodeName + "\n"; out != want {
+	ns := k.namespace
+	out = k.must("exec", "shell", "--", "sh", "-c", `pwd; echo "$POD_NAMESPACE/$POD_NAME $CONTAINER_NAME $HOSTNAME $K8SH_SANDBOX"`)
+	if want := filepath.Join(e.execDir, ns, "shell") + "\n" + ns + "/shell shell shell 1\n"; out != want {
 		t.Errorf("exec working directory and environment %q, want %q", out, want)
 	}
-	t.Run("exit code", func(t *testing.T) {
-		_, stderr, code := k.run("exec", "shell", "--", "sh", "-c", "echo oops >&2; exit 3")
-		if code == 1 && strings.Contains(stderr, "error executing command in container: cmd wait: sh -c echo oops >&2; exit 3: exit status 3") {
-			t.Skip("kwok v0.8.0 reports a command's exit status as an internal error (it wraps exec.ExitError, which the streaming server then does not recognise): kubectl exits 1")
-		}
-		if code != 3 || !strings.Contains(stderr, "oops\n") || !strings.Contains(stderr, "command terminated with exit code 3") {
-			t.Errorf("exit 3: kubectl exited %d with stderr %q", code, stderr)
-		}
-	})
-	// kwok v0.8.0 streams stdin to the command but never closes it at its
-	// end (pkg/utils/exec: the copy into the stdin pipe does not close the
-	// pipe), so a command that reads to EOF would wait forever: read two lines.
+	_, stderr, code := k.run("exec", "shell", "--", "sh", "-c", "echo oops >&2; exit 3")
+	if code != 3 || stderr != "oops\ncommand terminated with exit code 3\n" {
+		t.Errorf("exit 3: kubectl exited %d with stderr %q", code, stderr)
+	}
+	// stdin streams to the command, and its end reaches the command too.
 	k.stdin = strings.NewReader("line one\nline two\n")
-	out = k.must("exec", "-i", "shell", "--", "sh", "-c", "head -n 2 | tr a-z A-Z; echo done")
+	out = k.must("exec", "-i", "shell", "--", "sh", "-c", "wc -l; echo done")
 	k.stdin = nil
-	if want := "LINE ONE\nLINE TWO\ndone\n"; out != want {
-		t.Errorf("exec -i: %q, want %q", out, want)
+	if f := strings.Fields(out); len(f) != 2 || f[0] != "2" || f[1] != "done" {
+		t.Errorf("exec -i: %q, want 2 lines counted, then done", out)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	k.stdin = bytes.NewReader(big)
+	out = k.must("exec", "-i", "shell", "--", "sha256sum")
+	k.stdin = nil
+	if sum := sha256.Sum256(big); !strings.HasPrefix(out, hex.EncodeToString(sum[:])) {
+		t.Errorf("exec -i of 1 MiB: sha256sum printed %q", out)
 	}
 
 	// -t on a terminal: the command runs on a pseudo-terminal of its own.
@@ -523,6 +524,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // 9000 (its TCP echo), and sends 100 MB both ways through the second one,
 // checked by hash.
 func TestPortForward(t *testing.T) {
+	t.Parallel()
 	e, kc := shared(t)
 	k := newKubectl(t, e, kc)
 	k.newNamespace("sbtest-pf")
@@ -621,6 +623,7 @@ func TestPortForward(t *testing.T) {
 // TestTop checks kubectl top nodes and pods through metrics-server, fed by
 // kwok's simulated resource metrics.
 func TestTop(t *testing.T) {
+	t.Parallel()
 	e, kc := shared(t)
 	k := newKubectl(t, e, kc)
 	k.newNamespace("sbtest-top")
@@ -657,6 +660,7 @@ func TestTop(t *testing.T) {
 // pid) and runs up: the object created before is still there and the node
 // is Ready. Then down and up resume it too, and reset empties it.
 func TestResume(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end test: starts a sandbox of its own (run without -short)")
 	}

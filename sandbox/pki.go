@@ -50,20 +50,24 @@ func (p *pki) frontProxyClient() string    { return p.path("front-proxy-client.c
 func (p *pki) frontProxyClientKey() string { return p.path("front-proxy-client.key") }
 func (p *pki) metricsServerCert() string   { return p.path("metrics-server.crt") }
 func (p *pki) metricsServerKey() string    { return p.path("metrics-server.key") }
+func (p *pki) nodeCert() string            { return p.path("node.crt") }
+func (p *pki) nodeKey() string             { return p.path("node.key") }
 
 const frontProxyClientName = "front-proxy-client"
 
 var metricsServerDNS = []string{"metrics-server", "metrics-server.kube-system", "metrics-server.kube-system.svc", "localhost"}
 
-// ensureAggregation creates the front-proxy and metrics-server certificates
-// when any is missing or unreadable, leaving the rest of the PKI (and so
+// ensureComponentCerts creates the front-proxy, metrics-server and node
+// (node-exec's kubelet endpoint) certificates when any is missing or
+// unreadable, leaving the rest of the PKI (and so
 // every kubeconfig and token) as it is.
-func (p *pki) ensureAggregation() error {
+func (p *pki) ensureComponentCerts() error {
 	ok := true
 	for _, pair := range [][2]string{
 		{p.frontProxyCA(), p.frontProxyCAKey()},
 		{p.frontProxyClient(), p.frontProxyClientKey()},
 		{p.metricsServerCert(), p.metricsServerKey()},
+		{p.nodeCert(), p.nodeKey()},
 	} {
 		if _, err := tls.LoadX509KeyPair(pair[0], pair[1]); err != nil {
 			ok = false
@@ -109,10 +113,21 @@ func (p *pki) ensureAggregation() error {
 	if err != nil {
 		return err
 	}
+	nodeDER, nodeKey, err := issue(caCert, caKey, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "system:node:" + nodeName},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:    []string{nodeName, "localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}, now)
+	if err != nil {
+		return err
+	}
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{
+		{p.nodeCert(), pemBytes("CERTIFICATE", nodeDER)},
+		{p.nodeKey(), mustPKCS8(nodeKey)},
 		{p.frontProxyCA(), pemBytes("CERTIFICATE", fpDER)},
 		{p.frontProxyCAKey(), mustPKCS8(fpKey)},
 		{p.frontProxyClient(), pemBytes("CERTIFICATE", clientDER)},

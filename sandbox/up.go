@@ -48,7 +48,7 @@ const (
 
 	// stateRecipe is recorded in state.json: a sandbox recorded by another
 	// recipe (other components or flags) is not resumed but started anew.
-	stateRecipe = 2
+	stateRecipe = 3
 )
 
 // up starts the sandbox (or confirms it is already running) and returns the
@@ -185,7 +185,7 @@ func (e *env) coldStart() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	names := []string{"etcd-client", "etcd-peer", "apiserver", "kwok", "echo-http", "echo-tcp", "metrics-server"}
+	names := []string{"etcd-client", "etcd-peer", "apiserver", "kwok", "kwok-server", "echo-http", "echo-tcp", "metrics-server"}
 	free, err := freePorts(len(names))
 	if err != nil {
 		return "", err
@@ -298,13 +298,22 @@ func (e *env) components(p *pki, ports map[string]int) []component {
 			"--leader-elect=false",
 			"--secure-port=0",
 		}},
-		{Name: "kwok", Ports: map[string]int{"server": ports["kwok"]}, Args: []string{
+		// The node's kubelet port (kwok --node-port) is node-exec's: it
+		// serves exec and passes the rest to kwok's own server behind it.
+		{Name: "node-exec", Ports: map[string]int{"kubelet": ports["kwok"]}, Args: []string{
+			"-listen", "127.0.0.1:" + port("kwok"),
+			"-kwok", "127.0.0.1:" + port("kwok-server"),
+			"-dir", e.execDir,
+			"-tls-cert-file", p.nodeCert(),
+			"-tls-private-key-file", p.nodeKey(),
+		}},
+		{Name: "kwok", Ports: map[string]int{"server": ports["kwok-server"]}, Args: []string{
 			"--kubeconfig", p.componentsConfig(),
 			"--manage-all-nodes=false",
 			"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
 			"--node-ip", "127.0.0.1",
 			"--node-port", port("kwok"),
-			"--server-address", "127.0.0.1:" + port("kwok"),
+			"--server-address", "127.0.0.1:" + port("kwok-server"),
 			"--cidr", podCIDR,
 			"-c", e.kwokConfig,
 		}},
@@ -333,8 +342,8 @@ func (e *env) components(p *pki, ports map[string]int) []component {
 // and its state is dropped by the caller).
 func (e *env) bringUp(st *state, p *pki, fresh bool) (path string, err error) {
 	t0 := time.Now()
-	if err := p.ensureAggregation(); err != nil {
-		return "", fmt.Errorf("aggregation certificates: %w", err)
+	if err := p.ensureComponentCerts(); err != nil {
+		return "", fmt.Errorf("component certificates: %w", err)
 	}
 	for _, d := range []string{e.logDir, e.execDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
