@@ -95,39 +95,15 @@ func main() {
 	case "build":
 		err = e.withLock(func() error { return e.build(true) })
 	case "up":
-		var path string
-		err = e.withLock(func() error {
-			var uerr error
-			path, uerr = e.up()
-			return uerr
-		})
-		if err == nil {
-			fmt.Println(path)
-		}
+		err = printPath(e, e.up)
 	case "down":
 		err = e.withLock(e.down)
 	case "reset":
-		var path string
-		err = e.withLock(func() error {
-			var rerr error
-			path, rerr = e.reset()
-			return rerr
-		})
-		if err == nil {
-			fmt.Println(path)
-		}
+		err = printPath(e, e.reset)
 	case "status":
 		err = e.status()
 	case "restart-apiserver":
-		var path string
-		err = e.withLock(func() error {
-			var rerr error
-			path, rerr = e.restartAPIServer()
-			return rerr
-		})
-		if err == nil {
-			fmt.Println(path)
-		}
+		err = printPath(e, e.restartAPIServer)
 	case "help", "-h", "--help":
 		fs.Usage()
 		return
@@ -139,6 +115,21 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+}
+
+// printPath runs fn holding the state dir's lock and prints the kubeconfig
+// path it returns, last on stdout, for scripts to read.
+func printPath(e *env, fn func() (string, error)) error {
+	var path string
+	err := e.withLock(func() error {
+		var ferr error
+		path, ferr = fn()
+		return ferr
+	})
+	if err == nil {
+		fmt.Println(path)
+	}
+	return err
 }
 
 func fatal(err error) {
