@@ -1,6 +1,9 @@
-// Command sandbox runs a local, throw-away Kubernetes control plane for k8sh
+// Command sandbox runs a local Kubernetes control plane for k8sh
 // development and tests: etcd, kube-apiserver, kube-controller-manager,
-// kube-scheduler and a kwok fake node, all listening on 127.0.0.1 only.
+// kube-scheduler, a kwok fake node and metrics-server, with three small
+// programs of this module (echoserver/, the port-forward target;
+// egressguard/, kube-apiserver's loopback-only egress proxy; nodeexec/, the
+// node's exec endpoint), all listening on 127.0.0.1 only.
 //
 // Usage (from the repository root or from sandbox/):
 //
