@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -109,22 +110,9 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 		return 0, fmt.Errorf("creating namespace %s: %w", BenchNamespace, err)
 	}
 	cms := cs.CoreV1().ConfigMaps(BenchNamespace)
-	have := map[string]bool{}
-	total := 0
-	for cont := ""; ; {
-		l, err := cms.List(ctx, metav1.ListOptions{Limit: 500, Continue: cont})
-		if err != nil {
-			return 0, err
-		}
-		for _, cm := range l.Items {
-			total++
-			if cm.Labels[benchLabel] == benchValue {
-				have[cm.Name] = true
-			}
-		}
-		if cont = l.Continue; cont == "" {
-			break
-		}
+	_, have, err := listBench(ctx, cms)
+	if err != nil {
+		return 0, err
 	}
 	var (
 		work = make(chan func() error)
@@ -156,7 +144,6 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 		if i%10 == 0 {
 			x = "y"
 		}
-		total++
 		work <- func() error {
 			_, err := cms.Create(ctx, &corev1.ConfigMap{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{benchLabel: benchValue, "x": x}},
@@ -169,7 +156,6 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 		}
 	}
 	for name := range have { // labelled bench=10k but not one of the 10,000
-		total--
 		work <- func() error {
 			return cms.Delete(ctx, name, metav1.DeleteOptions{})
 		}
@@ -181,5 +167,39 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 		return 0, fmt.Errorf("filling namespace %s: %w", BenchNamespace, err)
 	default:
 	}
-	return total, nil
+	// A new namespace gets its kube-root-ca.crt from the controller manager
+	// a moment later: count once it is there.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := cms.Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		if err == nil {
+			break
+		}
+		if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
+			return 0, fmt.Errorf("waiting for %s/kube-root-ca.crt: %w", BenchNamespace, err)
+		}
+	}
+	total, _, err := listBench(ctx, cms)
+	return total, err
+}
+
+// listBench counts the ConfigMaps of the bench namespace and returns the
+// names of those labelled as bench data.
+func listBench(ctx context.Context, cms typedcorev1.ConfigMapInterface) (int, map[string]bool, error) {
+	have := map[string]bool{}
+	total := 0
+	for cont := ""; ; {
+		l, err := cms.List(ctx, metav1.ListOptions{Limit: 500, Continue: cont})
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, cm := range l.Items {
+			total++
+			if cm.Labels[benchLabel] == benchValue {
+				have[cm.Name] = true
+			}
+		}
+		if cont = l.Continue; cont == "" {
+			return total, have, nil
+		}
+	}
 }
