@@ -26,6 +26,7 @@ import (
 	"go.starlark.net/syntax"
 	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/k8sh/k8sh/builtins"
 	"github.com/k8sh/k8sh/kube"
@@ -266,8 +267,15 @@ func configPath() string {
 }
 
 // formatError prints a Starlark error as "file:line:col: message", then the
-// call stack when the error happened inside a function.
+// call stack when the error happened inside a function. Messages quote
+// server text (an admission policy's message, a condition's message), so
+// terminal escapes in them are made harmless as kubectl's printers make
+// them in tables (printers.EscapeTerminal: ESC prints as "^[").
 func formatError(err error) string {
+	return printers.EscapeTerminal(formatErrorRaw(err))
+}
+
+func formatErrorRaw(err error) string {
 	var ee *starlark.EvalError
 	if !errors.As(err, &ee) {
 		return err.Error() + "\n"

@@ -179,3 +179,41 @@ func TestREPLOnTerminalE2E(t *testing.T) {
 		t.Errorf("history: %q %v", hist, err)
 	}
 }
+
+// TestREPLEscapesClusterDataE2E: what the REPL echoes of cluster data (a
+// table, an object's YAML, a string field, an error quoting the server)
+// reaches the terminal with its escapes made harmless: no OSC sequence sets
+// the title and no colour from the cluster is turned on.
+func TestREPLEscapesClusterDataE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kubectl := sandboxKubectl(t, env)
+	seedEscapes(t, env, kubectl, "esc"+env.Namespace[len(env.Namespace)-5:]+".k8sh.test")
+	denyPolicy(t, env, kubectl)
+	tm := startREPL(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "NO_COLOR=1"},
+		"--kubeconfig", env.Kubeconfig, "-n", env.Namespace)
+	prompt := "k8sh sandbox:" + env.Namespace + "> "
+	at := tm.expect(0, prompt)
+
+	tm.send("k8s.list('widgets')\r")
+	at = tm.expect(at, "w1               ^[]0;pwned\x07hello...           ^[[31mred^[[0m\n")
+	at = tm.expect(at, prompt)
+	tm.send("k8s.list('events')\r")
+	at = tm.expect(at, "Warning   Pwn^[[5m   widget/w1   ^[]0;pwned\x07title set^[[31m red...\n")
+	at = tm.expect(at, prompt)
+	tm.send("k8s.get('widget', 'w1')\r")
+	at = tm.expect(at, `title: "\e]0;pwned\ahello\nsecond line"`)
+	at = tm.expect(at, prompt)
+	tm.send("k8s.get('widget', 'w1').spec.color\r")
+	at = tm.expect(at, `"\x1b[31mred\x1b[0m"`)
+	at = tm.expect(at, prompt)
+	tm.send(`k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}, "data": {"deny": "\x1b]0;pwned\x07 denied\x1b[31m red"}})` + "\r")
+	at = tm.expect(at, "denied: ^[]0;pwned\x07 denied^[[31m red")
+	tm.expect(at, prompt)
+
+	raw := tm.rawScreen()
+	for _, bad := range []string{"\x1b]", "\x1b[31m", "\x1b[5m", "\x1b[0m"} {
+		if strings.Contains(raw, bad) {
+			t.Errorf("the terminal received %q:\n%q", bad, raw)
+		}
+	}
+}

@@ -7,13 +7,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/fatih/color"
 	"go.starlark.net/starlark"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/yaml"
 
 	"github.com/k8sh/k8sh/kube"
@@ -98,7 +99,8 @@ func render(thread *starlark.Thread, v starlark.Value, output string) (string, e
 	case "name":
 		names := make([]string, len(objs))
 		for i, o := range objs {
-			names[i] = objectName(o)
+			// Names the server accepts hold no escapes; a dict's may.
+			names[i] = printers.EscapeTerminal(objectName(o))
 		}
 		return strings.Join(names, "\n"), nil
 	case "yaml", "json":
@@ -196,20 +198,53 @@ func table(thread *starlark.Thread, objs []*Object, wide bool, now time.Time) st
 			}
 		}
 	}
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 8, 3, ' ', 0)
 	if showNS {
 		header = append([]string{"NAMESPACE"}, header...)
-	}
-	fmt.Fprintln(w, strings.Join(header, "\t"))
-	for i, row := range rows {
-		if showNS {
-			row = append([]string{str(objs[i].m, "metadata", "namespace")}, row...)
+		for i := range rows {
+			rows[i] = append([]string{str(objs[i].m, "metadata", "namespace")}, rows[i]...)
 		}
-		fmt.Fprintln(w, strings.Join(row, "\t"))
 	}
-	w.Flush()
+	return printTable(header, rows)
+}
+
+// printTable lays out a table as kubectl get does, through cli-runtime's
+// table printer (printers.NewTablePrinter on a metav1.Table, into its own
+// tabwriter): a cell is cut at its first line break, with "..." after it,
+// and terminal escapes in it are made harmless (ESC prints as "^[", CR as
+// "\r"), so that no cluster data drives the terminal. The header, which
+// kubectl prints as it is, goes through the same escaping here.
+func printTable(header []string, rows [][]string) string {
+	t := &metav1.Table{
+		ColumnDefinitions: make([]metav1.TableColumnDefinition, len(header)),
+		Rows:              make([]metav1.TableRow, len(rows)),
+	}
+	for i, h := range header {
+		t.ColumnDefinitions[i] = metav1.TableColumnDefinition{Name: safeHeader(h), Type: "string"}
+	}
+	for i, row := range rows {
+		cells := make([]any, len(row))
+		for j, c := range row {
+			cells[j] = c
+		}
+		t.Rows[i] = metav1.TableRow{Cells: cells}
+	}
+	var b strings.Builder
+	if len(rows) == 0 {
+		// The printer prints nothing for no rows; k8sh prints the header.
+		b.WriteString(strings.Join(header, "   "))
+	} else if err := printers.NewTablePrinter(printers.PrintOptions{}).PrintObj(t, &b); err != nil {
+		return err.Error()
+	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// safeHeader is a column name as the table printer writes a cell: cut at
+// its first line break, terminal escapes made harmless.
+func safeHeader(h string) string {
+	if i := strings.IndexAny(h, "\f\n\r"); i >= 0 {
+		h = h[:i] + "..."
+	}
+	return printers.EscapeTerminal(h)
 }
 
 // serverTable asks the cluster for the kind's Table and returns the header

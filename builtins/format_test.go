@@ -23,3 +23,33 @@ func TestColorize(t *testing.T) {
 		t.Errorf("colorize table: %q", got)
 	}
 }
+
+// TestPrintTable: cells go through kubectl's table printer: a cell is cut
+// at its first line break with "...", terminal escapes print as "^[", and
+// the column is as wide as kubectl makes it (the cell's full length).
+func TestPrintTable(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header []string
+		rows   [][]string
+		want   string
+	}{
+		{"plain", []string{"NAME", "AGE"}, [][]string{{"web", "1d"}, {"web-longer", "10m"}},
+			"NAME         AGE\nweb          1d\nweb-longer   10m"},
+		{"escapes", []string{"NAME", "MESSAGE"}, [][]string{{"a", "\x1b]0;pwned\x07 \x1b[31mred\x1b[0m"}},
+			"NAME   MESSAGE\na      ^[]0;pwned\x07 ^[[31mred^[[0m"},
+		{"carriage return", []string{"NAME", "MESSAGE"}, [][]string{{"a", "x\ry"}},
+			"NAME   MESSAGE\na      x..."},
+		{"multi-line", []string{"NAME", "TITLE", "AGE"}, [][]string{{"a", "first\nsecond line", "1d"}, {"b", "short", "2d"}},
+			"NAME   TITLE               AGE\na      first...            1d\nb      short               2d"},
+		{"form feed", []string{"NAME", "X"}, [][]string{{"a", "p\fq"}}, "NAME   X\na      p..."},
+		{"header", []string{"NAME", "BAD\x1b[31m\nHEADER"}, [][]string{{"a", "b"}}, "NAME   BAD^[[31M...\na      b"},
+		{"empty", []string{"NAME", "AGE"}, nil, "NAME   AGE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := printTable(tc.header, tc.rows); got != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}
