@@ -70,6 +70,9 @@ func (e *env) up() (string, error) {
 			}
 		}
 		logf("already running")
+		if s.Recipe != stateRecipe {
+			logf("warning: the running sandbox was made by another version of sandboxctl and lacks what this one sets up; `make sandbox-reset` replaces it (its objects are lost)")
+		}
 		return e.kubeconfig, nil
 	}
 	if err := e.build(false); err != nil {
