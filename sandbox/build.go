@@ -28,9 +28,9 @@ const (
 // installedBinaries are built with `go install pkg@version` outside the
 // sandbox module, each with the dependencies its own go.mod pins (kwok and
 // metrics-server pin other k8s.io versions than k8s.io/kubernetes does).
-var installedBinaries = []struct{ name, module, version, pkg string }{
-	{"kwok", kwokModule, kwokVersion, kwokModule + "/cmd/kwok"},
-	{"metrics-server", "sigs.k8s.io/metrics-server", "v0.8.0", "sigs.k8s.io/metrics-server/cmd/metrics-server"},
+var installedBinaries = []struct{ name, version, pkg string }{
+	{"kwok", kwokVersion, kwokModule + "/cmd/kwok"},
+	{"metrics-server", "v0.8.0", "sigs.k8s.io/metrics-server/cmd/metrics-server"},
 }
 
 // binaries built from the sandbox module (cwd = sandbox dir).
@@ -40,17 +40,11 @@ var moduleBinaries = []struct{ name, pkg string }{
 	{"kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager"},
 	{"kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"},
 	{"kubectl", "k8s.io/kubernetes/cmd/kubectl"},
-	// Built from this module's own source (see localSources).
+	// Built from this module's own source, which is part of the stamp.
 	{"echo-server", "./echoserver"},
 	{"egress-guard", "./egressguard"},
 	{"node-exec", "./nodeexec"},
 }
-
-// localSources are the directories of this module whose binaries are built
-// into the bin dir; their sources are part of the stamp.
-var localSources = []string{"echoserver", "egressguard", "nodeexec"}
-
-var allBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "echo-server", "egress-guard", "node-exec", "kwok", "metrics-server"}
 
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
@@ -104,9 +98,11 @@ func (e *env) stamp() (string, error) {
 		return "", fmt.Errorf("go env GOVERSION: %w", err)
 	}
 	var local []string
-	for _, d := range localSources {
-		fs, _ := filepath.Glob(filepath.Join(e.sandboxDir, d, "*.go"))
-		local = append(local, fs...)
+	for _, b := range moduleBinaries {
+		if strings.HasPrefix(b.pkg, "./") {
+			fs, _ := filepath.Glob(filepath.Join(e.sandboxDir, b.pkg, "*.go"))
+			local = append(local, fs...)
+		}
 	}
 	sort.Strings(local)
 	for _, f := range local {
@@ -128,7 +124,14 @@ func (e *env) stamp() (string, error) {
 func (e *env) stampPath() string { return filepath.Join(e.binDir, ".stamp") }
 
 func (e *env) binariesPresent() bool {
-	for _, b := range allBinaries {
+	var names []string
+	for _, b := range moduleBinaries {
+		names = append(names, b.name)
+	}
+	for _, b := range installedBinaries {
+		names = append(names, b.name)
+	}
+	for _, b := range names {
 		fi, err := os.Stat(filepath.Join(e.binDir, b))
 		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 			return false
@@ -138,8 +141,7 @@ func (e *env) binariesPresent() bool {
 }
 
 // build builds the pinned binaries unless the stamp matches and all exist.
-// The bin dir
-// is shared by every state dir, so it has a lock of its own.
+// The bin dir is shared by every state dir, so it has a lock of its own.
 func (e *env) build(explicit bool) error {
 	return lockDir(e.binDir, func() error { return e.buildLocked(explicit) })
 }
@@ -267,7 +269,8 @@ func kwokModuleDir() (string, error) {
 // kubelet behave like a real one on the debugging endpoints:
 //   - ClusterLogs serves pod.log for every container, and ClusterAttach
 //     follows attach.log (what is appended to it after the attach);
-//   - (exec is served by node-exec, in front of kwok: see nodeexec/);
+//   - no exec rule: node-exec, in front of kwok's server, serves exec (see
+//     nodeexec/);
 //   - ClusterPortForward sends ports 80 and 8080 to the echo server's HTTP
 //     listener and every other port to its TCP echo listener;
 //   - ClusterResourceUsage (kwok's usage-from-annotation: 1m CPU and 1Mi

@@ -104,15 +104,16 @@ func (e *env) reset() (string, error) {
 	if err := e.down(); err != nil {
 		return "", err
 	}
-	for _, d := range []string{e.etcdDir, e.logDir, e.execDir, e.statePath} {
+	if err := e.build(false); err != nil {
+		return "", err
+	}
+	// coldStart wipes the etcd data and logs.
+	for _, d := range []string{e.execDir, e.statePath} {
 		if err := os.RemoveAll(d); err != nil {
 			return "", err
 		}
 	}
-	logf("wiped %s", e.stateDir)
-	if err := e.build(false); err != nil {
-		return "", err
-	}
+	logf("wiping %s", e.stateDir)
 	return e.coldStart()
 }
 
@@ -462,7 +463,7 @@ func (e *env) bringUp(st *state, p *pki, fresh bool) (path string, err error) {
 				resp.Body.Close()
 				return resp.StatusCode == http.StatusOK, nil
 			})
-			if ce := (*componentError)(nil); !fresh && errors.As(err, &ce) && pr.exited() {
+			if err != nil && !fresh && pr.exited() {
 				return "", &etcdDataError{err: err}
 			}
 			if err != nil {
