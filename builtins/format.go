@@ -218,8 +218,10 @@ func printTable(header []string, rows [][]string) string {
 		ColumnDefinitions: make([]metav1.TableColumnDefinition, len(header)),
 		Rows:              make([]metav1.TableRow, len(rows)),
 	}
+	names := make([]string, len(header))
 	for i, h := range header {
-		t.ColumnDefinitions[i] = metav1.TableColumnDefinition{Name: safeHeader(h), Type: "string"}
+		names[i] = safeHeader(h)
+		t.ColumnDefinitions[i] = metav1.TableColumnDefinition{Name: names[i], Type: "string"}
 	}
 	for i, row := range rows {
 		cells := make([]any, len(row))
@@ -231,7 +233,7 @@ func printTable(header []string, rows [][]string) string {
 	var b strings.Builder
 	if len(rows) == 0 {
 		// The printer prints nothing for no rows; k8sh prints the header.
-		b.WriteString(strings.Join(header, "   "))
+		b.WriteString(strings.Join(names, "   "))
 	} else if err := printers.NewTablePrinter(printers.PrintOptions{}).PrintObj(t, &b); err != nil {
 		return err.Error()
 	}

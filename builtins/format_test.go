@@ -45,6 +45,7 @@ func TestPrintTable(t *testing.T) {
 		{"form feed", []string{"NAME", "X"}, [][]string{{"a", "p\fq"}}, "NAME   X\na      p..."},
 		{"header", []string{"NAME", "BAD\x1b[31m\nHEADER"}, [][]string{{"a", "b"}}, "NAME   BAD^[[31M...\na      b"},
 		{"empty", []string{"NAME", "AGE"}, nil, "NAME   AGE"},
+		{"empty, header escaped", []string{"NAME", "BAD\x1b[31m\nHEADER"}, nil, "NAME   BAD^[[31m..."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := printTable(tc.header, tc.rows); got != tc.want {
