@@ -305,7 +305,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	session.Announce = func(line string) { fmt.Fprintln(stderr, line) }
+	session.Announce = func(line string) { fmt.Fprintln(stdout, line) }
 	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	protected := color.New(color.FgRed, color.Bold)
 	prompt := func() string {
@@ -324,8 +324,11 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		Globals:     globals,
 		FileOptions: fileOptions,
 		Prompt:      prompt,
-		Echo:        func(v starlark.Value) string { return builtins.Echo(thread, v) },
-		SetContext:  sys.SetContext,
+		Echo:        func(v starlark.Value) string { return builtins.REPLEcho(thread, v) },
+		SetContext: func(t *starlark.Thread, ctx context.Context) {
+			sys.SetContext(t, ctx)
+			builtins.BeginStatement(t)
+		},
 		FormatError: formatError,
 		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
 		Source:      builtins.NewCompletionSource(session, clients),

@@ -100,54 +100,71 @@ func readEvalPrint(cfg Config, rl *readline.Instance, sigs chan os.Signal) error
 	}()
 
 	rl.SetPrompt(cfg.Prompt())
-	eof := false
+	opts := *cfg.FileOptions
+	opts.LoadBindsGlobally = true
+	eof, interrupted, lines, complete := false, false, 0, false
 	readLine := func() ([]byte, error) {
+		if lines == 1 && complete {
+			return []byte("\n"), nil // the one-line for, while or def ends here
+		}
 		line, err := rl.Readline()
 		rl.SetPrompt("... ")
 		if err != nil {
-			if err == io.EOF {
-				eof = true
-			}
+			eof = err == io.EOF
+			interrupted = errors.Is(err, readline.ErrInterrupt)
 			return nil, err
+		}
+		lines++
+		if lines == 1 {
+			complete = oneLineCompound(&opts, line)
 		}
 		return []byte(line + "\n"), nil
 	}
-	opts := *cfg.FileOptions
-	opts.LoadBindsGlobally = true
 	f, err := opts.ParseCompoundStmt("<stdin>", readLine)
-	if err != nil {
-		if eof {
-			return io.EOF
-		}
-		if errors.Is(err, readline.ErrInterrupt) {
-			return err
-		}
+	switch {
+	case eof:
+		return io.EOF
+	case interrupted:
+		// Ctrl-C, on the first line or a continuation line, abandons the
+		// input: readline has shown "^C".
+		return nil
+	case err != nil:
 		fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
 		return nil
 	}
-	if expr := soleExpr(f); expr != nil {
-		v, err := starlark.EvalExprOptions(f.Options, cfg.Thread, expr, cfg.Globals)
-		if err != nil {
+	// Each expression statement's value is echoed, as Python's REPL does
+	// for "1; 2"; the first error ends the line's statements.
+	for _, stmt := range f.Stmts {
+		if e, ok := stmt.(*syntax.ExprStmt); ok {
+			v, err := starlark.EvalExprOptions(f.Options, cfg.Thread, e.X, cfg.Globals)
+			if err != nil {
+				fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
+				return nil
+			}
+			cfg.Globals["_"] = v
+			if s := cfg.Echo(v); s != "" {
+				fmt.Fprintln(cfg.Stdout, s)
+			}
+			continue
+		}
+		one := &syntax.File{Options: f.Options, Path: f.Path, Stmts: []syntax.Stmt{stmt}}
+		if err := starlark.ExecREPLChunk(one, cfg.Thread, cfg.Globals); err != nil {
 			fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
 			return nil
 		}
-		cfg.Globals["_"] = v
-		if s := cfg.Echo(v); s != "" {
-			fmt.Fprintln(cfg.Stdout, s)
-		}
-		return nil
-	}
-	if err := starlark.ExecREPLChunk(f, cfg.Thread, cfg.Globals); err != nil {
-		fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
 	}
 	return nil
 }
 
-func soleExpr(f *syntax.File) syntax.Expr {
-	if len(f.Stmts) == 1 {
-		if stmt, ok := f.Stmts[0].(*syntax.ExprStmt); ok {
-			return stmt.X
-		}
+// oneLineCompound tells whether line is a whole for, while or def
+// statement with its body on the same line ("for p in pods: print(p)"), which
+// runs on Enter rather than waiting for a blank line. An if waits, as in
+// Python: an elif or else may follow.
+func oneLineCompound(opts *syntax.FileOptions, line string) bool {
+	word, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+	if word != "for" && word != "while" && word != "def" {
+		return false
 	}
-	return nil
+	f, err := opts.Parse("<stdin>", line+"\n", 0)
+	return err == nil && len(f.Stmts) == 1
 }
