@@ -330,13 +330,18 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 			builtins.BeginStatement(t)
 		},
 		FormatError: formatError,
+		Ends:        func(err error) bool { var exit *sys.ExitError; return errors.As(err, &exit) },
 		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
 		Source:      builtins.NewCompletionSource(session, clients),
 		HistoryFile: historyPath(),
 		Stdout:      stdout,
 		Stderr:      stderr,
 	})
-	if err != nil {
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.Code
+	case err != nil:
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitError
 	}

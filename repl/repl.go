@@ -31,6 +31,9 @@ type Config struct {
 	SetContext func(*starlark.Thread, context.Context)
 	// FormatError formats an error of a statement.
 	FormatError func(error) string
+	// Ends, if set, tells whether an error of a statement ends the REPL
+	// (sys.exit, exit()): Run then returns it.
+	Ends func(error) bool
 	// SetAsk, if set, receives a function that asks the user a question
 	// on the terminal while a statement runs (a confirmation).
 	SetAsk func(ask func(prompt string) (string, error))
@@ -77,7 +80,7 @@ func Run(cfg Config) error {
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil && !errors.Is(err, readline.ErrInterrupt) {
+		if err != nil {
 			return err
 		}
 	}
@@ -138,8 +141,7 @@ func readEvalPrint(cfg Config, rl *readline.Instance, sigs chan os.Signal) error
 		if e, ok := stmt.(*syntax.ExprStmt); ok {
 			v, err := starlark.EvalExprOptions(f.Options, cfg.Thread, e.X, cfg.Globals)
 			if err != nil {
-				fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
-				return nil
+				return cfg.failed(err)
 			}
 			cfg.Globals["_"] = v
 			if s := cfg.Echo(v); s != "" {
@@ -149,10 +151,19 @@ func readEvalPrint(cfg Config, rl *readline.Instance, sigs chan os.Signal) error
 		}
 		one := &syntax.File{Options: f.Options, Path: f.Path, Stmts: []syntax.Stmt{stmt}}
 		if err := starlark.ExecREPLChunk(one, cfg.Thread, cfg.Globals); err != nil {
-			fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
-			return nil
+			return cfg.failed(err)
 		}
 	}
+	return nil
+}
+
+// failed shows the error of a statement, and returns it when it ends the
+// REPL.
+func (cfg *Config) failed(err error) error {
+	if cfg.Ends != nil && cfg.Ends(err) {
+		return err
+	}
+	fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
 	return nil
 }
 
