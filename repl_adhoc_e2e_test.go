@@ -65,7 +65,16 @@ func TestREPLChangeLinesE2E(t *testing.T) {
 	tm.send(`cms = [k8s.create(` + cm("ks-l", "") + `)]` + "\r")
 	at = tm.expectOnly(at, "configmap/ks-l created\n", prompt)
 	tm.send(`for n in ["ks-l"]: k8s.delete("cm", n)` + "\r")
-	tm.expectOnly(at, `configmap "ks-l" deleted from `+ns+" namespace\n", prompt)
+	at = tm.expectOnly(at, `configmap "ks-l" deleted from `+ns+" namespace\n", prompt)
+	// A delete that matched nothing echoes its value.
+	tm.send(`k8s.delete("cm", selector="none=here")` + "\r")
+	at = tm.expectOnly(at, "[]\n", prompt)
+	// A change sent to another context than the prompt's says so.
+	tm.send(`ctx.use("sandbox-viewer", namespace="` + ns + `")` + "\r")
+	viewer := "k8sh sandbox-viewer:" + ns + "> "
+	at = tm.expect(at, viewer)
+	tm.send(`k8s.create(` + cm("ks-c", "") + `, context="sandbox")` + "\r")
+	tm.expectOnly(at, `configmap/ks-c created (in context "sandbox")`+"\n", viewer)
 }
 
 // expectOnly waits for lines (ending in a line break) on lines of their own,

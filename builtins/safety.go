@@ -140,14 +140,16 @@ func Mutating(thread *starlark.Thread, b *starlark.Builtin, c Cluster, what stri
 // kubectl's words ("deployment.apps/web scaled"), followed by the context
 // when it went to another one than the session's (context=). result is
 // the value of the builtin that made the change: the REPL's echo prints
-// nothing more of it (ChangeResult), as the lines said what it was.
+// nothing more of it (ChangeResult), as the lines said what it was (a
+// change of no object, a delete whose selector matched nothing, echoes
+// its value: []).
 // Scripts say nothing.
 func Announce(thread *starlark.Thread, c Cluster, lines []string, result starlark.Value) {
 	s, _ := thread.Local(sessionKey).(*Session)
 	if s == nil || s.Announce == nil {
 		return
 	}
-	if result != nil {
+	if result != nil && len(lines) > 0 {
 		changed, _ := thread.Local(changedKey).([]starlark.Value)
 		thread.SetLocal(changedKey, append(changed, result))
 	}
