@@ -22,7 +22,8 @@ import (
 	"github.com/k8sh/k8sh/lib/sys"
 )
 
-// Output formats of k8s.print, as kubectl -o names them.
+// Output formats of k8s.print, as kubectl -o names them; templateOutputs
+// (columns.go) are the ones that take an argument ("jsonpath=...").
 var outputs = []string{"table", "wide", "yaml", "json", "name"}
 
 // Echo renders a value as the REPL shows it: YAML for one object (without
@@ -72,8 +73,11 @@ func colorize(s, output string) string {
 
 // render formats v (a k8s.object, a list of them, or any value) in output.
 func render(thread *starlark.Thread, v starlark.Value, output string) (string, error) {
+	if isTemplateOutput(output) {
+		return renderTemplate(thread, v, output) // columns.go
+	}
 	if !slices.Contains(outputs, output) {
-		return "", fmt.Errorf("unknown output %q, want one of %s", output, strings.Join(outputs, ", "))
+		return "", unknownOutput(output)
 	}
 	var objs []*Object
 	single := false
