@@ -1,75 +1,14 @@
 package builtins
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
-
-// kubectlE2E runs the sandbox's kubectl (built beside its kubeconfig) in
-// env's namespace.
-type kubectlE2E struct {
-	bin string
-	env *kubetest.Env
-}
-
-func newKubectlE2E(t *testing.T, env *kubetest.Env) *kubectlE2E {
-	t.Helper()
-	bin := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("the sandbox's kubectl: %v", err)
-	}
-	return &kubectlE2E{bin: bin, env: env}
-}
-
-// run returns kubectl's stdout, stderr and exit status.
-func (k *kubectlE2E) run(stdin string, args ...string) (string, string, int) {
-	cmd := exec.Command(k.bin, append([]string{"--kubeconfig", k.env.Kubeconfig, "-n", k.env.Namespace}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		code = -1
-	}
-	return out.String(), errb.String(), code
-}
-
-// must runs kubectl until it succeeds, for up to 30s (a new CRD is not
-// served at once), and returns its stdout.
-func (k *kubectlE2E) must(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, errOut, code := k.run(stdin, args...)
-		if code == 0 {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kubectl %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func (k *kubectlE2E) create(t *testing.T, obj map[string]any) {
-	t.Helper()
-	data, err := json.Marshal(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.must(t, string(data), "create", "-f", "-")
-}
 
 // escValue is cluster data that tries to drive the terminal: SGR colours,
 // an OSC window title, and a line break.
@@ -77,7 +16,7 @@ const escValue = "\x1b[31mred\x1b[0m \x1b]0;pwned\x07title\nsecond line"
 
 // seedColumns creates, in env's namespace, two Pods (Running), a
 // Deployment, ConfigMaps (one holding escValue) and a CRD's objects.
-func seedColumns(t *testing.T, env *kubetest.Env, k *kubectlE2E) {
+func seedColumns(t *testing.T, env *kubetest.Env, k *kubetest.Kubectl) {
 	t.Helper()
 	ns := env.Namespace
 	for _, p := range []struct{ name, images string }{{"web-0", "nginx:1.27,busybox:1.36"}, {"db-0", "postgres:17"}} {
@@ -85,26 +24,26 @@ func seedColumns(t *testing.T, env *kubetest.Env, k *kubectlE2E) {
 		for i, img := range strings.Split(p.images, ",") {
 			containers = append(containers, map[string]any{"name": "c" + itoa(i), "image": img})
 		}
-		k.create(t, map[string]any{"apiVersion": "v1", "kind": "Pod",
+		k.Create(t, map[string]any{"apiVersion": "v1", "kind": "Pod",
 			"metadata": map[string]any{"name": p.name, "labels": map[string]any{"app": strings.TrimSuffix(p.name, "-0")}},
 			"spec":     map[string]any{"containers": containers}})
 	}
-	k.must(t, "", "wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
-	k.create(t, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+	k.Must(t, "", "wait", "--for=condition=Ready", "pod", "--all", "--timeout=60s")
+	k.Create(t, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
 		"metadata": map[string]any{"name": "api"},
 		"spec": map[string]any{"replicas": 2, "paused": true,
 			"selector": map[string]any{"matchLabels": map[string]any{"app": "api"}},
 			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "api"}},
 				"spec": map[string]any{"containers": []any{map[string]any{"name": "api", "image": "api:2"}}}}}})
-	k.create(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+	k.Create(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "esc"}, "data": map[string]any{"x": escValue, "n": "1"}})
-	k.create(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+	k.Create(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "plain", "annotations": map[string]any{"a.example.com/b": "dotted"}},
 		"data":     map[string]any{"x": "plain value"}})
 
 	group := "c15" + ns[len(ns)-5:] + ".k8sh.test"
 	crdName := "gizmos." + group
-	k.create(t, map[string]any{
+	k.Create(t, map[string]any{
 		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
 		"metadata": map[string]any{"name": crdName},
 		"spec": map[string]any{
@@ -117,26 +56,17 @@ func seedColumns(t *testing.T, env *kubetest.Env, k *kubectlE2E) {
 			}},
 		},
 	})
-	t.Cleanup(func() { k.run("", "delete", "crd", crdName, "--wait=false") })
-	k.must(t, "", "wait", "--for", "condition=Established", "crd/"+crdName, "--timeout", "60s")
+	t.Cleanup(func() { k.Run("", "delete", "crd", crdName, "--wait=false") })
+	k.Must(t, "", "wait", "--for", "condition=Established", "crd/"+crdName, "--timeout", "60s")
 	for _, g := range []map[string]any{
 		{"name": "g1", "spec": map[string]any{"size": 12345678901234567, "ratio": 1.5, "on": true,
 			"ports": []any{map[string]any{"name": "http", "port": 80}, map[string]any{"name": "alt", "port": 8080}},
 			"title": escValue}},
 		{"name": "g2", "spec": map[string]any{"size": 2}},
 	} {
-		k.must(t, jsonText(t, map[string]any{"apiVersion": group + "/v1", "kind": "Gizmo",
-			"metadata": map[string]any{"name": g["name"]}, "spec": g["spec"]}), "create", "-f", "-")
+		k.Create(t, map[string]any{"apiVersion": group + "/v1", "kind": "Gizmo",
+			"metadata": map[string]any{"name": g["name"]}, "spec": g["spec"]})
 	}
-}
-
-func jsonText(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestTemplateOutputsE2E: k8s.print's custom-columns, jsonpath and
@@ -146,7 +76,7 @@ func jsonText(t *testing.T, v any) string {
 // ESC byte from the cluster in custom-columns.
 func TestTemplateOutputsE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
-	k := newKubectlE2E(t, env)
+	k := env.Kubectl(t)
 	seedColumns(t, env, k)
 	c := e2eClient(t, env, "sandbox")
 	dir := t.TempDir()
@@ -206,7 +136,7 @@ func TestTemplateOutputsE2E(t *testing.T) {
 		t.Run(tc.kubectl+" -o "+tc.output, func(t *testing.T) {
 			src := "k8s.print(" + tc.star + ", output=" + starQuote(tc.output) + ")"
 			got := runStar(t, c, src)
-			want, errOut, code := k.run("", append(append([]string{"get"}, strings.Fields(tc.kubectl)...), "-o", tc.output)...)
+			want, errOut, code := k.Run("", append(append([]string{"get"}, strings.Fields(tc.kubectl)...), "-o", tc.output)...)
 			if code != 0 {
 				t.Fatalf("kubectl: exit %d\n%s", code, errOut)
 			}
@@ -251,7 +181,7 @@ func TestTemplateOutputsE2E(t *testing.T) {
 assert.true(r.error)
 print(r.error)`
 			got := strings.TrimSuffix(runStar(t, c, src), "\n")
-			_, errOut, code := k.run("", append(append([]string{"get"}, strings.Fields(tc.kubectl)...), "-o", tc.output)...)
+			_, errOut, code := k.Run("", append(append([]string{"get"}, strings.Fields(tc.kubectl)...), "-o", tc.output)...)
 			if code != 1 {
 				t.Fatalf("kubectl: exit %d, want 1\n%s", code, errOut)
 			}
