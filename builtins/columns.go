@@ -11,9 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/printers"
-	kubectlget "k8s.io/kubectl/pkg/cmd/get"
-	"k8s.io/kubectl/pkg/scheme"
 
+	"github.com/k8sh/k8sh/internal/customcolumns"
 	"github.com/k8sh/k8sh/lib/file"
 )
 
@@ -50,8 +49,8 @@ func unknownOutput(output string) error {
 }
 
 // renderTemplate prints v with one of templateOutputs through kubectl's own
-// printers (kubectl get's PrintFlags, its custom-columns printer and
-// cli-runtime's JSONPath and Go template printers), on what kubectl get
+// printers (its custom-columns printer, cli-runtime's JSONPath and Go
+// template printers), on what kubectl get
 // gives them: one object as it is (managedFields included), a list of them
 // as a List, {"kind": "List", "apiVersion": "v1", "metadata":
 // {"resourceVersion": ""}, "items": [...]}. A file's path is read as
@@ -69,8 +68,7 @@ func renderTemplate(thread *starlark.Thread, v starlark.Value, output string) (s
 			return "", fmt.Errorf("%s: %w", format, err)
 		}
 		if as == "custom-columns-file" {
-			decoder := scheme.Codecs.UniversalDecoder(scheme.Scheme.PrioritizedVersionsAllGroups()...)
-			p, err = kubectlget.NewCustomColumnsPrinterFromTemplate(strings.NewReader(text), decoder)
+			p, err = customcolumns.NewCustomColumnsPrinterFromTemplate(strings.NewReader(text), unstructured.UnstructuredJSONScheme)
 		} else {
 			p, err = templatePrinter(as + "=" + text)
 		}
@@ -87,11 +85,18 @@ func renderTemplate(thread *starlark.Thread, v starlark.Value, output string) (s
 	return b.String(), nil
 }
 
-// templatePrinter is the printer kubectl get -o OUTPUT uses.
+// templatePrinter is the printer kubectl get -o OUTPUT uses, as kubectl
+// get's PrintFlags and CustomColumnsPrintFlags choose it (they are not
+// imported: see internal/customcolumns).
 func templatePrinter(output string) (printers.ResourcePrinter, error) {
-	flags := kubectlget.NewGetPrintFlags()
-	flags.OutputFormat = &output
-	return flags.ToPrinter()
+	format, spec, _ := strings.Cut(output, "=")
+	if format != "custom-columns" && format != "custom-columns-file" {
+		return genericclioptions.NewKubeTemplatePrintFlags().ToPrinter(output)
+	}
+	if spec == "" {
+		return nil, fmt.Errorf("custom-columns format specified but no custom columns given")
+	}
+	return customcolumns.NewCustomColumnsPrinterFromSpec(spec, unstructured.UnstructuredJSONScheme, false)
 }
 
 // templateError shortens the printers' execution errors to their first
