@@ -27,7 +27,8 @@ import (
 	"github.com/k8sh/k8sh/lib/sys"
 )
 
-// Output formats of k8s.print, as kubectl -o names them.
+// Output formats of k8s.print, as kubectl -o names them; templateOutputs
+// (columns.go) are the ones that take an argument ("jsonpath=...").
 var outputs = []string{"table", "wide", "yaml", "json", "name"}
 
 // Echo renders a value as the REPL shows it: YAML for one object (without
@@ -82,8 +83,12 @@ func colorize(s, output string) string {
 // render formats v (a k8s.object, a list of them, or any value) in output;
 // note is what kubectl would say on stderr (for tables of no objects).
 func render(thread *starlark.Thread, v starlark.Value, output string, opts tableOptions) (out, note string, err error) {
+	if isTemplateOutput(output) {
+		out, err := renderTemplate(thread, v, output) // columns.go
+		return out, "", err
+	}
 	if !slices.Contains(outputs, output) {
-		return "", "", fmt.Errorf("unknown output %q, want one of %s", output, strings.Join(outputs, ", "))
+		return "", "", unknownOutput(output)
 	}
 	var objs []*Object
 	var reads []*read

@@ -20,8 +20,27 @@ const printDoc = `k8s.print(x, output="table", *, sort_by=None, no_headers=False
 Prints x as kubectl get -o OUTPUT prints it: output is "table" (the kind's
 own columns, as the server gives them to kubectl, CRD printer columns
 included), "wide" (every column), "yaml", "json" or "name"
-("deployment.apps/web"). x is a k8s.object or a list of them; other values
-print as print() would, or as JSON/YAML with those outputs.
+("deployment.apps/web"), or a template of one's own, parsed and printed as
+kubectl does:
+
+  custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[*].image
+      a column per HEADER:JSONPATH; several values join with ",", none
+      prints <none>
+  custom-columns-file=PATH   a line of headers, a line of JSONPaths
+  jsonpath={.items[*].metadata.name}   a JSONPath template (a missing key
+      prints nothing); jsonpath-as-json=..., jsonpath-file=PATH
+  go-template={{.metadata.name}}, go-template-file=PATH (or template=,
+      templatefile=)
+
+x is a k8s.object or a list of them; other values print as print() would,
+or as JSON/YAML with those outputs. The templates take what k8s.apply
+takes (dicts and YAML text too). As with kubectl get, a template sees one object as it is (managedFields
+included) and a list as a List: {.items[*].metadata.name}. A PATH is read
+as file.read reads it. A template's output is kubectl's, byte for byte,
+and ends in a line break: k8s.print adds one where kubectl's output has
+none, and prints nothing when it is empty. A bad output or template fails
+with kubectl's message (without the dump of the object that kubectl adds
+to a JSONPath error).
 
 A table shows what was read, from the cluster it was read from: k8s.list
 and k8s.get keep the server's row of each object (read in the same request
@@ -42,8 +61,12 @@ and -L.
 Cluster data cannot drive the terminal: in a table, as with kubectl, a
 cell is cut at its first line break and ends in "...", and an ESC byte
 prints as "^[" (a carriage return as "\r"); YAML and JSON quote them
-("\e", "\u001b"). The REPL's echo prints the same way, and error
-messages show ESC as "^[" too.`
+("\e", "\u001b"); custom-columns cells print ESC as "^[" too (a line
+break in one starts a new line, as in kubectl). The REPL's echo prints the
+same way, and error messages show ESC as "^[" too. jsonpath and
+go-template print strings as they are, as kubectl does: they make data for
+other programs, and an ESC in the data reaches the output raw; look at
+untrusted data on a terminal with a table or custom-columns.`
 
 func printBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -87,6 +110,14 @@ func printBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	s, note, err := render(thread, x, output, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	if isTemplateOutput(output) {
+		// kubectl's bytes, which may end without a line break: it adds
+		// none where there is one, and nothing at all prints nothing.
+		if s != "" {
+			thread.Print(thread, strings.TrimSuffix(s, "\n"))
+		}
+		return starlark.None, nil
 	}
 	if note != "" {
 		fmt.Fprintln(stderr(thread), note)
