@@ -12,7 +12,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/printers"
 
-	"github.com/k8sh/k8sh/internal/customcolumns"
 	"github.com/k8sh/k8sh/lib/file"
 )
 
@@ -68,7 +67,7 @@ func renderTemplate(thread *starlark.Thread, v starlark.Value, output string) (s
 			return "", fmt.Errorf("%s: %w", format, err)
 		}
 		if as == "custom-columns-file" {
-			p, err = customcolumns.NewCustomColumnsPrinterFromTemplate(strings.NewReader(text), unstructured.UnstructuredJSONScheme)
+			p, err = newCustomColumnsFile(text)
 		} else {
 			p, err = templatePrinter(as + "=" + text)
 		}
@@ -86,17 +85,14 @@ func renderTemplate(thread *starlark.Thread, v starlark.Value, output string) (s
 }
 
 // templatePrinter is the printer kubectl get -o OUTPUT uses, as kubectl
-// get's PrintFlags and CustomColumnsPrintFlags choose it (they are not
-// imported: see internal/customcolumns).
+// get's PrintFlags and CustomColumnsPrintFlags choose it (the latter are
+// not imported: see customColumns).
 func templatePrinter(output string) (printers.ResourcePrinter, error) {
 	format, spec, _ := strings.Cut(output, "=")
 	if format != "custom-columns" && format != "custom-columns-file" {
 		return genericclioptions.NewKubeTemplatePrintFlags().ToPrinter(output)
 	}
-	if spec == "" {
-		return nil, fmt.Errorf("custom-columns format specified but no custom columns given")
-	}
-	return customcolumns.NewCustomColumnsPrinterFromSpec(spec, unstructured.UnstructuredJSONScheme, false)
+	return newCustomColumns(spec)
 }
 
 // templateError shortens the printers' execution errors to their first

@@ -403,7 +403,7 @@ func relaxedJSONPath(p string) (string, error) {
 	}
 	m := relaxedPath.FindStringSubmatch(p)
 	if m == nil {
-		return "", fmt.Errorf("unexpected path string %q, expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'", p)
+		return "", fmt.Errorf("unexpected path string, expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'")
 	}
 	if m[1] != "" {
 		return "{." + m[1] + "}", nil
