@@ -30,13 +30,14 @@ func kubectlStatus(t *testing.T, err error) int {
 	return -1
 }
 
-// warnPolicy makes the apiserver warn, without refusing, about a ConfigMap
-// with data.warn in env's namespace (a ValidatingAdmissionPolicy bound with
-// validationActions [Warn]), quoting data.warn in its message. It returns
-// once the policy is in effect; the policy is removed when t ends.
-func warnPolicy(t *testing.T, env *kubetest.Env, kubectl kubectlRunner) {
+// admissionPolicy makes the apiserver act on a ConfigMap with data.KEY in
+// env's namespace: a ValidatingAdmissionPolicy bound with
+// validationActions [action] ("Deny" refuses it, "Warn" warns and lets it
+// through), whose message is "VERB: " and data.KEY. It returns the policy's
+// name once the policy is in effect; the policy is removed when t ends.
+func admissionPolicy(t *testing.T, env *kubetest.Env, kubectl kubectlRunner, action, key, verb string) string {
 	t.Helper()
-	name := "warn-" + env.Namespace
+	name := key + "-" + env.Namespace
 	policy := map[string]any{
 		"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
 		"metadata": map[string]any{"name": name},
@@ -46,15 +47,15 @@ func warnPolicy(t *testing.T, env *kubetest.Env, kubectl kubectlRunner) {
 				"apiGroups": []any{""}, "apiVersions": []any{"v1"},
 				"operations": []any{"CREATE", "UPDATE"}, "resources": []any{"configmaps"}}}},
 			"validations": []any{map[string]any{
-				"expression":        "!has(object.data) || !('warn' in object.data)",
-				"messageExpression": "'warned: ' + object.data['warn']"}},
+				"expression":        "!has(object.data) || !('" + key + "' in object.data)",
+				"messageExpression": "'" + verb + ": ' + object.data['" + key + "']"}},
 		},
 	}
 	binding := map[string]any{
 		"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
 		"metadata": map[string]any{"name": name},
 		"spec": map[string]any{
-			"policyName": name, "validationActions": []any{"Warn"},
+			"policyName": name, "validationActions": []any{action},
 			"matchResources": map[string]any{"namespaceSelector": map[string]any{
 				"matchLabels": map[string]any{"kubernetes.io/metadata.name": env.Namespace}}},
 		},
@@ -63,16 +64,18 @@ func warnPolicy(t *testing.T, env *kubetest.Env, kubectl kubectlRunner) {
 	t.Cleanup(func() { kubectl(t, "", "delete", "validatingadmissionpolicy", name, "--wait=false") })
 	mustKubectl(t, kubectl, jsonText(t, binding), "create", "-f", "-")
 	t.Cleanup(func() { kubectl(t, "", "delete", "validatingadmissionpolicybinding", name, "--wait=false") })
+	// The policy takes effect a moment later: wait until a probe is refused
+	// (Deny) or warned about (Warn).
 	probe := jsonText(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": "probe", "namespace": env.Namespace}, "data": map[string]any{"warn": "probe"}})
+		"metadata": map[string]any{"name": "probe", "namespace": env.Namespace}, "data": map[string]any{key: "x"}})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, errOut, err := kubectl(t, probe, "create", "--dry-run=server", "-f", "-")
-		if err == nil && strings.Contains(errOut, "warned: probe") {
-			return
+		if (err != nil) == (action == "Deny") && strings.Contains(errOut, verb+": x") {
+			return name
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the admission policy never warned about a ConfigMap: %v %s", err, errOut)
+			t.Fatalf("the admission policy (%s) never acted on a ConfigMap: %v %s", action, err, errOut)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -100,7 +103,7 @@ func TestServerWarningsE2E(t *testing.T) {
 	}
 
 	// An admission warning on a write, the same for the same object data.
-	warnPolicy(t, env, kubectl)
+	admissionPolicy(t, env, kubectl, "Warn", "warn", "warned")
 	cm := func(name string) map[string]any {
 		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": name, "namespace": ns}, "data": map[string]any{"warn": "yes"}}
