@@ -275,3 +275,28 @@ func TestBulkUnreachableOnce(t *testing.T) {
 		t.Errorf("ingress-nginx: got code %d stderr %q; want 1 %q", r.Code, r.Stderr, want)
 	}
 }
+
+// TestREPLWarningsE2E: in the REPL the server's warnings reach the same
+// terminal, once per session, with "Warning:" in kubectl's colour when
+// colour is allowed.
+func TestREPLWarningsE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	tm := startREPL(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "TERM=xterm"},
+		"--kubeconfig", env.Kubeconfig, "-n", env.Namespace)
+	prompt := "k8sh sandbox:" + env.Namespace + "> "
+	at := tm.expect(0, prompt)
+	tm.send("n = len(k8s.list('endpoints'))\r")
+	at = tm.expect(at, prompt)
+	tm.send("print('same', n == len(k8s.list('endpoints')))\r")
+	tm.expect(at, "same True")
+	warning := "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\n"
+	if n := strings.Count(tm.screen(), warning); n != 1 {
+		t.Errorf("the warning shows %d times, want once; the screen:\n%s", n, tm.screen())
+	}
+	if _, noColor := os.LookupEnv("NO_COLOR"); !noColor {
+		// client-go's warning writer, as kubectl uses it on a terminal.
+		if colored := "\x1b[33;1mWarning:\x1b[0m v1 Endpoints"; !strings.Contains(tm.rawScreen(), colored) {
+			t.Errorf("the warning is not coloured as kubectl colours it: %q", tm.rawScreen())
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
 )
 
 // TestAPIErrorWording: an error from the server keeps its message and ends
@@ -145,5 +147,25 @@ contexts: [{name: a, context: {cluster: a, user: a}}]
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("--kubeconfig %s --context %q:\ngot  %v\nwant %s", tc.kubeconfig, tc.context, err, tc.want)
 		}
+	}
+}
+
+// TestPrintWarnings: every config made from the flags prints the server's
+// warnings as kubectl does, once per distinct text, the contexts copied from
+// them too, with terminal control bytes escaped.
+func TestPrintWarnings(t *testing.T) {
+	var b strings.Builder
+	flags := NewConfigFlags()
+	PrintWarnings(flags, &b)
+	other := forContext(flags, "other")
+	for _, f := range []*genericclioptions.ConfigFlags{flags, other} {
+		cfg := f.WrapConfigFn(&rest.Config{})
+		cfg.WarningHandler.HandleWarningHeader(299, "-", "v1 Endpoints is deprecated")
+		cfg.WarningHandler.HandleWarningHeader(299, "-", "title \x1b]0;pwned\x07 set")
+		cfg.WarningHandler.HandleWarningHeader(199, "-", "not a warning kubectl prints")
+	}
+	want := "Warning: v1 Endpoints is deprecated\nWarning: title ^[]0;pwned\x07 set\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
