@@ -151,9 +151,9 @@ type countingCluster struct {
 	pages atomic.Int32
 }
 
-func (c *countingCluster) ListPage(ctx context.Context, kind string, opts kube.ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error) {
+func (c *countingCluster) ListRowsPage(ctx context.Context, kind string, opts kube.ListOptions, cont string, have int64) (*kube.RowList, error) {
 	c.pages.Add(1)
-	return c.Cluster.ListPage(ctx, kind, opts, cont, have)
+	return c.Cluster.ListRowsPage(ctx, kind, opts, cont, have)
 }
 
 func TestIterPagesE2E(t *testing.T) {

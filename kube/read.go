@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 	"syscall"
 
@@ -96,32 +97,56 @@ func (c *Client) Get(ctx context.Context, kind, name, namespace string) (*unstru
 
 // List reads every object of kind that opts select, page by page.
 func (c *Client) List(ctx context.Context, kind string, opts ListOptions) (*unstructured.UnstructuredList, error) {
-	out := &unstructured.UnstructuredList{}
+	l, err := c.list(ctx, kind, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	return l.List, nil
+}
+
+// ListRows is List with the server's table kept: the rows kubectl get
+// prints, one per object, read in the same requests as the objects (the
+// server's Table with each row's whole object), so that printing a list
+// costs no second read and shows what was read.
+func (c *Client) ListRows(ctx context.Context, kind string, opts ListOptions) (*RowList, error) {
+	return c.list(ctx, kind, opts, true)
+}
+
+func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows bool) (*RowList, error) {
+	var out *RowList
 	cont := ""
 	for {
-		page, err := c.ListPage(ctx, kind, opts, cont, int64(len(out.Items)))
+		page, err := c.listPage(ctx, kind, opts, cont, out.have(), rows)
 		if err != nil {
 			return nil, err
 		}
-		if out.Object == nil {
-			out.Object = page.Object
+		if out == nil {
+			out = page
+		} else {
+			out.List.Items = append(out.List.Items, page.List.Items...)
+			if out.Rows != nil && page.Rows != nil {
+				out.Rows.Cells = append(out.Rows.Cells, page.Rows.Cells...)
+			}
 		}
-		out.Items = append(out.Items, page.Items...)
-		cont = page.GetContinue()
+		cont = page.List.GetContinue()
 		if cont == "" {
 			break
 		}
 	}
-	out.SetContinue("")
+	out.List.SetContinue("")
 	return out, nil
 }
 
-// ListPage reads one page (at most PageSize objects) of the objects of kind
-// that opts select, from the continue token cont ("" for the first page).
-// have is how many objects earlier pages returned, so that opts.Limit is
-// honoured across pages: the last page's continue token is cleared once the
-// limit is reached.
-func (c *Client) ListPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error) {
+// ListRowsPage reads one page (at most PageSize objects) of the objects of
+// kind that opts select, with their rows as ListRows keeps them, from the
+// continue token cont ("" for the first page). have is how many objects
+// earlier pages returned, so that opts.Limit is honoured across pages: the
+// last page's continue token is cleared once the limit is reached.
+func (c *Client) ListRowsPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64) (*RowList, error) {
+	return c.listPage(ctx, kind, opts, cont, have, true)
+}
+
+func (c *Client) listPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64, rows bool) (*RowList, error) {
 	r, ns, err := c.collection(kind, opts)
 	if err != nil {
 		return nil, err
@@ -135,29 +160,91 @@ func (c *Client) ListPage(ctx context.Context, kind string, opts ListOptions, co
 	if opts.Limit > 0 && opts.Limit-have < PageSize {
 		lo.Limit = opts.Limit - have
 	}
-	page, err := c.listPage(ctx, r, ns, lo)
+	page, err := c.read(ctx, r, ns, "", lo, rows)
 	if err != nil {
 		return nil, apiError(err, ns)
 	}
-	if opts.Limit > 0 && have+int64(len(page.Items)) >= opts.Limit {
-		page.SetContinue("")
+	page.AllNamespaces = opts.AllNamespaces
+	if opts.Limit > 0 && have+int64(len(page.List.Items)) >= opts.Limit {
+		page.List.SetContinue("")
 	}
 	return page, nil
 }
 
-// listPage reads one page of a list and decodes it in one pass, into the
-// form client-go's unstructured decoder gives (integers as int64, each item
-// with its kind and apiVersion), at about three times its speed: client-go
-// parses a page of an unstructured list several times over.
-func (c *Client) listPage(ctx context.Context, r Resource, ns string, lo metav1.ListOptions) (*unstructured.UnstructuredList, error) {
+// RowList is a list of objects of one resource as it was read, with the
+// server's table rows of them when they were asked for and given.
+type RowList struct {
+	List     *unstructured.UnstructuredList
+	Resource Resource
+	// Namespace is the namespace read: "" for all namespaces or a
+	// cluster-scoped resource.
+	Namespace     string
+	AllNamespaces bool
+	// Rows holds one row per item, or is nil when the server sent no
+	// table (an aggregated API without tables) or none was asked for.
+	Rows *Rows
+}
+
+func (l *RowList) have() int64 {
+	if l == nil {
+		return 0
+	}
+	return int64(len(l.List.Items))
+}
+
+// Rows are the server's table of a list: its columns, and each object's
+// cells in the order of the columns (JSON values, integers as int64).
+type Rows struct {
+	Columns []metav1.TableColumnDefinition
+	Cells   [][]any
+}
+
+// GetRow reads one object of kind by name with its row of the server's
+// table, as kubectl get KIND NAME prints it (Rows nil when the server sent
+// no table).
+func (c *Client) GetRow(ctx context.Context, kind, name, namespace string) (*RowList, error) {
+	r, err := c.Resolve(kind)
+	if err != nil {
+		return nil, err
+	}
+	ns := c.namespaceFor(r, namespace)
+	l, err := c.read(ctx, r, ns, name, metav1.ListOptions{}, true)
+	if err != nil {
+		return nil, apiError(err, ns)
+	}
+	return l, nil
+}
+
+// tableAccept asks the server for the Table that kubectl get prints: the
+// kind's own columns (a Deployment's READY, UP-TO-DATE, ...; a CRD's printer
+// columns), with the plain object or list as a fallback for servers without
+// tables.
+const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+// read sends one GET of the collection of r in ns (or of its object name
+// when name is not "") and decodes the answer in one pass, into the form
+// client-go's unstructured decoder gives (integers as int64, each item with
+// its kind and apiVersion), at about three times its speed: client-go parses
+// a page of an unstructured list several times over. With rows, it asks for
+// the server's Table with each row's whole object (includeObject=Object):
+// the objects and the rows kubectl prints in one response.
+func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav1.ListOptions, rows bool) (*RowList, error) {
 	rc, err := c.rawClient()
 	if err != nil {
 		return nil, err
 	}
-	res := rc.Get().AbsPath(resourcePath(r, ns)).
-		SetHeader("Accept", "application/json").
-		VersionedParams(&lo, metav1.ParameterCodec).
-		Do(ctx)
+	p := resourcePath(r, ns)
+	if name != "" {
+		p = path.Join(p, name)
+	}
+	req := rc.Get().AbsPath(p).SetHeader("Accept", "application/json")
+	if rows {
+		req = req.SetHeader("Accept", tableAccept).Param("includeObject", "Object")
+	}
+	if name == "" {
+		req = req.VersionedParams(&lo, metav1.ParameterCodec)
+	}
+	res := req.Do(ctx)
 	raw, err := res.Raw()
 	if err != nil {
 		return nil, res.Error() // with the server's Status message
@@ -167,25 +254,55 @@ func (c *Client) listPage(ctx context.Context, r Resource, ns string, lo metav1.
 		Kind       string           `json:"kind"`
 		Metadata   map[string]any   `json:"metadata"`
 		Items      []map[string]any `json:"items"`
+		// A Table's rows, with includeObject=Object.
+		ColumnDefinitions []metav1.TableColumnDefinition `json:"columnDefinitions"`
+		Rows              []struct {
+			Cells  []any          `json:"cells"`
+			Object map[string]any `json:"object"`
+		} `json:"rows"`
 	}
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &page); err != nil {
 		return nil, fmt.Errorf("decoding the list of %s: %w", r, err)
 	}
+	out := &RowList{Resource: r, Namespace: ns}
 	list := &unstructured.UnstructuredList{Object: map[string]any{
 		"apiVersion": page.APIVersion, "kind": page.Kind, "metadata": page.Metadata,
 	}}
+	out.List = list
+	itemKind, itemVersion := strings.TrimSuffix(page.Kind, "List"), page.APIVersion
+	switch {
+	case page.Kind == "Table" && strings.HasPrefix(page.APIVersion, "meta.k8s.io/"):
+		out.Rows = &Rows{Columns: page.ColumnDefinitions, Cells: make([][]any, len(page.Rows))}
+		list.Object["apiVersion"], list.Object["kind"] = r.GVK.GroupVersion().String(), r.GVK.Kind+"List"
+		page.Items = make([]map[string]any, len(page.Rows))
+		for i, row := range page.Rows {
+			if row.Object == nil {
+				return nil, fmt.Errorf("decoding the table of %s: row %d holds no object", r, i)
+			}
+			page.Items[i] = row.Object
+			out.Rows.Cells[i] = row.Cells
+		}
+		itemKind, itemVersion = r.GVK.Kind, r.GVK.GroupVersion().String()
+	case name != "":
+		// One object, sent as itself by a server without tables.
+		var obj map[string]any
+		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &obj); err != nil {
+			return nil, fmt.Errorf("decoding %s %q: %w", r, name, err)
+		}
+		page.Items = []map[string]any{obj}
+		list.Object = map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}}
+	}
 	list.Items = make([]unstructured.Unstructured, len(page.Items))
-	itemKind := strings.TrimSuffix(page.Kind, "List")
 	for i, item := range page.Items {
 		if _, ok := item["kind"]; !ok {
 			item["kind"] = itemKind
 		}
 		if _, ok := item["apiVersion"]; !ok {
-			item["apiVersion"] = page.APIVersion
+			item["apiVersion"] = itemVersion
 		}
 		list.Items[i].Object = item
 	}
-	return list, nil
+	return out, nil
 }
 
 // Exists tells whether the object of kind called name exists.
