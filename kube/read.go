@@ -210,7 +210,7 @@ func (c *Client) GetRow(ctx context.Context, kind, name, namespace string) (*Row
 	ns := c.namespaceFor(r, namespace)
 	l, err := c.read(ctx, r, ns, name, metav1.ListOptions{}, true)
 	if err != nil {
-		return nil, apiError(err, ns)
+		return nil, c.missingNamespace(ctx, err, ns)
 	}
 	return l, nil
 }
