@@ -80,6 +80,7 @@ const sandboxMaxSteps = 100_000_000
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	kube.SilenceClientLogs()
 	flags := kube.NewConfigFlags()
+	kube.PrintWarnings(flags, stderr)
 	var opts options
 	status := exitOK
 	cmd := &cobra.Command{

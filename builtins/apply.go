@@ -32,7 +32,9 @@ A field another manager owns fails with each conflicting field and its
 manager; force=True takes ownership of them. parallel bounds how many
 objects are sent at once. One object failing does not stop the others: the
 error lists every object that failed and why (deployment/web: ...), and the
-others stay applied.` + changeDoc
+others stay applied. A server that cannot be reached is said once, with the
+number of objects it failed ("19 objects: the connection to the server
+127.0.0.1:1 was refused - did you specify the right host or port?").` + changeDoc
 
 func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (

@@ -93,7 +93,7 @@ func (c *Client) Get(ctx context.Context, kind, name, namespace string) (*unstru
 	ns := c.namespaceFor(r, namespace)
 	obj, err := c.resourceClient(r, ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return nil, apiError(err, ns)
+		return nil, c.missingNamespace(ctx, err, ns)
 	}
 	return obj, nil
 }
@@ -272,7 +272,7 @@ func (c *Client) GetRow(ctx context.Context, kind, name, namespace string) (*Row
 	ns := c.namespaceFor(r, namespace)
 	l, err := c.read(ctx, r, ns, name, metav1.ListOptions{}, true)
 	if err != nil {
-		return nil, apiError(err, ns)
+		return nil, c.missingNamespace(ctx, err, ns)
 	}
 	return l, nil
 }
@@ -379,14 +379,27 @@ func (c *Client) Exists(ctx context.Context, kind, name, namespace string) (bool
 	return err == nil, err
 }
 
-// apiError rewords an API error in kubectl's words, adding the namespace to a
-// not-found so that a user who was in the wrong namespace sees it at once.
+// apiError rewords an API error in kubectl's words. An error the server
+// sent ends with kubectl's reason class in parentheses, as kubectl's "Error
+// from server (NotFound): ..." gives it: `pods "x" not found in namespace
+// "default" (NotFound)`; a not-found names the namespace it was looked for
+// in, so that a user who was in the wrong namespace sees it at once. A
+// server that cannot be reached is said as kubectl says it: "the connection
+// to the server HOST was refused - ..." or "unable to connect to the
+// server: ..." (a name that does not resolve, a certificate that is not
+// trusted).
 func apiError(err error, ns string) error {
+	if reworded(err) {
+		return err
+	}
 	switch {
 	case apierrors.IsNotFound(err) && ns != "" && !namespaceNotFound(err):
-		return fmt.Errorf("%w in namespace %q", err, ns)
+		return withReason(fmt.Errorf("%w in namespace %q", err, ns), err)
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("you must be logged in to the server (%w)", err)
+		// kubectl: "You must be logged in to the server (Unauthorized)".
+		return &reasonError{msg: fmt.Sprintf("you must be logged in to the server (%v)", err), err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
 	case errors.Is(err, syscall.ECONNREFUSED):
 		host := "the server"
 		var ue *url.Error
@@ -397,8 +410,45 @@ func apiError(err error, ns string) error {
 		}
 		return &refusedError{host: host, err: err}
 	}
-	return err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &connectError{err: ue}
+	}
+	return withReason(err, err)
 }
+
+// withReason adds to err's message the reason class of the API status that
+// cause holds, if any: "... (NotFound)".
+func withReason(err, cause error) error {
+	var st apierrors.APIStatus
+	if !errors.As(cause, &st) {
+		return err
+	}
+	reason := st.Status().Reason
+	if reason == "" {
+		return err
+	}
+	return &reasonError{msg: fmt.Sprintf("%v (%s)", err, reason), err: err}
+}
+
+// reworded tells whether err is already in the words of apiError.
+func reworded(err error) bool {
+	var (
+		re *reasonError
+		rf *refusedError
+		ce *connectError
+	)
+	return errors.As(err, &re) || errors.As(err, &rf) || errors.As(err, &ce)
+}
+
+// reasonError is an error from the server, with its reason class.
+type reasonError struct {
+	msg string
+	err error
+}
+
+func (e *reasonError) Error() string { return e.msg }
+func (e *reasonError) Unwrap() error { return e.err }
 
 // namespaceNotFound reports whether err says that a namespace is missing:
 // "namespaces "x" not found" needs no "in namespace "x"".
@@ -412,6 +462,24 @@ func namespaceNotFound(err error) bool {
 	return false
 }
 
+// missingNamespace is what a read of one object that was not found in
+// namespace ns says, as kubectl says it: when ns itself does not exist,
+// `namespaces "ns" not found`; otherwise the object's not-found. Like
+// kubectl, it asks only for a namespace other than "default".
+func (c *Client) missingNamespace(ctx context.Context, err error, ns string) error {
+	if !apierrors.IsNotFound(err) || ns == "" || ns == metav1.NamespaceDefault || namespaceNotFound(err) {
+		return apiError(err, ns)
+	}
+	rc, rerr := c.rawClient()
+	if rerr != nil {
+		return apiError(err, ns)
+	}
+	if nerr := rc.Get().AbsPath("/api/v1/namespaces", ns).Do(ctx).Error(); apierrors.IsNotFound(nerr) {
+		return apiError(nerr, "")
+	}
+	return apiError(err, ns)
+}
+
 // refusedError is kubectl's message for a server that is not there.
 type refusedError struct {
 	host string
@@ -423,6 +491,27 @@ func (e *refusedError) Error() string {
 }
 
 func (e *refusedError) Unwrap() error { return e.err }
+
+// connectError is kubectl's message for a server that could not be reached
+// for another reason than a refused connection: a host name that does not
+// resolve, a TLS handshake that fails.
+type connectError struct{ err *url.Error }
+
+func (e *connectError) Error() string {
+	return fmt.Sprintf("unable to connect to the server: %v", e.err.Err)
+}
+
+func (e *connectError) Unwrap() error { return e.err }
+
+// connectionError tells whether err says that the server could not be
+// reached at all, the same for every request of a call.
+func connectionError(err error) bool {
+	var (
+		rf *refusedError
+		ce *connectError
+	)
+	return errors.As(err, &rf) || errors.As(err, &ce)
+}
 
 // NamespaceOf returns the namespace a request for kind with namespace ns
 // ("" for the context's default) goes to: "" for a cluster-scoped kind.
