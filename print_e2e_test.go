@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/k8sh/k8sh/internal/clitest"
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
@@ -325,3 +329,65 @@ func TestPrintLikeKubectlE2E(t *testing.T) {
 }
 
 func marker(i int) string { return fmt.Sprintf("\x00check %d", i) }
+
+// TestPrintWatchLikeKubectlE2E: k8s.print of a k8s.watch prints what
+// kubectl get -w prints, watching the same namespace at the same time: the
+// objects that exist as one table under one header, then a row for each
+// change (a creation, a label, a deletion), in the first table's widths.
+func TestPrintWatchLikeKubectlE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kubectl := sandboxKubectl(t, env)
+	ns := env.Namespace
+	mustKubectl(t, kubectl, "", "-n", ns, "create", "configmap", "a", "--from-literal=x=1")
+	var got, want string
+	for try := 0; try < 2; try++ {
+		dir := t.TempDir()
+		kout, sout := filepath.Join(dir, "kubectl"), filepath.Join(dir, "k8sh")
+		start := func(out, bin string, args ...string) *exec.Cmd {
+			f, err := os.Create(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() })
+			cmd := exec.Command(bin, args...)
+			cmd.Stdout, cmd.Stderr = f, f
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			return cmd
+		}
+		kbin := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
+		kw := start(kout, kbin, "--kubeconfig", env.Kubeconfig, "-n", ns, "get", "cm", "-w")
+		sw := start(sout, clitest.Bin, "--kubeconfig", env.Kubeconfig, "-c",
+			fmt.Sprintf(`k8s.print(k8s.watch("cm", namespace=%q, timeout="8s"))`, ns))
+		// Both have printed the objects that exist before anything changes.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			k, _ := os.ReadFile(kout)
+			s, _ := os.ReadFile(sout)
+			if strings.Count(string(k), "\n") >= 3 && strings.Count(string(s), "\n") >= 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the watches printed no table:\nkubectl %q\nk8sh %q", k, s)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		name := fmt.Sprintf("a-much-longer-name-than-the-others-%d", try)
+		mustKubectl(t, kubectl, "", "-n", ns, "create", "configmap", name, "--from-literal=y=2")
+		mustKubectl(t, kubectl, "", "-n", ns, "label", "configmap", name, "z=3")
+		mustKubectl(t, kubectl, "", "-n", ns, "delete", "configmap", name)
+		if err := sw.Wait(); err != nil {
+			t.Fatalf("k8sh: %v", err)
+		}
+		kw.Process.Kill()
+		kw.Wait()
+		k, _ := os.ReadFile(kout)
+		s, _ := os.ReadFile(sout)
+		got, want = string(s), string(k)
+		if got == want {
+			return
+		}
+	}
+	t.Errorf("k8s.print(k8s.watch(...)):\n%s\nkubectl get -w:\n%s", got, want)
+}

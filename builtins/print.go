@@ -1,12 +1,14 @@
 package builtins
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/k8sh/k8sh/lib/doc"
 )
@@ -50,6 +52,8 @@ names as "deployment.apps/web"; a list read with all_namespaces=True has a
 NAMESPACE column. An empty list prints nothing, and kubectl's "No resources
 found in NS namespace." on stderr. Objects not read by k8s.list or k8s.get
 (dicts, what a write returned) get their rows from the session's cluster.
+A k8s.watch prints as kubectl get -w does, until the watch ends: the
+objects that exist as one table, then a row for each change.
 
 sort_by sorts the rows of each table as kubectl get --sort-by does, by a
 field path (".metadata.name", "{.status.capacity.cpu}"; quantities sort
@@ -106,6 +110,10 @@ func printBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 			return nil, fmt.Errorf("%s: sort_by: %w", b.Name(), err)
 		}
 		x, opts.sortKey = sorted, nil
+	}
+	if wv, ok := x.(*watchValue); ok && (output == "table" || output == "wide") {
+		opts.wide = output == "wide"
+		return starlark.None, printWatch(thread, b, wv, opts)
 	}
 	s, note, err := render(thread, x, output, opts)
 	if err != nil {
@@ -176,4 +184,97 @@ func sortByKey(thread *starlark.Thread, x starlark.Value, key starlark.Callable)
 		rememberReads(sorted, reads)
 	}
 	return sorted, nil
+}
+
+// printWatch prints the events of a watch as kubectl get -w does: the
+// header once, then each event's row as it comes, in the columns' widths
+// of the first rows, until the watch ends.
+func printWatch(thread *starlark.Thread, b *starlark.Builtin, wv *watchValue, opts tableOptions) error {
+	if opts.sortBy != "" {
+		return fmt.Errorf("%s: sort_by cannot sort a watch", b.Name())
+	}
+	it := wv.Iterate()
+	defer it.Done()
+	lines := &lineWriter{thread: thread}
+	w := printers.GetNewTabWriter(lines)
+	var p printers.ResourcePrinter
+	// The objects that exist when the watch starts print as one table,
+	// then each change as it comes, as kubectl get -w prints them.
+	var batch []*Object
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		rd := batch[0].row.read
+		t, err := tableOf(batch, rd, opts)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		batch = batch[:0]
+		if p == nil {
+			p = printers.NewTablePrinter(printers.PrintOptions{
+				Wide: opts.wide, NoHeaders: opts.noHeaders, ShowLabels: opts.showLabels,
+				ColumnLabels:  opts.labelColumns,
+				WithNamespace: rd.allNamespaces && rd.resource.Namespaced,
+			})
+		}
+		if err := p.PrintObj(t, w); err != nil {
+			return fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		return w.Flush()
+	}
+	initial := wv.initialCount
+	var v starlark.Value
+	for it.Next(&v) {
+		o, ok := eventObject(v)
+		if !ok {
+			continue
+		}
+		batch = append(batch, o)
+		if initial > 0 {
+			if initial--; initial > 0 {
+				continue
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// eventObject is the object of a k8s.watch event.
+func eventObject(v starlark.Value) (*Object, bool) {
+	ev, ok := v.(starlark.HasAttrs)
+	if !ok {
+		return nil, false
+	}
+	x, err := ev.Attr("object")
+	if err != nil {
+		return nil, false
+	}
+	o, ok := x.(*Object)
+	return o, ok && o.row != nil
+}
+
+// lineWriter prints what is written to it a line at a time, through the
+// thread's print (stdout, or the REPL's terminal).
+type lineWriter struct {
+	thread *starlark.Thread
+	buf    []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.thread.Print(l.thread, string(l.buf[:i]))
+		l.buf = l.buf[i+1:]
+	}
 }

@@ -56,7 +56,11 @@ DELETED with the object's last known metadata). No event is lost and none
 repeated. A 401 or 403 ends it with an error.
 
 ` + selectionDoc + `
-A name watches that one object (a field selector metadata.name=name).`
+A name watches that one object (a field selector metadata.name=name).
+
+k8s.print(k8s.watch(...)) prints the events as kubectl get -w does: the
+header once, the objects that exist as one table, then each change's row
+(the server's, as it was at that change) as it comes.`
 
 // watchDuration is a duration given as "30s"/"1h30m" or a number of seconds;
 // zero means none was given.
@@ -109,6 +113,9 @@ type watchValue struct {
 	until   starlark.Callable
 	first   *kube.Watcher // started by k8s.watch itself
 	thread  *starlark.Thread
+	// initialCount is how many of the first events of the last pass are
+	// the objects that existed when it started.
+	initialCount int
 }
 
 var _ starlark.Iterable = (*watchValue)(nil)
@@ -138,7 +145,7 @@ func watchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 
 func (wv *watchValue) start() (*kube.Watcher, error) {
 	w, err := wv.c.Watch(wv.ctx, wv.sel.kind, kube.WatchOptions{
-		ListOptions: wv.sel.options(), Name: wv.sel.name, Initial: wv.initial,
+		ListOptions: wv.sel.options(), Name: wv.sel.name, Initial: wv.initial, Rows: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", wv.b.Name(), err)
@@ -171,9 +178,17 @@ func (wv *watchValue) Iterate() starlark.Iterator {
 	it := &streamIterator[kube.WatchEvent]{b: wv.b, thread: wv.thread, ctx: wv.ctx, fail: err}
 	if w != nil {
 		it.items, it.err, it.stop = w.Events(), w.Err, w.Stop
+		wv.initialCount = w.InitialCount()
 	}
+	var rd *read
 	it.convert = func(ev kube.WatchEvent) (starlark.Value, bool, error) {
-		e := eventValue(ev)
+		if rd == nil {
+			rd = &read{resource: w.Resource(), allNamespaces: wv.sel.allNamespaces}
+			if cols := w.Columns(); cols != nil {
+				rd.rows = &kube.Rows{Columns: cols}
+			}
+		}
+		e := eventValue(ev, rd)
 		if wv.until == nil {
 			return e, false, nil
 		}
@@ -187,9 +202,18 @@ func (wv *watchValue) Iterate() starlark.Iterator {
 	return it
 }
 
-func eventValue(ev kube.WatchEvent) starlark.Value {
+// eventValue is a watch event as Starlark sees it; its object keeps its
+// row of the server's table (a read rd of the watch), for k8s.print.
+func eventValue(ev kube.WatchEvent, rd *read) starlark.Value {
+	o := NewObject(ev.Object.Object)
+	o.row = &tableRow{read: rd, cells: ev.Cells}
+	if ev.Cells == nil && rd.rows != nil {
+		// A deletion the watch inferred: its name, and blanks.
+		o.row.cells = make([]any, len(rd.rows.Columns))
+		o.row.cells[0] = ev.Object.GetName()
+	}
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"type":   starlark.String(ev.Type),
-		"object": NewObject(ev.Object.Object),
+		"object": o,
 	})
 }

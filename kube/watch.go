@@ -30,6 +30,10 @@ type WatchOptions struct {
 	// an ADDED event, like an informer; without it only changes are
 	// delivered.
 	Initial bool
+	// Rows asks for the server's table as kubectl get -w does: each
+	// event carries its object's row (WatchEvent.Cells, under the columns
+	// of Watcher.Columns).
+	Rows bool
 }
 
 // Watch event types, as the API names them.
@@ -43,6 +47,10 @@ const (
 type WatchEvent struct {
 	Type   string // Added, Modified or Deleted
 	Object *unstructured.Unstructured
+	// Cells is the object's row of the server's table with
+	// WatchOptions.Rows; nil without, or for a deletion the watch inferred
+	// after a 410 Gone.
+	Cells []any
 }
 
 // Reconnect backoff, like client-go's reflector: the first wait is below a
@@ -73,6 +81,7 @@ type watchSource interface {
 // 401 and 403 end it with an error.
 type Watcher struct {
 	src          watchSource
+	resource     Resource
 	label        string
 	fields       string
 	ns           string
@@ -104,10 +113,18 @@ func (c *Client) Watch(ctx context.Context, kind string, opts WatchOptions) (*Wa
 	if err != nil {
 		return nil, err
 	}
-	w, err := newWatcher(ctx, c.resourceClient(r, ns), opts, ns)
+	var src watchSource = c.resourceClient(r, ns)
+	if opts.Rows {
+		if _, err := c.rawClient(); err != nil {
+			return nil, err
+		}
+		src = newTableSource(c, r, ns)
+	}
+	w, err := newWatcher(ctx, src, opts, ns)
 	if err != nil {
 		return nil, apiError(err, ns)
 	}
+	w.resource = r
 	return w, nil
 }
 
@@ -153,6 +170,18 @@ func (w *Watcher) Events() <-chan WatchEvent {
 		go w.run(w.ctx)
 	})
 	return w.events
+}
+
+// Resource is the resource watched.
+func (w *Watcher) Resource() Resource { return w.resource }
+
+// Columns are the columns of the server's table with WatchOptions.Rows
+// (nil without, or before anything was read).
+func (w *Watcher) Columns() []metav1.TableColumnDefinition {
+	if ts, ok := w.src.(*tableSource); ok {
+		return ts.Columns()
+	}
+	return nil
 }
 
 // InitialCount is how many of the first events are the initial state
@@ -396,8 +425,12 @@ func (w *Watcher) relist(ctx context.Context) error {
 }
 
 func (w *Watcher) send(ctx context.Context, typ string, obj *unstructured.Unstructured) bool {
+	ev := WatchEvent{Type: typ, Object: obj}
+	if ts, ok := w.src.(*tableSource); ok {
+		ev.Cells = ts.row(obj)
+	}
 	select {
-	case w.events <- WatchEvent{Type: typ, Object: obj}:
+	case w.events <- ev:
 		return true
 	case <-ctx.Done():
 		return false
