@@ -171,6 +171,7 @@ func TestPrintLikeKubectlE2E(t *testing.T) {
 	ns := env.Namespace
 	group := "prt" + ns[len(ns)-5:] + ".k8sh.test"
 	seedEscapes(t, env, kubectl, group)
+	seedGauges(t, kubectl, ns, group)
 	mustKubectl(t, kubectl, printSeed, "apply", "-n", ns, "-f", "-")
 	// Let the controllers make the Deployment's pods and settle.
 	mustKubectl(t, kubectl, "", "-n", ns, "rollout", "status", "deploy/web", "--timeout", "60s")
@@ -189,7 +190,9 @@ func TestPrintLikeKubectlE2E(t *testing.T) {
 		out := mustKubectl(t, kubectl, "", "api-resources", "--verbs=list", fmt.Sprintf("--namespaced=%t", namespaced), "-o", "name")
 		return strings.Fields(out)
 	}
-	modes := []struct{ output, flag string }{{"table", ""}, {"wide", "wide"}, {"name", "name"}, {"yaml", "yaml"}, {"json", "json"}}
+	modes := []struct{ output, flag string }{{"table", ""}, {"wide", "wide"}, {"name", "name"}, {"yaml", "yaml"}, {"json", "json"},
+		{"custom-columns=NAME:.metadata.name,NAMESPACE:.metadata.namespace,LABELS:.metadata.labels", "custom-columns=NAME:.metadata.name,NAMESPACE:.metadata.namespace,LABELS:.metadata.labels"},
+		{`jsonpath={range .items[*]}{.kind}/{.metadata.name} {.metadata.uid}{"\n"}{end}`, `jsonpath={range .items[*]}{.kind}/{.metadata.name} {.metadata.uid}{"\n"}{end}`}}
 	for _, kind := range names(true) {
 		for _, m := range modes {
 			args := []string{"get", kind, "-n", ns}
@@ -390,4 +393,129 @@ func TestPrintWatchLikeKubectlE2E(t *testing.T) {
 		}
 	}
 	t.Errorf("k8s.print(k8s.watch(...)):\n%s\nkubectl get -w:\n%s", got, want)
+}
+
+// TestPrintWhatWasReadE2E: k8s.print shows the rows as they were read, from
+// the cluster they were read from: a Deployment listed before a scale keeps
+// its READY, a ConfigMap deleted since keeps its row, a list read with
+// context= prints although the session's own context cannot read at all,
+// and a user who may get but not list gets the kind's columns. Each is
+// compared with what kubectl printed when the objects were read.
+func TestPrintWhatWasReadE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kubectl := sandboxKubectl(t, env)
+	ns := env.Namespace
+	mustKubectl(t, kubectl, printSeed, "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, kubectl, "", "-n", ns, "rollout", "status", "deploy/web", "--timeout", "60s")
+	run := func(t *testing.T, star string, args ...string) string {
+		t.Helper()
+		r := k8sh(t, "", nil, append(append([]string{"--kubeconfig", env.Kubeconfig}, args...), "-c", star)...)
+		if r.Code != 0 {
+			t.Fatalf("k8sh -c %s: exit %d\n%s", star, r.Code, r.Stderr)
+		}
+		return r.Stdout
+	}
+	// compare runs k8sh, which reads then changes things, against kubectl
+	// before the change; once more if an AGE ticked over in between.
+	compare := func(t *testing.T, star string, kargs []string, args ...string) {
+		t.Helper()
+		var got, want string
+		for try := 0; try < 2; try++ {
+			want = mustKubectl(t, kubectl, "", kargs...)
+			if got = run(t, star, args...); got == want {
+				return
+			}
+		}
+		t.Errorf("k8sh -c %s:\n%s\nkubectl %s before:\n%s", star, got, strings.Join(kargs, " "), want)
+	}
+	t.Run("scaled since", func(t *testing.T) {
+		t.Cleanup(func() { kubectl(t, "", "-n", ns, "scale", "deploy/web", "--replicas=2") })
+		compare(t, fmt.Sprintf(`l = k8s.list("deploy", namespace=%q)
+k8s.scale("deploy", "web", 5, namespace=%[1]q)
+k8s.print(l)`, ns), []string{"get", "deploy", "-n", ns})
+	})
+	t.Run("deleted since", func(t *testing.T) {
+		mustKubectl(t, kubectl, "", "-n", ns, "create", "configmap", "gone", "--from-literal=a=b")
+		compare(t, fmt.Sprintf(`l = k8s.list("cm", namespace=%q)
+k8s.delete("cm", "gone", namespace=%[1]q, wait=True)
+if k8s.get("cm", "gone", namespace=%[1]q, default=None) != None:
+    fail("gone is still there")
+k8s.print(l)`, ns), []string{"get", "cm", "-n", ns})
+	})
+	t.Run("context=", func(t *testing.T) {
+		// A kubeconfig whose current context's user the server refuses.
+		kc := filepath.Join(t.TempDir(), "kubeconfig")
+		data, err := os.ReadFile(env.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(kc, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cluster := mustKubectl(t, kubectl, "", "config", "view", "-o", `jsonpath={.contexts[?(@.name=="sandbox")].context.cluster}`)
+		mustKubectl(t, kubectl, "", "--kubeconfig", kc, "config", "set-credentials", "nobody", "--token=not-a-token")
+		mustKubectl(t, kubectl, "", "--kubeconfig", kc, "config", "set-context", "refused", "--cluster="+cluster, "--user=nobody")
+		want := mustKubectl(t, kubectl, "", "get", "cm", "-n", ns)
+		got := run(t, fmt.Sprintf(`k8s.print(k8s.list("cm", namespace=%q, context="sandbox"))`, ns), "--kubeconfig", kc, "--context", "refused")
+		if got != want {
+			t.Errorf("k8s.list(context=) from a refused session:\n%s\nkubectl:\n%s", got, want)
+		}
+	})
+	t.Run("get but not list", func(t *testing.T) {
+		mustKubectl(t, kubectl, "", "-n", ns, "create", "role", "getter", "--verb=get", "--resource=configmaps")
+		mustKubectl(t, kubectl, "", "-n", ns, "create", "rolebinding", "getter", "--role=getter", "--user=getter")
+		args := []string{"--as", "getter", "get", "cm", "cm-a", "-n", ns}
+		want := mustKubectl(t, kubectl, "", args...)
+		if _, _, err := kubectl(t, "", "--as", "getter", "get", "cm", "-n", ns); err == nil {
+			t.Fatal("getter may list configmaps")
+		}
+		got := run(t, fmt.Sprintf(`k8s.print(k8s.get("cm", "cm-a", namespace=%q))`, ns), "--as", "getter")
+		if got != want {
+			t.Errorf("k8s.get as getter:\n%s\nkubectl:\n%s", got, want)
+		}
+	})
+}
+
+// seedGauges creates, in namespace ns, a CRD (Gauge) whose printer columns
+// are of every type (integer, number, boolean, date, string), a Gauge with
+// an integer too big for a float64 and a string of runes wider than a
+// byte, and a Gauge with none of the fields (empty cells). It is removed
+// when t ends.
+func seedGauges(t *testing.T, kubectl kubectlRunner, ns, group string) {
+	t.Helper()
+	crdName := "gauges." + group
+	col := func(name, typ, path string) map[string]any {
+		return map[string]any{"name": name, "type": typ, "jsonPath": path}
+	}
+	mustKubectl(t, kubectl, jsonText(t, map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": crdName},
+		"spec": map[string]any{
+			"group": group, "scope": "Namespaced",
+			"names": map[string]any{"plural": "gauges", "singular": "gauge", "kind": "Gauge"},
+			"versions": []any{map[string]any{
+				"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{
+					"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+				"additionalPrinterColumns": []any{
+					col("Count", "integer", ".spec.count"), col("Ratio", "number", ".spec.ratio"),
+					col("On", "boolean", ".spec.on"), col("Since", "date", ".spec.since"),
+					col("Label", "string", ".spec.label"), col("Tags", "string", ".spec.tags"),
+				},
+			}},
+		},
+	}), "create", "-f", "-")
+	t.Cleanup(func() { kubectl(t, "", "delete", "crd", crdName, "--wait=false") })
+	mustKubectl(t, kubectl, "", "wait", "--for", "condition=Established", "crd/"+crdName, "--timeout", "60s")
+	for _, g := range []map[string]any{
+		{"name": "g1", "spec": map[string]any{"count": 12345678901234567, "ratio": 0.125, "on": true,
+			"since": "2020-01-01T00:00:00Z", "label": "héllo wörld ✓", "tags": []any{"a", "b"}}},
+		{"name": "g2-empty", "spec": map[string]any{}},
+	} {
+		mustKubectl(t, kubectl, jsonText(t, map[string]any{
+			"apiVersion": group + "/v1", "kind": "Gauge",
+			"metadata": map[string]any{"name": g["name"], "namespace": ns},
+			"spec":     g["spec"],
+		}), "create", "-f", "-")
+	}
 }
