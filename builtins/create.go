@@ -30,7 +30,7 @@ func createBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "namespace?", starconv.OrNone(&ns), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
-	u, err := oneObject(b, obj)
+	u, err := oneObject(thread, b, obj)
 	if err != nil {
 		return nil, err
 	}

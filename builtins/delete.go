@@ -20,17 +20,29 @@ func init() {
 
 const deleteDoc = `k8s.delete(kind_or_obj, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, wait=False, timeout="60s", propagation="background", missing_ok=False, dry_run=False, parallel=8, context=None)
 
-Deletes one object by kind and name ("pod", "web" or "pod/web"), the object
-given (a k8s.object or dict), or every object of kind that selector and
-fields match, in the namespace or, with all_namespaces=True, in all.
-Returns the sorted list of names it deleted ("namespace/name" across
-namespaces). A selector that matches nothing deletes nothing and is no
-error; a named object that does not exist is, unless missing_ok=True.
+Deletes one object by kind and name ("pod", "web" or "pod/web"), every
+object of kind that selector and fields match (in the namespace or, with
+all_namespaces=True, in all), or the objects given: a k8s.object, a dict,
+a list of them, YAML text or a path, read as k8s.apply reads its objs (a
+string of one line that ends in "/", ".yaml", ".yml" or ".json" is a path,
+a string with a line break YAML text; any other string is a kind), as
+kubectl delete -f does:
+  k8s.delete("install.yaml", wait=True)
+  k8s.delete(k8s.apply(objs))
+Objects given are deleted in the reverse of their order, Namespaces and
+CustomResourceDefinitions after the others, parallel at a time; one not
+found because its namespace is gone or going counts as deleted.
+
+Returns the list of what it deleted: names sorted ("namespace/name" across
+namespaces) for a kind; for objects given, in their order, "kind/name"
+("namespace/kind/name" when they span namespaces), or just the name for one
+object. A selector that matches nothing deletes nothing and is no error; a
+named object that does not exist is, unless missing_ok=True.
 
 propagation is "background", "foreground" or "orphan" (what happens to
 dependents). wait=True returns only once every deleted object is gone,
-finalizers included, and fails after timeout ("60s", "2m", or seconds)
-naming the finalizers that still hold it.` + changeDoc
+finalizers included, waiting for all of them at once, and fails after
+timeout ("60s", "2m", or seconds) naming the finalizers that still hold it.` + changeDoc
 
 func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -55,7 +67,7 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		Namespace: ns, AllNamespaces: allNamespaces, LabelSelector: sel.s, FieldSelector: fields.s,
 		Propagation: propagation, MissingOK: missingOK, Wait: wait, Timeout: timeout.d, Parallel: parallel,
 	}
-	if k, ok := target.(starlark.String); ok && name == "" && !strings.Contains(string(k), "/") && sel.s == "" && fields.s == "" {
+	if k, ok := target.(starlark.String); ok && name == "" && !strings.Contains(string(k), "/") && !isManifestPath(string(k)) && !strings.Contains(string(k), "\n") && sel.s == "" && fields.s == "" {
 		return nil, fmt.Errorf("%s: which %s? give a name, or a selector or fields to delete every match", b.Name(), string(k))
 	}
 	what := func(kind, name string) string {
@@ -82,9 +94,17 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		err   error
 		where = ns // the namespace to announce
 	)
-	switch t := target.(type) {
-	case starlark.String:
-		kind := string(t)
+	kindArg, isKind := target.(starlark.String)
+	if isKind && (isManifestPath(string(kindArg)) || strings.Contains(string(kindArg), "\n")) {
+		isKind = false // a path or YAML text
+	}
+	switch target.(type) {
+	case starlark.String, *Object, starlark.IterableMapping, *starlark.List, starlark.Tuple:
+	default:
+		return nil, fmt.Errorf("%s: got %s, want a kind (str), k8s.object, dict, list, YAML text or a path", b.Name(), target.Type())
+	}
+	if isKind {
+		kind := string(kindArg)
 		if k, n, ok := strings.Cut(kind, "/"); ok {
 			if name != "" {
 				return nil, fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), kind, name)
@@ -100,30 +120,36 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		if !allNamespaces {
 			where, _ = ch.w.NamespaceOf(kind, ns)
 		}
-	case *Object, starlark.IterableMapping:
+	} else {
 		if name != "" {
-			return nil, fmt.Errorf("%s: the object names itself; name= is for a kind", b.Name())
+			return nil, fmt.Errorf("%s: the objects name themselves; name= is for a kind", b.Name())
 		}
-		u, uerr := toUnstructured(t)
-		if uerr != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), uerr)
+		var objs objectsArg
+		if err := objs.unpack(thread, b, target); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		desc = kube.ObjectName(u)
+		if len(objs.objs) == 0 {
+			return nil, fmt.Errorf("%s: no objects to delete", b.Name())
+		}
+		desc = objectsWhat(objs.objs)
 		if ch, err = begin(thread, b, kctx, dryRun, "delete "+desc); err != nil {
 			return nil, err
 		}
 		opts.DryRun = ch.dryRun
-		names, err = ch.w.DeleteObject(ctx, u, opts)
-		where = u.GetNamespace()
-		if where == "" {
-			where, _ = ch.w.NamespaceOf(u.GetKind(), ns)
+		if objs.single {
+			u := objs.objs[0]
+			names, err = ch.w.DeleteObject(ctx, u, opts)
+			var be *kube.BulkError
+			if err != nil && !errors.As(err, &be) {
+				err = &kube.ObjectError{Object: kube.ObjectName(u), Err: err}
+			}
+		} else {
+			names, err = ch.w.DeleteObjects(ctx, objs.objs, opts)
 		}
-		var be *kube.BulkError
-		if err != nil && !errors.As(err, &be) {
-			err = &kube.ObjectError{Object: kube.ObjectName(u), Err: err}
+		where = sharedNamespace(objs.objs)
+		if where == "" && objs.single {
+			where, _ = ch.w.NamespaceOf(objs.objs[0].GetKind(), ns)
 		}
-	default:
-		return nil, fmt.Errorf("%s: got %s, want a kind (str), k8s.object or dict", b.Name(), target.Type())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
