@@ -23,6 +23,12 @@ import (
 // returns stdout, stderr and the exit code.
 func kubectl(t testing.TB, env *kubetest.Env, args ...string) (string, string, int) {
 	t.Helper()
+	return kubectlIn(t, env, env.Namespace, args...)
+}
+
+// kubectlIn is kubectl in namespace ns; "" for the context's.
+func kubectlIn(t testing.TB, env *kubetest.Env, ns string, args ...string) (string, string, int) {
+	t.Helper()
 	root, err := kubetest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +37,11 @@ func kubectl(t testing.TB, env *kubetest.Env, args ...string) (string, string, i
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("no sandbox kubectl: %v", err)
 	}
-	all := append([]string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "-n", env.Namespace}, args...)
+	all := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox"}
+	if ns != "" {
+		all = append(all, "-n", ns)
+	}
+	all = append(all, args...)
 	cmd := exec.Command(bin, all...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -162,5 +172,176 @@ assert.fails(lambda: k8s.kustomize("nowhere"), "k8s.kustomize: the path \"nowher
 `)
 	if out, stderr, code := kubectl(t, env, "diff", "-k", dir); code != 0 {
 		t.Errorf("kubectl diff -k after k8s.apply: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// sharedManifest is the path of a file of ../shared/manifests (relative to
+// the repository's root); the test skips when it is absent.
+func sharedManifest(t testing.TB, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "shared", "manifests", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("no shared manifest: %v", err)
+	}
+	return p
+}
+
+// TestDeleteManifestWaitE2E: k8s.delete(FILE, wait=True) of what kubectl
+// applied (ingress-nginx: its own Namespace, cluster-scoped RBAC, an
+// IngressClass, a webhook configuration) leaves none of the file's objects:
+// kubectl get -f FILE finds nothing.
+func TestDeleteManifestWaitE2E(t *testing.T) {
+	path := sharedManifest(t, "ingress-nginx-cloud-deploy.yaml")
+	env := kubetest.Sandbox(t)
+	if _, stderr, code := kubectlIn(t, env, "", "apply", "--server-side", "--force-conflicts", "-f", path); code != 0 {
+		t.Fatalf("kubectl apply: exit %d: %s", code, stderr)
+	}
+	t.Cleanup(func() { kubectlIn(t, env, "", "delete", "--ignore-not-found", "--wait=false", "-f", path) })
+	starFiles(t, env, "", `
+path = "`+path+`"
+names = k8s.delete(path, wait=True)
+assert.eq(len(names), 19)
+assert.eq(names[0], "namespace/ingress-nginx")
+assert.true("deployment/ingress-nginx-controller" in names, names)  # one namespace: no prefix
+# again: the namespaced objects went with their namespace, the rest are missing
+assert.eq(k8s.delete(path, missing_ok=True), [])
+`)
+	out, stderr, code := kubectlIn(t, env, "", "get", "-f", path, "-o", "name", "--ignore-not-found")
+	if code != 0 || out != "" {
+		t.Errorf("after k8s.delete(wait=True): kubectl get -f: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, stderr, code := kubectlIn(t, env, "", "get", "-f", path, "-o", "name"); code == 0 || strings.Count(stderr, "NotFound") != 19 {
+		t.Errorf("kubectl get -f: exit %d, want 19 NotFound:\n%s", code, stderr)
+	}
+}
+
+// TestDeleteGoneNamespaceE2E: objects whose namespace is gone are deleted,
+// not missing; an object missing from a namespace that exists is an error,
+// and the others are still deleted.
+func TestDeleteGoneNamespaceE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	ns := "m16-" + env.Namespace
+	starFiles(t, env, "", `
+ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "`+ns+`"}}
+cms = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c%d" % i, "namespace": "`+ns+`"}} for i in range(3)]
+k8s.apply(ns)
+k8s.apply(cms)
+assert.eq(k8s.delete(ns, wait=True), ["`+ns+`"])
+assert.eq(k8s.delete(cms, wait=True), ["configmap/c0", "configmap/c1", "configmap/c2"])
+
+k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "here"}})
+r = catch(k8s.delete, [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "here"}},
+                       {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "absent"}}])
+assert.eq(r.error, 'k8s.delete: 1 of 2 objects failed: configmap/absent: configmaps "absent" not found in namespace "NS"')
+assert.true(not k8s.exists("cm", "here"))
+`)
+}
+
+// TestDuplicateObjectE2E: the same object twice in one call: the last one
+// is applied, as kubectl apply leaves it, and a warning names both.
+func TestDuplicateObjectE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	dir := t.TempDir()
+	text := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: twice\ndata:\n  k: first\n---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: twice\ndata:\n  k: last\n"
+	if err := os.WriteFile(filepath.Join(dir, "twice.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr := starFiles(t, env, dir, `
+for i in range(5):
+    l = k8s.apply("twice.yaml")
+    assert.eq([o.metadata.name for o in l], ["other", "twice"])
+    assert.eq(k8s.get("cm", "twice").data.k, "last")
+# the same content twice is no warning
+k8s.apply([l[0], l[0]])
+`)
+	want := "Warning: k8s.apply: configmap/twice is given twice (twice.yaml document 1 at line 1 and twice.yaml document 3 at line 13): the last one is used\n"
+	if stderr != strings.Repeat(want, 5) {
+		t.Errorf("stderr:\n%s\nwant 5 times:\n%s", stderr, want)
+	}
+	kubectl(t, env, "delete", "cm", "twice")
+	if _, stderr, code := kubectl(t, env, "apply", "--server-side", "-f", filepath.Join(dir, "twice.yaml")); code != 0 {
+		t.Fatalf("kubectl apply: exit %d: %s", code, stderr)
+	}
+	if out, _, _ := kubectl(t, env, "get", "cm", "twice", "-o", "jsonpath={.data.k}"); out != "last" {
+		t.Errorf("kubectl apply left data.k = %q, want last", out)
+	}
+}
+
+// TestManifestErrorsE2E: a YAML error names the file, the document, its
+// kind and name and the line in the file (kubectl names the line in the
+// document), and nothing of the file is applied.
+func TestManifestErrorsE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	_, stderr, code := kubectl(t, env, "apply", "--dry-run=server", "-f", filepath.Join(manifestsDir, "bad.yaml"))
+	if want := "error: error parsing testdata/manifests/bad.yaml: error converting YAML to JSON: yaml: line 6: did not find expected ',' or ']'\n"; code != 1 || !strings.HasSuffix(stderr, want) {
+		t.Errorf("kubectl: exit %d, stderr %q, want it to end in %q", code, stderr, want)
+	}
+	starFiles(t, env, manifestsDir, `
+err = "error parsing bad.yaml: document 2 (ConfigMap broken): yaml: line 11: did not find expected ',' or ']'"
+for f in [k8s.apply, k8s.diff, k8s.delete, k8s.create]:
+    assert.fails(lambda: f("bad.yaml"), "^k8s.[a-z]+: " + err.replace("(", "\\(").replace(")", "\\)").replace("[", "\\[").replace("]", "\\]") + "$")
+assert.true(not k8s.exists("cm", "good"))
+assert.fails(lambda: k8s.apply("missing.yaml"), '^k8s.apply: the path "missing.yaml" does not exist$')
+assert.fails(lambda: k8s.apply("dir/sub"), '^k8s.apply: got "dir/sub": not a path \\(a path must end in "/", ".yaml", ".yml" or ".json"\\) nor YAML text of objects$')
+assert.fails(lambda: k8s.apply("dir/sub/../README.md/"), "not a directory")
+assert.fails(lambda: k8s.apply("kustomize/"), "no objects in the directory's .yaml, .yml and .json files")
+assert.fails(lambda: k8s.apply(["dir/c.json", 3]), "^k8s.apply: item 1: got int")
+assert.fails(lambda: k8s.apply({"apiVersion": "v1", "kind": "List", "items": [1]}), "^k8s.apply: the object: List item 0 is a int64, want a mapping$")
+`)
+}
+
+// TestSharedListAndKustomizationE2E: the real manifests: a kind: List file
+// (jaeger, one item in a version no server serves) applies its other items
+// as kubectl does, and kube-state-metrics' directory with a
+// kustomization.yaml builds to the objects kubectl kustomize prints.
+func TestSharedListAndKustomizationE2E(t *testing.T) {
+	list := sharedManifest(t, "jaeger-all-in-one-list.yaml")
+	ksm := sharedManifest(t, "kube-state-metrics-standard")
+	env := kubetest.Sandbox(t)
+	starFiles(t, env, "", `
+r = catch(k8s.apply, "`+list+`")
+assert.true(r.error.startswith("k8s.apply: 1 of 5 objects failed: deployment/jaeger: the server doesn't have a resource type \"Deployment\" in extensions/v1beta1"), r.error)
+assert.eq(len(k8s.list("svc")), 4)
+`)
+	// (kubectl get -f of this file fails whole, on the Deployment's version)
+	k8shOut, _, _ := kubectl(t, env, "get", "svc", "-o", "name")
+	kubectl(t, env, "delete", "svc", "--all")
+	_, stderr, code := kubectl(t, env, "apply", "--server-side", "-f", list)
+	if code != 1 || !strings.Contains(stderr, `no matches for kind "Deployment" in version "extensions/v1beta1"`) {
+		t.Errorf("kubectl apply: exit %d: %s", code, stderr)
+	}
+	kubectlOut, _, _ := kubectl(t, env, "get", "svc", "-o", "name")
+	if k8shOut != kubectlOut || strings.Count(k8shOut, "service/") != 4 {
+		t.Errorf("kubectl get -f after k8s.apply:\n%s\nafter kubectl apply:\n%s", k8shOut, kubectlOut)
+	}
+
+	out, stderr, code := kubectl(t, env, "kustomize", ksm)
+	if code != 0 {
+		t.Fatalf("kubectl kustomize: exit %d: %s", code, stderr)
+	}
+	want, err := yaml.DecodeDocuments(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thread := &starlark.Thread{Name: t.Name()}
+	SetSession(thread, &Session{})
+	got, err := starlark.Call(thread, K8s.Members["kustomize"], starlark.Tuple{starlark.String(ksm)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotList []any
+	for v := range got.(*starlark.List).Elements() {
+		gotList = append(gotList, v.(*Object).Map())
+	}
+	if len(want) != 5 {
+		t.Errorf("kubectl kustomize built %d objects, want 5", len(want))
+	}
+	if d := cmp.Diff(want, gotList); d != "" {
+		t.Errorf("k8s.kustomize vs kubectl kustomize (-kubectl +k8sh):\n%s", d)
 	}
 }
