@@ -104,13 +104,12 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, fmt.Errorf("%s: got %s, want a kind (str), k8s.object, dict, list, YAML text or a path", b.Name(), target.Type())
 	}
 	if isKind {
-		kind := string(kindArg)
-		if k, n, ok := strings.Cut(kind, "/"); ok {
-			if name != "" {
-				return nil, fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), kind, name)
-			}
-			kind, name = k, n
+		r, rerr := unpackRef(b, kindArg, name)
+		if rerr != nil {
+			return nil, rerr
 		}
+		kind := r.kind
+		name = r.name
 		desc = what(kind, name)
 		if ch, err = begin(thread, b, kctx, dryRun, "delete "+desc); err != nil {
 			return nil, err

@@ -13,7 +13,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/kubectl/pkg/polymorphichelpers"
 )
 
 // LogOptions say which part of a container's log to read.
@@ -328,4 +331,35 @@ func containerStarted(pod *unstructured.Unstructured, container string) bool {
 		return state["running"] != nil || state["terminated"] != nil
 	}
 	return false
+}
+
+// podWaitTimeout is how long PodForObject waits for a pod to exist, as
+// kubectl logs --pod-running-timeout does by default.
+const podWaitTimeout = 20 * time.Second
+
+// PodForObject is the name of the pod kubectl logs KIND/NAME reads for the
+// object of kind called name in namespace: a workload's (Deployment,
+// ReplicaSet, StatefulSet, DaemonSet, Job, Service, ...) first active pod,
+// picked by k8s.io/kubectl's polymorphichelpers.AttachablePodForObjectFn,
+// or the object itself when it is a pod.
+func (c *Client) PodForObject(ctx context.Context, kind, name, namespace string) (string, error) {
+	u, err := c.Get(ctx, kind, name, namespace)
+	if err != nil {
+		return "", err
+	}
+	if u.GetKind() == "Pod" && u.GroupVersionKind().Group == "" {
+		return u.GetName(), nil
+	}
+	typed, err := scheme.Scheme.New(u.GroupVersionKind())
+	if err != nil {
+		return "", fmt.Errorf("cannot pick a pod of %s: not a kind kubectl logs reads (%s)", ObjectName(u), u.GetAPIVersion())
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
+		return "", fmt.Errorf("cannot pick a pod of %s: %w", ObjectName(u), err)
+	}
+	pod, err := polymorphichelpers.AttachablePodForObjectFn(c.flags, typed, podWaitTimeout)
+	if err != nil {
+		return "", fmt.Errorf("cannot pick a pod of %s: %w", ObjectName(u), err)
+	}
+	return pod.Name, nil
 }
