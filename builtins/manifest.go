@@ -140,10 +140,11 @@ func (r *manifestReader) path(p string) error {
 	if err != nil {
 		return err
 	}
-	fsys, name, abs, err := manifestFS(s, p)
+	fsys, name, abs, done, err := manifestFS(s, p)
 	if err != nil {
 		return err
 	}
+	defer done()
 	fi, err := fs.Stat(fsys, name)
 	if err != nil {
 		return pathError(p, err)
@@ -186,10 +187,11 @@ func (r *manifestReader) kustomization(p string) error {
 	if s.File.Sandbox {
 		return fmt.Errorf("%s: building a kustomization is not allowed with --sandbox (it may read files outside the script's directory)", p)
 	}
-	fsys, name, abs, err := manifestFS(s, p)
+	fsys, name, abs, done, err := manifestFS(s, p)
 	if err != nil {
 		return err
 	}
+	defer done()
 	if fi, err := fs.Stat(fsys, name); err != nil {
 		return pathError(p, err)
 	} else if !fi.IsDir() {
@@ -222,30 +224,31 @@ func hasManifestExt(name string) bool {
 	return false
 }
 
-// manifestFS places path p: the file system to read it in, its name there
-// and its absolute path. Relative paths are relative to the session's file
-// directory; with --sandbox they must stay inside it.
-func manifestFS(s *Session, p string) (fs.FS, string, string, error) {
+// manifestFS places path p: the file system to read it in, its name there,
+// its absolute path, and what to call once done reading. Relative paths are
+// relative to the session's file directory; with --sandbox they must stay
+// inside it.
+func manifestFS(s *Session, p string) (fs.FS, string, string, func(), error) {
 	dir, err := filepath.Abs(s.File.Dir) // "" is the working directory
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", "", nil, err
 	}
 	abs := filepath.Clean(p)
 	if !filepath.IsAbs(abs) {
 		abs = filepath.Join(dir, abs)
 	}
 	if !s.File.Sandbox {
-		return os.DirFS("/"), strings.TrimPrefix(filepath.ToSlash(abs), "/"), abs, nil
+		return os.DirFS("/"), strings.TrimPrefix(filepath.ToSlash(abs), "/"), abs, func() {}, nil
 	}
 	rel, err := filepath.Rel(dir, abs)
 	if err != nil || !filepath.IsLocal(rel) && rel != "." {
-		return nil, "", "", fmt.Errorf("%s: outside the script's directory, not allowed with --sandbox", p)
+		return nil, "", "", nil, fmt.Errorf("%s: outside the script's directory, not allowed with --sandbox", p)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", "", nil, err
 	}
-	return root.FS(), filepath.ToSlash(rel), abs, nil
+	return root.FS(), filepath.ToSlash(rel), abs, func() { root.Close() }, nil
 }
 
 func pathError(p string, err error) error {
