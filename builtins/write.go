@@ -125,8 +125,9 @@ a kustomization.yaml (or .yml, or Kustomization) is built with kustomize
 as kubectl apply -k DIR builds it (see k8s.kustomize). Any other string is
 YAML text. A kind: List (or any *List with items) stands for its items,
 nested Lists too. An object given twice (same group, kind, namespace and
-name) is sent once, as the last one given, and a "Warning:" line on
-stderr names both places when they differ. A YAML error names the file,
+name) is sent once, as the last one given, at its place (so it is listed
+once in what is returned), and a "Warning:" line on stderr names both
+places when they differ. A YAML error names the file,
 the document (from 1), its kind and name, and the line in the file.`
 
 // waitTimeout is a duration given as "30s", "2m" or a number of seconds.
