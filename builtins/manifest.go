@@ -113,10 +113,13 @@ func (r *manifestReader) text(s, name string) error {
 }
 
 // add adds u, or the items of a List (kind: List, or any kind ending in
-// List that has items), nested Lists too, as kubectl expands them.
+// List with a list of items: a CRD's kind "AllowList" without one is an
+// object), nested Lists too, as kubectl expands them.
 func (r *manifestReader) add(u *unstructured.Unstructured, source string) error {
-	items, isList := u.Object["items"].([]any)
-	if !strings.HasSuffix(u.GetKind(), "List") || (!isList && u.Object["items"] != nil) {
+	items, hasItems := u.Object["items"].([]any)
+	isList := strings.HasSuffix(u.GetKind(), "List") && hasItems ||
+		u.GetKind() == "List" && u.Object["items"] == nil // an empty List
+	if !isList {
 		r.out = append(r.out, manifest{obj: u, source: source})
 		return nil
 	}

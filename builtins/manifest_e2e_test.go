@@ -294,7 +294,9 @@ assert.fails(lambda: k8s.apply("dir/sub"), '^k8s.apply: got "dir/sub": not a pat
 assert.fails(lambda: k8s.apply("dir/sub/../README.md/"), "not a directory")
 assert.fails(lambda: k8s.apply("kustomize/"), "no objects in the directory's .yaml, .yml and .json files")
 assert.fails(lambda: k8s.apply(["dir/c.json", 3]), "^k8s.apply: item 1: got int")
-assert.fails(lambda: k8s.apply({"apiVersion": "v1", "kind": "List", "items": [1]}), "^k8s.apply: the object: List item 0 is a int64, want a mapping$")
+assert.fails(lambda: k8s.apply({"apiVersion": "v1", "kind": "List", "items": [1]}), "^k8s.apply: the object: List item 0 is a int, want a mapping$")
+# a kind ending in List without items is an object, not an empty List
+assert.fails(lambda: k8s.apply({"apiVersion": "v1", "kind": "AllowList", "metadata": {"name": "a"}}), 'allowlist/a: the server doesn.t have a resource type "AllowList"')
 `)
 }
 

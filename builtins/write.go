@@ -198,6 +198,12 @@ func goTypeName(v any) string {
 		return "string"
 	case nil:
 		return "null"
+	case int64:
+		return "int"
+	case float64:
+		return "float"
+	case bool:
+		return "bool"
 	}
 	return fmt.Sprintf("%T", v)
 }
