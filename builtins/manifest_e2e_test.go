@@ -350,3 +350,33 @@ assert.eq(len(k8s.list("svc")), 4)
 		t.Errorf("k8s.kustomize vs kubectl kustomize (-kubectl +k8sh):\n%s", d)
 	}
 }
+
+// TestDeleteSharedManifestsE2E: for real install manifests (CRDs with and
+// without conversion webhooks, their own Namespaces, cluster-scoped RBAC,
+// objects without a namespace), k8s.delete(FILE, wait=True) of what kubectl
+// applied leaves nothing that kubectl get -f FILE finds.
+func TestDeleteSharedManifestsE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	// ns: the namespace kubectl runs in, "" where the file names its own.
+	for _, f := range []struct{ name, ns string }{
+		{"metallb-native.yaml", ""}, {"istio-crd-all.yaml", ""},
+		{"argocd-install.yaml", env.Namespace}, {"prometheus-operator-bundle.yaml", ""},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			path := sharedManifest(t, f.name)
+			if _, stderr, code := kubectlIn(t, env, f.ns, "apply", "--server-side", "--force-conflicts", "-f", path); code != 0 {
+				t.Fatalf("kubectl apply: exit %d: %s", code, stderr)
+			}
+			t.Cleanup(func() { kubectlIn(t, env, f.ns, "delete", "--ignore-not-found", "--wait=false", "-f", path) })
+			starFiles(t, env, "", `
+n = len([d for d in yaml.decode_all(file.read(`+starlark.String(path).String()+`))])
+names = k8s.delete(`+starlark.String(path).String()+`, wait=True, timeout="2m")
+assert.eq(len(names), n)
+`)
+			out, stderr, code := kubectlIn(t, env, f.ns, "get", "-f", path, "-o", "name", "--ignore-not-found")
+			if code != 0 || out != "" {
+				t.Errorf("after k8s.delete(wait=True): kubectl get -f: exit %d\n%s%s", code, out, stderr)
+			}
+		})
+	}
+}
