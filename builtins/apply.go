@@ -66,9 +66,10 @@ func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done("applied "+objectsWhat(objs.objs), sharedNamespace(out))
+	var v starlark.Value = objectValues(out)
 	if objs.single {
-		return NewObject(out[0].Object), nil
+		v = NewObject(out[0].Object)
 	}
-	return objectValues(out), nil
+	ch.done("serverside-applied", v, out...)
+	return v, nil
 }

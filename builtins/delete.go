@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
@@ -43,6 +45,25 @@ propagation is "background", "foreground" or "orphan" (what happens to
 dependents). wait=True returns only once every deleted object is gone,
 finalizers included, waiting for all of them at once, and fails after
 timeout ("60s", "2m", or seconds) naming the finalizers that still hold it.` + changeDoc
+
+// deletedNames are the names k8s.delete returns for objects given:
+// "kind/name", "namespace/kind/name" when they span namespaces.
+func deletedNames(objs []*unstructured.Unstructured) []string {
+	nss := map[string]bool{}
+	for _, o := range objs {
+		if o.GetNamespace() != "" {
+			nss[o.GetNamespace()] = true
+		}
+	}
+	names := make([]string, len(objs))
+	for i, o := range objs {
+		names[i] = kube.ObjectName(o)
+		if len(nss) > 1 && o.GetNamespace() != "" {
+			names[i] = o.GetNamespace() + "/" + names[i]
+		}
+	}
+	return names
+}
 
 func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -93,6 +114,9 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		ch    *change
 		err   error
 		where = ns // the namespace to announce
+		gk    schema.GroupKind
+		gone  []*unstructured.Unstructured // what was deleted, for the REPL's lines
+		given bool                         // gone is set (objects were given)
 	)
 	kindArg, isKind := target.(starlark.String)
 	if isKind && (isManifestPath(string(kindArg)) || strings.Contains(string(kindArg), "\n")) {
@@ -116,6 +140,9 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		}
 		opts.DryRun = ch.dryRun
 		names, err = ch.w.Delete(ctx, kind, name, opts)
+		if r, rerr := ch.w.Resolve(kind); rerr == nil {
+			gk = r.GVK.GroupKind()
+		}
 		if !allNamespaces {
 			where, _ = ch.w.NamespaceOf(kind, ns)
 		}
@@ -142,23 +169,37 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 			if err != nil && !errors.As(err, &be) {
 				err = &kube.ObjectError{Object: kube.ObjectName(u), Err: err}
 			}
+			gk = u.GroupVersionKind().GroupKind()
+			where = u.GetNamespace()
+			if where == "" {
+				where, _ = ch.w.NamespaceOf(u.GetKind(), ns)
+			}
 		} else {
-			names, err = ch.w.DeleteObjects(ctx, objs.objs, opts)
-		}
-		where = sharedNamespace(objs.objs)
-		if where == "" && objs.single {
-			where, _ = ch.w.NamespaceOf(objs.objs[0].GetKind(), ns)
+			var deleted []*unstructured.Unstructured
+			deleted, err = ch.w.DeleteObjects(ctx, objs.objs, opts)
+			names = deletedNames(deleted)
+			gone, given = deleted, true
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	if len(names) > 0 {
-		ch.done(fmt.Sprintf("deleted %d (%s)", len(names), desc), where)
-	}
 	out := make([]starlark.Value, len(names))
 	for i, n := range names {
 		out[i] = starlark.String(n)
+		if given {
+			continue // gone is what DeleteObjects returned
+		}
+		ns, name := where, n
+		if allNamespaces {
+			ns, name, _ = strings.Cut(n, "/")
+			if name == "" { // cluster-scoped: no namespace/ in front
+				ns, name = "", n
+			}
+		}
+		gone = append(gone, named(gk.Group, gk.Kind, name, ns))
 	}
-	return starlark.NewList(out), nil
+	v := starlark.NewList(out)
+	ch.done("deleted", v, gone...)
+	return v, nil
 }

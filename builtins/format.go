@@ -7,18 +7,19 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/fatih/color"
 	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/util/jsonpath"
-	kubectlget "k8s.io/kubectl/pkg/cmd/get"
 	"sigs.k8s.io/yaml"
 
 	"github.com/k8sh/k8sh/kube"
@@ -293,8 +294,35 @@ func tableOf(objs []*Object, rd *read, opts tableOptions) (*metav1.Table, error)
 		if err := sortTable(t, opts.sortBy); err != nil {
 			return nil, err
 		}
+	} else if asRead(objs, rd) {
+		// In the table's order, as kubectl get prints it.
+		pos := rd.rows.Positions
+		order := make([]int, len(objs))
+		for k := range order {
+			order[k] = k
+		}
+		slices.SortFunc(order, func(a, b int) int { return pos[objs[a].row.index] - pos[objs[b].row.index] })
+		rows := slices.Clone(t.Rows)
+		for i, k := range order {
+			t.Rows[i] = rows[k]
+		}
 	}
 	return t, nil
+}
+
+// asRead tells whether objs are all of read rd, in the order it read them,
+// and rd's table was in another order: the user did not reorder them, so
+// they print in the table's order.
+func asRead(objs []*Object, rd *read) bool {
+	if rd.rows == nil || rd.rows.Positions == nil {
+		return false
+	}
+	for i, o := range objs {
+		if o.row.read != rd || i > 0 && o.row.index <= objs[i-1].row.index {
+			return false
+		}
+	}
+	return true
 }
 
 // genericColumns are the columns of objects whose server sent no table.
@@ -311,11 +339,16 @@ func genericCells(o *Object) []any {
 	return []any{str(o.m, "metadata", "name"), age}
 }
 
-// sortTable sorts t's rows by field as kubectl get --sort-by does, with
-// kubectl's own sorter. That sorter ends the process on values it cannot
-// order (maps, lists, booleans, mixed types): they are refused first.
+// sortTable sorts t's rows by field as kubectl get --sort-by does: field
+// as kubectl reads it (".a.b", "a.b", "{.a.b}"), the first value found in
+// each row's object, rows without one first, quantities ("500m", "2Gi") by
+// their value, and the same sort (sort.Sort) on the same order, so that
+// rows with equal keys come out as kubectl's do. k8sh does not import
+// kubectl's sorter: its package renders kubectl get's help text when the
+// program starts (tens of milliseconds), and it ends the process on values
+// it cannot order, which are refused here.
 func sortTable(t *metav1.Table, field string) error {
-	expr, err := kubectlget.RelaxedJSONPathExpression(field)
+	expr, err := relaxedJSONPath(field)
 	if err != nil {
 		return fmt.Errorf("sort_by: %w", err)
 	}
@@ -323,12 +356,18 @@ func sortTable(t *metav1.Table, field string) error {
 	if err := parser.Parse(expr); err != nil {
 		return fmt.Errorf("sort_by: %w", err)
 	}
+	s := &rowSorter{rows: t.Rows, keys: make([]any, len(t.Rows))}
+	found := false
 	var kind reflect.Type
-	for _, r := range t.Rows {
+	for i, r := range t.Rows {
 		res, err := parser.FindResults(r.Object.Object.(*unstructured.Unstructured).Object)
-		if err != nil || len(res) == 0 || len(res[0]) == 0 {
+		if err != nil {
+			return fmt.Errorf("sort_by: %w", err)
+		}
+		if len(res) == 0 || len(res[0]) == 0 {
 			continue
 		}
+		found = true
 		v := res[0][0]
 		for v.Kind() == reflect.Interface && !v.IsNil() {
 			v = v.Elem()
@@ -342,12 +381,69 @@ func sortTable(t *metav1.Table, field string) error {
 			return fmt.Errorf("sort_by: %s holds both a %s and a %s, which cannot be sorted together", field, jsonKind(reflect.Zero(kind)), jsonKind(v))
 		}
 		kind = v.Type()
+		s.keys[i] = v.Interface()
 	}
-	sorter, err := kubectlget.NewTableSorter(t, expr)
-	if err != nil {
-		return fmt.Errorf("sort_by: %w", err)
+	if len(t.Rows) > 0 && !found {
+		return fmt.Errorf("sort_by: couldn't find any field with path %q in the list of objects", expr)
 	}
-	return sorter.Sort()
+	sort.Sort(s)
+	return nil
+}
+
+// relaxedJSONPath is a field path as kubectl's --sort-by and
+// custom-columns take it: ".a.b", "a.b", "{a.b}" and "{.a.b}" are "{.a.b}".
+func relaxedJSONPath(p string) (string, error) {
+	if p == "" {
+		return p, nil
+	}
+	m := relaxedPath.FindStringSubmatch(p)
+	if m == nil {
+		return "", fmt.Errorf("unexpected path string %q, expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'", p)
+	}
+	if m[1] != "" {
+		return "{." + m[1] + "}", nil
+	}
+	return "{." + m[2] + "}", nil
+}
+
+var relaxedPath = regexp.MustCompile(`^\{\.?([^{}]+)\}$|^\.?([^{}]+)$`)
+
+// rowSorter orders rows by keys (string, int64 or float64; nil first).
+type rowSorter struct {
+	rows []metav1.TableRow
+	keys []any
+}
+
+func (s *rowSorter) Len() int { return len(s.rows) }
+
+func (s *rowSorter) Swap(i, j int) {
+	s.rows[i], s.rows[j] = s.rows[j], s.rows[i]
+	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
+}
+
+func (s *rowSorter) Less(i, j int) bool {
+	a, b := s.keys[i], s.keys[j]
+	if a == nil {
+		return true
+	}
+	if b == nil {
+		return false
+	}
+	switch a := a.(type) {
+	case int64:
+		return a < b.(int64)
+	case float64:
+		return a < b.(float64)
+	case string:
+		b := b.(string)
+		qa, errA := resource.ParseQuantity(a)
+		qb, errB := resource.ParseQuantity(b)
+		if errA == nil && errB == nil {
+			return qa.Cmp(qb) < 0
+		}
+		return a < b
+	}
+	return false
 }
 
 // jsonKind names a JSON value's type as a user knows it.

@@ -91,7 +91,7 @@ func printBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if note != "" {
 		fmt.Fprintln(stderr(thread), note)
 	}
-	if s != "" || note == "" {
+	if _, objs := x.(*starlark.List); s != "" || !objs {
 		thread.Print(thread, colorize(s, output))
 	}
 	return starlark.None, nil

@@ -26,6 +26,7 @@ type read struct {
 // tableRow is one object's row of its read's table.
 type tableRow struct {
 	read  *read
+	index int // of the object in its read
 	cells []any
 }
 
@@ -52,7 +53,7 @@ func readObjects(thread *starlark.Thread, l *kube.RowList, where starlark.Callab
 // object is item i of l, a read of rd, as a k8s.object with its row.
 func (rd *read) object(l *kube.RowList, i int) *Object {
 	o := NewObject(l.List.Items[i].Object)
-	o.row = &tableRow{read: rd}
+	o.row = &tableRow{read: rd, index: i}
 	if rd.rows != nil && i < len(rd.rows.Cells) {
 		o.row.cells = rd.rows.Cells[i]
 	}

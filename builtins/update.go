@@ -44,6 +44,7 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done("updated "+kube.ObjectName(out), out.GetNamespace())
-	return NewObject(out.Object), nil
+	v := NewObject(out.Object)
+	ch.done("replaced", v, out)
+	return v, nil
 }

@@ -87,10 +87,10 @@ func (c *Client) DeleteObject(ctx context.Context, obj *unstructured.Unstructure
 // kubectl delete -f does: in the reverse of the order given, Namespaces and
 // CustomResourceDefinitions last, so that what is in them goes first; then,
 // with Wait, it waits for all of them at once. An object not found because
-// its namespace is gone or going counts as deleted. It returns the names of
-// what it deleted in the order given ("deployment/web", "ns/deployment/web"
-// when objs span namespaces); the error lists each object that failed.
-func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstructured, opts DeleteOptions) ([]string, error) {
+// its namespace is gone or going counts as deleted. It returns what it
+// deleted, in the order given (apiVersion, kind, name and namespace); the
+// error lists each object that failed.
+func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstructured, opts DeleteOptions) ([]*unstructured.Unstructured, error) {
 	prop, ok := propagations[opts.Propagation]
 	if !ok {
 		return nil, fmt.Errorf("unknown propagation %q (want background, foreground or orphan)", opts.Propagation)
@@ -108,7 +108,6 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 		errs    = make([]error, n)
 		names   = make([]string, n)
 		deleted = make([]bool, n)
-		nss     = map[string]bool{}
 	)
 	for i, o := range objs {
 		names[i] = ObjectName(o)
@@ -126,7 +125,6 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 			if ns == "" {
 				ns = c.namespaceFor(r, opts.Namespace)
 			}
-			nss[ns] = true
 		}
 		res[i], targets[i] = r, deleteTarget{ns: ns, name: o.GetName()}
 	}
@@ -180,14 +178,15 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 			errs[i] = werrs[j]
 		}
 	}
-	var out []string
-	for i := range objs {
+	var out []*unstructured.Unstructured
+	for i, o := range objs {
 		if deleted[i] {
-			if len(nss) > 1 && targets[i].ns != "" {
-				out = append(out, targets[i].ns+"/"+names[i])
-			} else {
-				out = append(out, names[i])
-			}
+			u := &unstructured.Unstructured{}
+			u.SetAPIVersion(o.GetAPIVersion())
+			u.SetKind(o.GetKind())
+			u.SetName(targets[i].name)
+			u.SetNamespace(targets[i].ns)
+			out = append(out, u)
 		}
 	}
 	return out, bulkError(names, errs)

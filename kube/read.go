@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -14,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -123,10 +126,16 @@ func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows b
 		if out == nil {
 			out = page
 		} else {
-			out.List.Items = append(out.List.Items, page.List.Items...)
 			if out.Rows != nil && page.Rows != nil {
+				if out.Rows.Positions != nil || page.Rows.Positions != nil {
+					out.Rows.Positions = append(positions(out.Rows), positions(page.Rows)...)
+					for i := len(out.List.Items); i < len(out.Rows.Positions); i++ {
+						out.Rows.Positions[i] += len(out.List.Items)
+					}
+				}
 				out.Rows.Cells = append(out.Rows.Cells, page.Rows.Cells...)
 			}
+			out.List.Items = append(out.List.Items, page.List.Items...)
 		}
 		cont = page.List.GetContinue()
 		if cont == "" {
@@ -185,6 +194,19 @@ type RowList struct {
 	Rows *Rows
 }
 
+// positions is rows.Positions, or the identity when the table was in list
+// order.
+func positions(rows *Rows) []int {
+	if rows.Positions != nil {
+		return rows.Positions
+	}
+	p := make([]int, len(rows.Cells))
+	for i := range p {
+		p[i] = i
+	}
+	return p
+}
+
 func (l *RowList) have() int64 {
 	if l == nil {
 		return 0
@@ -197,6 +219,46 @@ func (l *RowList) have() int64 {
 type Rows struct {
 	Columns []metav1.TableColumnDefinition
 	Cells   [][]any
+	// Positions, when not nil, is each item's position in the server's
+	// table, which the server ordered otherwise than the list it stores
+	// (FlowSchemas by precedence): the items are in the list's order, as
+	// kubectl get -o name and -o yaml print them, and the rows are printed
+	// in the table's, as kubectl get prints them.
+	Positions []int
+}
+
+// tableSorted is the one resource whose server sorts its table otherwise
+// than its list (kubernetes' pkg/printers sorts FlowSchemas by matching
+// precedence).
+var tableSorted = schema.GroupResource{Group: "flowcontrol.apiserver.k8s.io", Resource: "flowschemas"}
+
+// inListOrder puts items and their rows in the order the server lists
+// objects in (by name, its storage order) when the table's rows came in
+// another, and records the table's order in rows.Positions.
+func inListOrder(items []map[string]any, rows *Rows) {
+	key := func(m map[string]any) string {
+		md, _ := m["metadata"].(map[string]any)
+		ns, _ := md["namespace"].(string)
+		name, _ := md["name"].(string)
+		return ns + "/" + name
+	}
+	sorted := true
+	for i := 1; i < len(items) && sorted; i++ {
+		sorted = key(items[i-1]) <= key(items[i])
+	}
+	if sorted {
+		return
+	}
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return key(items[idx[a]]) < key(items[idx[b]]) })
+	its, cells := slices.Clone(items), slices.Clone(rows.Cells)
+	rows.Positions = make([]int, len(items))
+	for i, j := range idx {
+		items[i], rows.Cells[i], rows.Positions[i] = its[j], cells[j], j
+	}
 }
 
 // GetRow reads one object of kind by name with its row of the server's
@@ -281,6 +343,9 @@ func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav
 			}
 			page.Items[i] = row.Object
 			out.Rows.Cells[i] = row.Cells
+		}
+		if r.GVR.GroupResource() == tableSorted {
+			inListOrder(page.Items, out.Rows)
 		}
 		itemKind, itemVersion = r.GVK.Kind, r.GVK.GroupVersion().String()
 	case name != "":

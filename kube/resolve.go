@@ -130,7 +130,7 @@ func (c *Client) unknownKind(kind string) error {
 	if err != nil {
 		return fmt.Errorf("%s", msg)
 	}
-	if near := closest(kind, names, 3); len(near) > 0 {
+	if near := Closest(kind, names, 3); len(near) > 0 {
 		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(quoteAll(near), ", "))
 	}
 	return fmt.Errorf("%s", msg)
@@ -144,10 +144,10 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-// closest returns up to max candidates nearest to s by edit distance
+// Closest returns up to max candidates nearest to s by edit distance
 // (case-insensitive), nearest first, only those near enough to be a typo or a
 // prefix of what was meant.
-func closest(s string, candidates []string, max int) []string {
+func Closest(s string, candidates []string, max int) []string {
 	type scored struct {
 		name string
 		d    int
