@@ -189,13 +189,15 @@ func sharedManifest(t testing.TB, name string) string {
 	return p
 }
 
-// TestDeleteManifestWaitE2E: k8s.delete(FILE, wait=True) of what kubectl
+// deleteIngressNginx: k8s.delete(FILE, wait=True) of what kubectl
 // applied (ingress-nginx: its own Namespace, cluster-scoped RBAC, an
 // IngressClass, a webhook configuration) leaves none of the file's objects:
 // kubectl get -f FILE finds nothing.
-func TestDeleteManifestWaitE2E(t *testing.T) {
+//
+// It runs in the sandbox of TestDeleteSharedManifestsE2E: its webhook
+// configuration would refuse every Ingress of the shared sandbox meanwhile.
+func deleteIngressNginx(t *testing.T, env *kubetest.Env) {
 	path := sharedManifest(t, "ingress-nginx-cloud-deploy.yaml")
-	env := kubetest.Sandbox(t)
 	if _, stderr, code := kubectlIn(t, env, "", "apply", "--server-side", "--force-conflicts", "-f", path); code != 0 {
 		t.Fatalf("kubectl apply: exit %d: %s", code, stderr)
 	}
@@ -354,9 +356,13 @@ assert.eq(len(k8s.list("svc")), 4)
 // TestDeleteSharedManifestsE2E: for real install manifests (CRDs with and
 // without conversion webhooks, their own Namespaces, cluster-scoped RBAC,
 // objects without a namespace), k8s.delete(FILE, wait=True) of what kubectl
-// applied leaves nothing that kubectl get -f FILE finds.
+// applied leaves nothing that kubectl get -f FILE finds. It runs in a
+// sandbox of its own: the CRDs it makes and deletes would come and go under
+// the tests of other packages that read every kind of the shared one.
 func TestDeleteSharedManifestsE2E(t *testing.T) {
-	env := kubetest.Sandbox(t)
+	sharedManifest(t, "ingress-nginx-cloud-deploy.yaml")
+	env := kubetest.PrivateSandbox(t)
+	t.Run("ingress-nginx-cloud-deploy.yaml", func(t *testing.T) { deleteIngressNginx(t, env) })
 	// ns: the namespace kubectl runs in, "" where the file names its own.
 	for _, f := range []struct{ name, ns string }{
 		{"metallb-native.yaml", ""}, {"istio-crd-all.yaml", ""},
