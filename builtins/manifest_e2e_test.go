@@ -366,7 +366,8 @@ func TestDeleteSharedManifestsE2E(t *testing.T) {
 	// Not metallb: one of its CRDs with a conversion webhook (whose Service
 	// has no endpoints in the sandbox) once stayed held by the
 	// customresourcecleanup finalizer for over 2 minutes, as it would for
-	// kubectl delete --wait.
+	// kubectl delete --wait. On a loaded machine the server's CRD cleanup
+	// of the others can take minutes too: hence the generous timeout.
 	for _, f := range []struct{ name, ns string }{
 		{"istio-crd-all.yaml", ""},
 		{"argocd-install.yaml", env.Namespace}, {"prometheus-operator-bundle.yaml", ""},
@@ -379,7 +380,7 @@ func TestDeleteSharedManifestsE2E(t *testing.T) {
 			t.Cleanup(func() { kubectlIn(t, env, f.ns, "delete", "--ignore-not-found", "--wait=false", "-f", path) })
 			starFiles(t, env, "", `
 n = len([d for d in yaml.decode_all(file.read(`+starlark.String(path).String()+`))])
-names = k8s.delete(`+starlark.String(path).String()+`, wait=True, timeout="2m")
+names = k8s.delete(`+starlark.String(path).String()+`, wait=True, timeout="5m")
 assert.eq(len(names), n)
 `)
 			out, stderr, code := kubectlIn(t, env, f.ns, "get", "-f", path, "-o", "name", "--ignore-not-found")
