@@ -20,6 +20,7 @@ require (
 require (
 	github.com/creack/pty v1.1.24
 	github.com/rogpeppe/go-internal v1.14.1
+	k8s.io/kubectl v0.37.2
 )
 
 require golang.org/x/tools v0.47.0 // indirect
@@ -79,8 +80,8 @@ require (
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd // indirect
 	sigs.k8s.io/cli-utils v0.37.2
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730
-	sigs.k8s.io/kustomize/api v0.21.1 // indirect
-	sigs.k8s.io/kustomize/kyaml v0.21.1 // indirect
+	sigs.k8s.io/kustomize/api v0.21.1
+	sigs.k8s.io/kustomize/kyaml v0.21.1
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )

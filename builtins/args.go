@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // selectorArg is a label or field selector given as a string
@@ -41,4 +42,89 @@ func (a *selectorArg) Unpack(v starlark.Value) error {
 		return fmt.Errorf("got %s, want str or dict", v.Type())
 	}
 	return nil
+}
+
+// objectRef names one object, or a kind, the ways kubectl takes them: a
+// kind and a name apart ("deploy", "web"), "kind/name", or a k8s.object or
+// dict, whose kind (qualified by its apiVersion), name and namespace are
+// used. name is "" when only a kind is given.
+type objectRef struct {
+	kind, name, namespace string
+	object                bool // given as a k8s.object or dict
+}
+
+const refDoc = `The object can be given as kubectl takes it: a kind and a name
+("deploy", "web"), "kind/name" ("deploy/web"), or a k8s.object or dict
+(its kind, apiVersion, name and namespace).`
+
+// unpackRef reads the kind-or-object argument target of builtin b, and the
+// name given apart ("" for none).
+func unpackRef(b *starlark.Builtin, target starlark.Value, name string) (objectRef, error) {
+	switch t := target.(type) {
+	case starlark.String:
+		r := objectRef{kind: string(t), name: name}
+		if k, n, ok := strings.Cut(r.kind, "/"); ok {
+			if name != "" {
+				return objectRef{}, fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), r.kind, name)
+			}
+			if k == "" || n == "" || strings.Contains(n, "/") {
+				return objectRef{}, fmt.Errorf("%s: %q: want \"kind/name\"", b.Name(), r.kind)
+			}
+			r.kind, r.name = k, n
+		}
+		return r, nil
+	case *Object, starlark.IterableMapping:
+		if name != "" {
+			return objectRef{}, fmt.Errorf("%s: got an object and name=%q: the object names itself", b.Name(), name)
+		}
+		u, err := toUnstructured(t)
+		if err != nil {
+			return objectRef{}, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		r := objectRef{kind: u.GetKind(), name: u.GetName(), namespace: u.GetNamespace(), object: true}
+		if r.kind == "" || r.name == "" {
+			return objectRef{}, fmt.Errorf("%s: the object has no kind or metadata.name", b.Name())
+		}
+		// Qualified by the object's group, so that a kind two groups share
+		// resolves to the object's: "Deployment.v1.apps".
+		if gv, err := schema.ParseGroupVersion(u.GetAPIVersion()); err == nil && gv.Group != "" && gv.Version != "" {
+			r.kind += "." + gv.Version + "." + gv.Group
+		}
+		return r, nil
+	}
+	return objectRef{}, fmt.Errorf("%s: got %s, want a kind (str), \"kind/name\", k8s.object or dict", b.Name(), target.Type())
+}
+
+// inNamespace is the namespace to look for r in given namespace= ns: the
+// object's own, unless ns names another, which is an error.
+func (r objectRef) inNamespace(b *starlark.Builtin, ns string) (string, error) {
+	switch {
+	case r.namespace == "":
+		return ns, nil
+	case ns != "" && ns != r.namespace:
+		return "", fmt.Errorf("%s: the object's namespace %q does not match namespace=%q", b.Name(), r.namespace, ns)
+	}
+	return r.namespace, nil
+}
+
+// ref sets the kind, name and namespace of s from target and s.name.
+func (s *selection) ref(b *starlark.Builtin, target starlark.Value) error {
+	r, err := unpackRef(b, target, s.name)
+	if err != nil {
+		return err
+	}
+	s.kind, s.name = r.kind, r.name
+	s.namespace, err = r.inNamespace(b, s.namespace)
+	return err
+}
+
+// optionalName is a name argument given as a str or None (nil: not given).
+func optionalName(b *starlark.Builtin, v starlark.Value) (string, error) {
+	switch v := v.(type) {
+	case nil, starlark.NoneType:
+		return "", nil
+	case starlark.String:
+		return string(v), nil
+	}
+	return "", fmt.Errorf("%s: for parameter name: got %s, want str", b.Name(), v.Type())
 }

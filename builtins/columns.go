@@ -56,7 +56,7 @@ func unknownOutput(output string) error {
 // file.read reads it (relative to the script, confined by --sandbox).
 func renderTemplate(thread *starlark.Thread, v starlark.Value, output string) (string, error) {
 	format, arg, _ := strings.Cut(output, "=")
-	obj, err := templateInput(v, format)
+	obj, err := templateInput(thread, v, format)
 	if err != nil {
 		return "", err
 	}
@@ -121,9 +121,9 @@ func readTemplate(thread *starlark.Thread, path string) (string, error) {
 
 // templateInput is what kubectl get gives its printers for v (what
 // k8s.apply takes): one object as it is, a list of them as a List.
-func templateInput(v starlark.Value, format string) (runtime.Object, error) {
+func templateInput(thread *starlark.Thread, v starlark.Value, format string) (runtime.Object, error) {
 	var a objectsArg
-	if err := a.Unpack(v); err != nil {
+	if err := a.unpack(thread, printName, v); err != nil {
 		return nil, fmt.Errorf("output %s: %w", format, err)
 	}
 	if a.single {

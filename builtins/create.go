@@ -17,8 +17,9 @@ func init() {
 
 const createDoc = `k8s.create(obj, *, namespace=None, dry_run=False, context=None)
 
-Creates obj (a k8s.object, a dict or one YAML document) and returns it as
-the server made it. Fails if it already exists. metadata.generateName works.
+Creates obj (a k8s.object, a dict, one YAML document, or a path to a
+file of one, as k8s.apply reads objs) and returns it as the server made
+it. Fails if it already exists. metadata.generateName works.
 Objects without a namespace go to namespace, else to the session's.` + changeDoc
 
 func createBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -30,7 +31,7 @@ func createBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "namespace?", starconv.OrNone(&ns), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
-	u, err := oneObject(b, obj)
+	u, err := oneObject(thread, b, obj)
 	if err != nil {
 		return nil, err
 	}

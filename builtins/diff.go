@@ -37,7 +37,7 @@ func diffBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, fmt.Errorf("%s: parallel must be at least 1, got %d", b.Name(), parallel)
 	}
 	var objs objectsArg
-	if err := objs.Unpack(objsV); err != nil {
+	if err := objs.unpack(thread, b, objsV); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	ch, err := begin(thread, b, kctx, true, "")

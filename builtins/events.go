@@ -16,8 +16,8 @@ func init() {
 
 const eventsDoc = `k8s.events(obj_or_kind, name=None, *, namespace=None, context=None)
 
-Returns the Events about one object, oldest first: k8s.events(pod) or
-k8s.events("deploy", "web").`
+Returns the Events about one object, oldest first: k8s.events(pod),
+k8s.events("deploy/web") or k8s.events("deploy", "web"). ` + refDoc
 
 func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -27,25 +27,11 @@ func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj_or_kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace), "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
-	switch t := target.(type) {
-	case starlark.String:
-		s.kind = string(t)
-		if err := s.splitKindName(b); err != nil {
-			return nil, err
-		}
-		if s.name == "" {
-			return nil, fmt.Errorf("%s: which %s? give a name", b.Name(), s.kind)
-		}
-	case *Object:
-		s.kind, s.name = str(t.m, "kind"), str(t.m, "metadata", "name")
-		if s.namespace == "" {
-			s.namespace = str(t.m, "metadata", "namespace")
-		}
-		if s.kind == "" || s.name == "" {
-			return nil, fmt.Errorf("%s: the object has no kind or metadata.name", b.Name())
-		}
-	default:
-		return nil, fmt.Errorf("%s: got %s, want k8s.object or str", b.Name(), target.Type())
+	if err := s.ref(b, target); err != nil {
+		return nil, err
+	}
+	if s.name == "" {
+		return nil, fmt.Errorf("%s: which %s? give a name", b.Name(), s.kind)
 	}
 	c, err := clusterFor(thread, b, s.context)
 	if err != nil {

@@ -14,15 +14,24 @@ func init() {
 	K8s.Members["exists"] = doc.Builtin("k8s.exists", existsDoc, exists)
 }
 
-const existsDoc = `k8s.exists(kind, name, *, namespace=None, context=None)
+const existsDoc = `k8s.exists(kind, name=None, *, namespace=None, context=None)
 
 Returns True if the object exists, False if it does not. Other failures
-(an unknown kind, Forbidden) are errors.`
+(an unknown kind, Forbidden) are errors. ` + refDoc
 
 func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var s selection
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &s.kind, "name", &s.name, "namespace?", starconv.OrNone(&s.namespace), "context?", starconv.OrNone(&s.context)); err != nil {
+	var (
+		s      selection
+		target starlark.Value
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace), "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
+	}
+	if err := s.ref(b, target); err != nil {
+		return nil, err
+	}
+	if s.name == "" {
+		return nil, fmt.Errorf("%s: which %s? give a name", b.Name(), s.kind)
 	}
 	c, err := clusterFor(thread, b, s.context)
 	if err != nil {

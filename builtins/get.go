@@ -19,7 +19,8 @@ const getDoc = `k8s.get(kind, name=None, *, namespace=None, all_namespaces=False
 
 Reads from the cluster: with a name, that one object (a k8s.object); without
 one, the list of every object that matches, read page by page.
-"kind/name" gives both at once: k8s.get("pod/web").
+"kind/name" gives both at once: k8s.get("pod/web"); an object (or dict)
+reads it again: k8s.get(obj).
 
 ` + selectionDoc + `
 
@@ -28,16 +29,17 @@ failing: k8s.get("pod", "web", default=None).`
 
 func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		s    selection
-		dflt starlark.Value
+		s      selection
+		dflt   starlark.Value
+		target starlark.Value
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &s.kind, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
+		"kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
 		"default?", &dflt, "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
-	if err := s.splitKindName(b); err != nil {
+	if err := s.ref(b, target); err != nil {
 		return nil, err
 	}
 	c, err := clusterFor(thread, b, s.context)

@@ -1,9 +1,6 @@
 package builtins
 
 import (
-	"fmt"
-	"strings"
-
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
@@ -55,15 +52,4 @@ func (s *selection) options() kube.ListOptions {
 		Namespace: s.namespace, AllNamespaces: s.allNamespaces,
 		LabelSelector: s.selector.s, FieldSelector: s.fields.s,
 	}
-}
-
-// splitKindName accepts "kind/name" for the kind argument.
-func (s *selection) splitKindName(b *starlark.Builtin) error {
-	if k, n, ok := strings.Cut(s.kind, "/"); ok {
-		if s.name != "" {
-			return fmt.Errorf("%s: got %q and name=%q: give the name once", b.Name(), s.kind, s.name)
-		}
-		s.kind, s.name = k, n
-	}
-	return nil
 }

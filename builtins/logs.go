@@ -25,6 +25,7 @@ type logsCluster interface {
 	Logs(ctx context.Context, namespace, pod, container string, opts kube.LogOptions) (string, error)
 	PodsFor(ctx context.Context, namespace, name, selector string) ([]unstructured.Unstructured, error)
 	FollowLogs(ctx context.Context, namespace, name, selector string, opts kube.LogOptions) (*kube.LogFollower, error)
+	PodForObject(ctx context.Context, kind, name, namespace string) (string, error)
 }
 
 var _ logsCluster = (*kube.Client)(nil)
@@ -35,10 +36,12 @@ Returns the log of a pod's container as text, like kubectl logs:
   print(k8s.logs("web-5fc9", tail=20))
   k8s.logs(pod, container="sidecar", since="10m")
 
-pod_or_obj is a pod's name ("web-5fc9" or "pod/web-5fc9"), a Pod
-k8s.object, or an object with a label selector in spec.selector (a
-Deployment, ReplicaSet, StatefulSet, DaemonSet, Job): its pods. selector
-picks pods by label instead. With several pods or containers each line is
+pod_or_obj is a pod's name ("web-5fc9" or "pod/web-5fc9"), "kind/name"
+of a workload ("deploy/web", "job/backup", "svc/web", ...): the one pod
+kubectl logs deploy/web reads (the first active one of its selector,
+waiting up to 20s for one to exist), a Pod k8s.object, or an object with
+a label selector in spec.selector (a Deployment, ReplicaSet, StatefulSet,
+DaemonSet, Job): all its pods. selector picks pods by label instead. With several pods or containers each line is
 prefixed like kubectl logs --prefix: "[pod/web-5fc9/nginx] text".
 
 container defaults to the pod's default container (its
@@ -80,16 +83,20 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		}
 		tail = n
 	}
-	name := ""
+	name, workload := "", objectRef{}
 	switch v := target.(type) {
 	case starlark.NoneType:
 	case starlark.String:
-		name = string(v)
-		if k, n, ok := strings.Cut(name, "/"); ok {
-			if k != "pod" && k != "pods" && k != "po" {
-				return nil, fmt.Errorf("%s: %q: give a pod's name, a Pod or an object with a selector", b.Name(), name)
+		r, err := unpackRef(b, v, "")
+		if err != nil {
+			return nil, err
+		}
+		name = r.kind // a pod's name alone
+		if r.name != "" {
+			name = r.name
+			if k := strings.ToLower(r.kind); k != "pod" && k != "pods" && k != "po" {
+				workload = r // one of its pods, as kubectl logs KIND/NAME picks it
 			}
-			name = n
 		}
 	case *Object:
 		if namespace == "" {
@@ -124,6 +131,11 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	opts := kube.LogOptions{Container: container, Tail: int64(tail), Since: since.d, Previous: previous, Timestamps: timestamps}
 	ctx := sys.Context(thread)
+	if workload.name != "" {
+		if name, err = lc.PodForObject(ctx, workload.kind, workload.name, namespace); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+	}
 	if follow {
 		f, err := lc.FollowLogs(ctx, namespace, name, selector.s, opts)
 		if err != nil {

@@ -17,6 +17,9 @@ func init() {
 	K8s.Members["print"] = doc.Builtin("k8s.print", printDoc, printBuiltin)
 }
 
+// printName names k8s.print in what reading a manifest for it says.
+var printName = starlark.NewBuiltin("k8s.print", nil)
+
 const printDoc = `k8s.print(x, output="table", *, sort_by=None, no_headers=False, show_labels=False, label_columns=[])
 
 Prints x as kubectl get -o OUTPUT prints it: output is "table" (the kind's

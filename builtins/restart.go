@@ -14,22 +14,34 @@ func init() {
 	K8s.Members["restart"] = doc.Builtin("k8s.restart", restartDoc, restartBuiltin)
 }
 
-const restartDoc = `k8s.restart(kind, name, *, namespace=None, dry_run=False, context=None)
+const restartDoc = `k8s.restart(kind, name=None, *, namespace=None, dry_run=False, context=None)
 
 Restarts the pods of a deployment, statefulset or daemonset the way kubectl
 rollout restart does: it sets the pod template annotation
 kubectl.kubernetes.io/restartedAt to now, so the controller rolls them.
-Returns the object.` + changeDoc
+Returns the object. ` + refDoc + changeDoc
 
 func restartBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		kind, name string
-		ns, kctx   string
-		dryRun     bool
+		target   starlark.Value
+		name     string
+		ns, kctx string
+		dryRun   bool
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name,
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &target, "name?", starconv.OrNone(&name),
 		"namespace?", starconv.OrNone(&ns), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
+	}
+	r, err := unpackRef(b, target, name)
+	if err != nil {
+		return nil, err
+	}
+	if ns, err = r.inNamespace(b, ns); err != nil {
+		return nil, err
+	}
+	kind, name := r.kind, r.name
+	if name == "" {
+		return nil, fmt.Errorf("%s: which %s? give a name", b.Name(), kind)
 	}
 	ch, err := begin(thread, b, kctx, dryRun, "restart "+kind+"/"+name)
 	if err != nil {

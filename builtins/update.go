@@ -32,7 +32,7 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "obj", &obj, "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
-	u, err := oneObject(b, obj)
+	u, err := oneObject(thread, b, obj)
 	if err != nil {
 		return nil, err
 	}

@@ -83,25 +83,8 @@ func waitBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		"condition?", &t.condition, "until?", &t.until, "delete?", &t.delete, "timeout?", &timeout, "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
-	switch v := target.(type) {
-	case starlark.String:
-		s.kind = string(v)
-		if err := s.splitKindName(b); err != nil {
-			return nil, err
-		}
-	case *Object:
-		if s.name != "" {
-			return nil, fmt.Errorf("%s: got an object and name=%q: give the name once", b.Name(), s.name)
-		}
-		s.kind, s.name = str(v.m, "kind"), str(v.m, "metadata", "name")
-		if s.namespace == "" {
-			s.namespace = str(v.m, "metadata", "namespace")
-		}
-		if s.kind == "" || s.name == "" {
-			return nil, fmt.Errorf("%s: the object has no kind or metadata.name", b.Name())
-		}
-	default:
-		return nil, fmt.Errorf("%s: for parameter kind: got %s, want str or k8s.object", b.Name(), target.Type())
+	if err := s.ref(b, target); err != nil {
+		return nil, err
 	}
 	if s.name == "" && s.selector.s == "" {
 		return nil, fmt.Errorf("%s: wait for which %s? give a name or a selector", b.Name(), s.kind)

@@ -123,13 +123,14 @@ var _ starlark.Iterable = (*watchValue)(nil)
 func watchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	wv := &watchValue{b: b, initial: true, thread: thread, ctx: sys.Context(thread)}
 	s := &wv.sel
+	var target starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"kind", &s.kind, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
+		"kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
 		"initial?", &wv.initial, "timeout?", &wv.timeout, "until?", &wv.until, "context?", starconv.OrNone(&s.context)); err != nil {
 		return nil, err
 	}
-	if err := s.splitKindName(b); err != nil {
+	if err := s.ref(b, target); err != nil {
 		return nil, err
 	}
 	c, err := watcherOf(thread, b, s.context)

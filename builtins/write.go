@@ -13,7 +13,6 @@ import (
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/starconv"
-	"github.com/k8sh/k8sh/lib/yaml"
 )
 
 // What the mutating members of the k8s module share, each in the file of
@@ -38,6 +37,7 @@ type Writer interface {
 	Patch(ctx context.Context, kind, name, namespace, typ string, data []byte, subresource string, dryRun bool) (*unstructured.Unstructured, error)
 	Delete(ctx context.Context, kind, name string, opts kube.DeleteOptions) ([]string, error)
 	DeleteObject(ctx context.Context, obj *unstructured.Unstructured, opts kube.DeleteOptions) ([]string, error)
+	DeleteObjects(ctx context.Context, objs []*unstructured.Unstructured, opts kube.DeleteOptions) ([]*unstructured.Unstructured, error)
 	Scale(ctx context.Context, kind, name, namespace string, replicas int64, dryRun bool) (*unstructured.Unstructured, error)
 	Restart(ctx context.Context, kind, name, namespace string, dryRun bool) (*unstructured.Unstructured, error)
 	// Resolve names the resource that kind (as a user types it) is.
@@ -152,8 +152,20 @@ context's name in the REPL). dry_run=True (or --dry-run) makes it a
 server-side dry run: the server validates and answers, nothing is
 persisted.`
 
-const objsDoc = `objs is a k8s.object, a dict, a list of them, or YAML (or JSON) text with
-one or many documents separated by "---".`
+const objsDoc = `objs is a k8s.object, a dict, YAML (or JSON) text with one or many
+documents separated by "---", a path, or a list of any of them. A string
+of one line that ends in "/", ".yaml", ".yml" or ".json" is a path
+(relative to the script's directory, as file.read reads it): a file, or a
+directory whose .yaml, .yml and .json files are read in name order (not
+its subdirectories), as kubectl apply -f DIR reads them; a directory with
+a kustomization.yaml (or .yml, or Kustomization) is built with kustomize
+as kubectl apply -k DIR builds it (see k8s.kustomize). Any other string is
+YAML text. A kind: List (or any *List with items) stands for its items,
+nested Lists too. An object given twice (same group, kind, namespace and
+name) is sent once, as the last one given, at its place (so it is listed
+once in what is returned), and a "Warning:" line on stderr names both
+places when they differ. A YAML error names the file,
+the document (from 1), its kind and name, and the line in the file.`
 
 // waitTimeout is a duration given as "30s", "2m" or a number of seconds.
 type waitTimeout struct{ d time.Duration }
@@ -178,54 +190,41 @@ func (a *waitTimeout) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// objectsArg is what objs accepts: a k8s.object, a dict, a list of them, or
-// YAML text. single tells whether it was one object (so one is returned).
+// objectsArg is what objs accepts: a k8s.object, a dict, YAML text, a path,
+// or a list of them; Lists expanded, duplicates dropped (see manifest.go).
+// single tells whether it was one object (so one is returned).
 type objectsArg struct {
 	objs   []*unstructured.Unstructured
 	single bool
 }
 
-func (a *objectsArg) Unpack(v starlark.Value) error {
+// unpack reads v for builtin b.
+func (a *objectsArg) unpack(thread *starlark.Thread, b *starlark.Builtin, v starlark.Value) error {
 	a.objs, a.single = nil, false
+	r := &manifestReader{thread: thread, b: b}
 	switch v := v.(type) {
-	case starlark.String:
-		docs, err := yaml.DecodeDocuments(string(v))
-		if err != nil {
-			return fmt.Errorf("invalid YAML: %w", err)
-		}
-		if len(docs) == 0 {
-			return fmt.Errorf("the YAML text holds no object")
-		}
-		for i, d := range docs {
-			m, ok := d.(map[string]any)
-			if !ok {
-				return fmt.Errorf("YAML document %d is a %s, want a mapping", i+1, goTypeName(d))
-			}
-			a.objs = append(a.objs, &unstructured.Unstructured{Object: m})
-		}
-		a.single = len(docs) == 1
-		return nil
-	case *Object, starlark.IterableMapping:
-		u, err := toUnstructured(v)
-		if err != nil {
-			return err
-		}
-		a.objs, a.single = []*unstructured.Unstructured{u}, true
-		return nil
 	case *starlark.List, starlark.Tuple:
 		it := v.(starlark.Iterable).Iterate()
 		defer it.Done()
 		var x starlark.Value
 		for i := 0; it.Next(&x); i++ {
-			u, err := toUnstructured(x)
-			if err != nil {
+			if err := r.value(x, fmt.Sprintf("item %d", i)); err != nil {
 				return fmt.Errorf("item %d: %w", i, err)
 			}
-			a.objs = append(a.objs, u)
 		}
-		return nil
+	case starlark.String:
+		if err := r.value(v, ""); err != nil {
+			return err
+		}
+		a.single = len(r.out) == 1 && !r.dir
+	default:
+		if err := r.value(v, "the object"); err != nil {
+			return err
+		}
+		a.single = len(r.out) == 1 && r.out[0].source == "the object"
 	}
-	return fmt.Errorf("got %s, want k8s.object, dict, list or YAML text", v.Type())
+	a.objs = r.dedupe()
+	return nil
 }
 
 func goTypeName(v any) string {
@@ -236,6 +235,12 @@ func goTypeName(v any) string {
 		return "string"
 	case nil:
 		return "null"
+	case int64:
+		return "int"
+	case float64:
+		return "float"
+	case bool:
+		return "bool"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -255,9 +260,9 @@ func toUnstructured(v starlark.Value) (*unstructured.Unstructured, error) {
 }
 
 // oneObject unpacks obj for builtins that take exactly one.
-func oneObject(b *starlark.Builtin, v starlark.Value) (*unstructured.Unstructured, error) {
+func oneObject(thread *starlark.Thread, b *starlark.Builtin, v starlark.Value) (*unstructured.Unstructured, error) {
 	var a objectsArg
-	if err := a.Unpack(v); err != nil {
+	if err := a.unpack(thread, b, v); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	if len(a.objs) != 1 {

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -79,6 +80,130 @@ func (c *Client) DeleteObject(ctx context.Context, obj *unstructured.Unstructure
 		opts.Namespace = obj.GetNamespace()
 	}
 	return c.deleteResource(ctx, r, obj.GetName(), opts)
+}
+
+// DeleteObjects deletes objs (each named by apiVersion, kind, namespace and
+// name; one without a namespace is in opts.Namespace or the context's), as
+// kubectl delete -f does: in the reverse of the order given, Namespaces and
+// CustomResourceDefinitions last, so that what is in them goes first; then,
+// with Wait, it waits for all of them at once. An object not found because
+// its namespace is gone or going counts as deleted. It returns what it
+// deleted, in the order given (apiVersion, kind, name and namespace); the
+// error lists each object that failed.
+func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstructured, opts DeleteOptions) ([]*unstructured.Unstructured, error) {
+	prop, ok := propagations[opts.Propagation]
+	if !ok {
+		return nil, fmt.Errorf("unknown propagation %q (want background, foreground or orphan)", opts.Propagation)
+	}
+	if opts.AllNamespaces || opts.LabelSelector != "" || opts.FieldSelector != "" {
+		return nil, fmt.Errorf("all_namespaces, selector and fields select many objects; they cannot be used with objects")
+	}
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	n := len(objs)
+	var (
+		res     = make([]Resource, n)
+		targets = make([]deleteTarget, n)
+		errs    = make([]error, n)
+		names   = make([]string, n)
+		deleted = make([]bool, n)
+	)
+	for i, o := range objs {
+		names[i] = ObjectName(o)
+		r, err := c.ResolveGVK(o.GetAPIVersion(), o.GetKind())
+		if err == nil && o.GetName() == "" {
+			err = fmt.Errorf("the object has no metadata.name")
+		}
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ns := ""
+		if r.Namespaced {
+			ns = o.GetNamespace()
+			if ns == "" {
+				ns = c.namespaceFor(r, opts.Namespace)
+			}
+		}
+		res[i], targets[i] = r, deleteTarget{ns: ns, name: o.GetName()}
+	}
+	// The reverse of the order given; Namespaces and CRDs after the rest.
+	var first, last []int
+	for i := n - 1; i >= 0; i-- {
+		if errs[i] != nil {
+			continue
+		}
+		if g := res[i].GVK.GroupKind(); g == (schema.GroupKind{Kind: "Namespace"}) ||
+			g == (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) {
+			last = append(last, i)
+		} else {
+			first = append(first, i)
+		}
+	}
+	do := metav1.DeleteOptions{PropagationPolicy: &prop, DryRun: dryRunOpt(opts.DryRun)}
+	for _, phase := range [][]int{first, last} {
+		perrs := forEach(ctx, len(phase), opts.Parallel, func(j int) error {
+			i := phase[j]
+			t := targets[i]
+			err := c.writeClient(res[i], t.ns).Delete(ctx, t.name, do)
+			switch {
+			case err == nil:
+				deleted[i] = true
+			case apierrors.IsNotFound(err) && opts.MissingOK:
+			case apierrors.IsNotFound(err) && t.ns != "" && c.namespaceGone(ctx, t.ns):
+				deleted[i] = true // went with its namespace
+			default:
+				return apiError(err, t.ns)
+			}
+			return nil
+		})
+		for j, i := range phase {
+			errs[i] = perrs[j]
+		}
+	}
+	if opts.Wait && !opts.DryRun {
+		var idx []int
+		for i := range objs {
+			if deleted[i] {
+				idx = append(idx, i)
+			}
+		}
+		// Every wait at once: each is a watch that mostly waits.
+		werrs := forEach(ctx, len(idx), len(idx), func(j int) error {
+			i := idx[j]
+			return c.waitGone(ctx, res[i], targets[i], opts.Timeout)
+		})
+		for j, i := range idx {
+			errs[i] = werrs[j]
+		}
+	}
+	var out []*unstructured.Unstructured
+	for i, o := range objs {
+		if deleted[i] {
+			u := &unstructured.Unstructured{}
+			u.SetAPIVersion(o.GetAPIVersion())
+			u.SetKind(o.GetKind())
+			u.SetName(targets[i].name)
+			u.SetNamespace(targets[i].ns)
+			out = append(out, u)
+		}
+	}
+	return out, bulkError(names, errs)
+}
+
+// namespaceGone tells whether namespace ns does not exist or is being
+// deleted.
+func (c *Client) namespaceGone(ctx context.Context, ns string) bool {
+	r, err := c.ResolveGVK("v1", "Namespace")
+	if err != nil {
+		return false
+	}
+	u, err := c.resourceClient(r, "").Get(ctx, ns, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return true
+	}
+	return err == nil && u.GetDeletionTimestamp() != nil
 }
 
 func (c *Client) deleteResource(ctx context.Context, r Resource, name string, opts DeleteOptions) ([]string, error) {

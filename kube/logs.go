@@ -12,8 +12,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubectl/pkg/util/podutils"
 )
 
 // LogOptions say which part of a container's log to read.
@@ -328,4 +333,104 @@ func containerStarted(pod *unstructured.Unstructured, container string) bool {
 		return state["running"] != nil || state["terminated"] != nil
 	}
 	return false
+}
+
+// podWaitTimeout is how long PodForObject waits for a pod to exist, as
+// kubectl logs --pod-running-timeout does by default.
+const podWaitTimeout = 20 * time.Second
+
+// PodForObject is the name of the pod kubectl logs KIND/NAME reads for the
+// object of kind called name in namespace: the object itself when it is a
+// pod, else the first of its selector's pods in kubectl's order (the most
+// active first: k8s.io/kubectl's podutils.ActivePods, reversed), waiting
+// for one to exist, as polymorphichelpers.AttachablePodForObjectFn does.
+// (That package itself is not imported: its kubectl dependencies cost k8sh
+// several milliseconds of start-up.)
+func (c *Client) PodForObject(ctx context.Context, kind, name, namespace string) (string, error) {
+	u, err := c.Get(ctx, kind, name, namespace)
+	if err != nil {
+		return "", err
+	}
+	gk := u.GroupVersionKind().GroupKind()
+	if gk.Group == "" && gk.Kind == "Pod" {
+		return u.GetName(), nil
+	}
+	sel, err := workloadSelector(u)
+	if err != nil {
+		return "", fmt.Errorf("cannot pick a pod of %s: %w", ObjectName(u), err)
+	}
+	cs, err := c.clientset()
+	if err != nil {
+		return "", err
+	}
+	pods := cs.CoreV1().Pods(u.GetNamespace())
+	lo := metav1.ListOptions{LabelSelector: sel.String()}
+	l, err := pods.List(ctx, lo)
+	if err != nil {
+		return "", apiError(err, u.GetNamespace())
+	}
+	if len(l.Items) > 0 {
+		ps := make([]*corev1.Pod, len(l.Items))
+		for i := range l.Items {
+			ps[i] = &l.Items[i]
+		}
+		sort.Sort(sort.Reverse(podutils.ActivePods(ps)))
+		return ps[0].Name, nil
+	}
+	// None yet: wait for the first, as kubectl does.
+	wctx, cancel := context.WithTimeout(ctx, podWaitTimeout)
+	defer cancel()
+	lo.ResourceVersion = l.ResourceVersion
+	w, err := pods.Watch(wctx, lo)
+	if err != nil {
+		return "", apiError(err, u.GetNamespace())
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-wctx.Done():
+			return "", fmt.Errorf("cannot pick a pod of %s: no pod matches %s after %s", ObjectName(u), sel, podWaitTimeout)
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return "", fmt.Errorf("cannot pick a pod of %s: the watch of its pods ended", ObjectName(u))
+			}
+			if p, isPod := ev.Object.(*corev1.Pod); isPod && (ev.Type == watch.Added || ev.Type == watch.Modified) {
+				return p.Name, nil
+			}
+		}
+	}
+}
+
+// workloadSelector is the label selector of u's pods, where kubectl's
+// SelectorsForObject finds it: spec.selector, a map for a Service and a
+// ReplicationController, a LabelSelector for the apps kinds and Jobs.
+func workloadSelector(u *unstructured.Unstructured) (labels.Selector, error) {
+	gk := u.GroupVersionKind().GroupKind()
+	switch {
+	case gk.Group == "" && (gk.Kind == "Service" || gk.Kind == "ReplicationController"):
+		m, _, err := unstructured.NestedStringMap(u.Object, "spec", "selector")
+		if err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("it has no spec.selector")
+		}
+		return labels.SelectorFromSet(m), nil
+	case (gk.Group == "apps" || gk.Group == "extensions") && (gk.Kind == "Deployment" || gk.Kind == "ReplicaSet" || gk.Kind == "StatefulSet" || gk.Kind == "DaemonSet"),
+		gk.Group == "batch" && gk.Kind == "Job":
+		m, ok, err := unstructured.NestedMap(u.Object, "spec", "selector")
+		if err != nil || !ok {
+			return nil, fmt.Errorf("it has no spec.selector")
+		}
+		var ls metav1.LabelSelector
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &ls); err != nil {
+			return nil, fmt.Errorf("invalid label selector: %w", err)
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&ls)
+		if err != nil {
+			return nil, fmt.Errorf("invalid label selector: %w", err)
+		}
+		return sel, nil
+	}
+	return nil, fmt.Errorf("selector for %s not implemented (kubectl logs reads pods of Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, Services and ReplicationControllers)", gk.String())
 }

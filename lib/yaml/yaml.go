@@ -3,17 +3,16 @@
 package yaml
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/k8sh/k8sh/lib/doc"
@@ -102,36 +101,172 @@ func yamlDecodeAll(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 
 // DecodeDocuments decodes every non-empty document of a YAML (or JSON)
 // stream into plain Go data, integers as int64. An error names the document
-// (1-based) and the line within it.
+// (1-based), its kind and name where they can be read, and the line in s.
 func DecodeDocuments(s string) ([]any, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(s)))
-	var docs []any
-	for n := 1; ; n++ {
-		raw, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return docs, nil
+	docs, err := Documents(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(docs))
+	for i, d := range docs {
+		out[i] = d.Value
+	}
+	return out, nil
+}
+
+// Document is one decoded document of a YAML stream.
+type Document struct {
+	Value any
+	// Index is its place among the stream's non-empty documents, from 1.
+	Index int
+	// Line is the line of s its text starts on, from 1.
+	Line int
+}
+
+// Documents decodes every non-empty document of a YAML (or JSON) stream,
+// split at "---" lines as kubectl apply -f splits a file
+// (k8s.io/apimachinery's YAMLReader). A syntax error is a *DocumentError:
+// "document 2 (Deployment web): yaml: line 17: ...", the line counted in
+// s, not in the document.
+func Documents(s string) ([]Document, error) {
+	var (
+		docs  []Document
+		index int
+		buf   strings.Builder
+		first = 1 // the line buf starts on
+	)
+	flush := func() error {
+		text := buf.String()
+		buf.Reset()
+		if strings.TrimSpace(text) == "" {
+			return nil
 		}
+		index++
+		v, err := decodeOne(text)
 		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", n, err)
+			k, n := peekKindName(text)
+			return &DocumentError{Index: index, Line: first, Kind: k, Name: n, Err: fileLines(err, first)}
 		}
-		if len(bytes.TrimSpace(raw)) == 0 {
+		if v != nil { // nil: only comments
+			docs = append(docs, Document{Value: v, Index: index, Line: first})
+		}
+		return nil
+	}
+	lines := strings.SplitAfter(s, "\n")
+	for i, line := range lines {
+		if rest, ok := strings.CutPrefix(line, "---"); ok {
+			trimmed := strings.TrimSpace(rest)
+			if trimmed != "" && trimmed[0] != '#' {
+				next := index + 1
+				if strings.TrimSpace(buf.String()) != "" {
+					next++
+				}
+				return nil, &DocumentError{Index: next, Line: i + 1,
+					Err: fmt.Errorf("yaml: line %d: invalid document separator: %s", i+1, trimmed)}
+			}
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			first = i + 2
 			continue
 		}
-		js, err := yaml.YAMLToJSON(raw)
-		if err != nil {
-			return nil, fmt.Errorf("document %d: %w", n, err)
-		}
-		if string(js) == "null" {
-			continue // only comments
-		}
-		dec := json.NewDecoder(bytes.NewReader(js))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("document %d: %w", n, err)
-		}
-		docs = append(docs, numbersToInt64(v))
+		buf.WriteString(line)
 	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+// DocumentError is a document of a stream that does not decode.
+type DocumentError struct {
+	// Index is the document's place among the non-empty ones, from 1;
+	// Line the line of the stream it starts on.
+	Index, Line int
+	// Kind and Name are its top-level kind and metadata.name, when a line
+	// of the text gives them.
+	Kind, Name string
+	Err        error
+}
+
+func (e *DocumentError) Error() string {
+	what := ""
+	switch {
+	case e.Kind != "" && e.Name != "":
+		what = " (" + e.Kind + " " + e.Name + ")"
+	case e.Kind != "":
+		what = " (" + e.Kind + ")"
+	}
+	if !yamlLine.MatchString(e.Err.Error()) {
+		// The error does not say where: say where the document starts.
+		return fmt.Sprintf("document %d%s, from line %d: %v", e.Index, what, e.Line, e.Err)
+	}
+	return fmt.Sprintf("document %d%s: %v", e.Index, what, e.Err)
+}
+
+func (e *DocumentError) Unwrap() error { return e.Err }
+
+// decodeOne decodes the text of one document; nil when it holds only
+// comments.
+func decodeOne(text string) (any, error) {
+	js, err := yaml.YAMLToJSON([]byte(text))
+	if err != nil {
+		return nil, err
+	}
+	if string(js) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return numbersToInt64(v), nil
+}
+
+var yamlLine = regexp.MustCompile(`\byaml: line (\d+):`)
+
+// fileLines rewrites the "yaml: line N:" of err, N counted in a document
+// that starts on line first, to count in the whole stream.
+func fileLines(err error, first int) error {
+	msg := err.Error()
+	out := yamlLine.ReplaceAllStringFunc(msg, func(m string) string {
+		n, _ := strconv.Atoi(yamlLine.FindStringSubmatch(m)[1])
+		return fmt.Sprintf("yaml: line %d:", n+first-1)
+	})
+	if out == msg {
+		return err
+	}
+	return errors.New(out)
+}
+
+var (
+	kindLine = regexp.MustCompile(`^kind:\s*["']?([A-Za-z0-9]+)["']?\s*(#.*)?$`)
+	nameLine = regexp.MustCompile(`^\s+name:\s*["']?([a-z0-9.:-]+)["']?\s*(#.*)?$`)
+)
+
+// peekKindName reads the top-level kind and metadata.name of a document's
+// text line by line, for the error of a document that does not decode.
+func peekKindName(text string) (kind, name string) {
+	inMeta := false
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if m := kindLine.FindStringSubmatch(line); m != nil && kind == "" {
+			kind = m[1]
+		}
+		switch {
+		case strings.HasPrefix(line, "metadata:"):
+			inMeta = true
+		case inMeta && name == "":
+			if m := nameLine.FindStringSubmatch(line); m != nil {
+				name = m[1]
+			} else if line != "" && line[0] != ' ' && line[0] != '#' {
+				inMeta = false
+			}
+		}
+	}
+	return kind, name
 }
 
 // numbersToInt64 replaces json.Numbers with int64 (or float64 when not
