@@ -70,8 +70,17 @@ func runStarWith(t *testing.T, env *kubetest.Env, extra starlark.StringDict, src
 // namespace unless args say otherwise.
 func kubectl(t *testing.T, env *kubetest.Env, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return kubectlIn(env, env.Namespace, stdin, args...)
+}
+
+// kubectlIn runs kubectl in namespace ns, or in the context's when ns is "".
+func kubectlIn(env *kubetest.Env, ns, stdin string, args ...string) (stdout, stderr string, err error) {
 	bin := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
-	cmd := exec.Command(bin, append([]string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "-n", env.Namespace}, args...)...)
+	base := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox"}
+	if ns != "" {
+		base = append(base, "-n", ns)
+	}
+	cmd := exec.Command(bin, append(base, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
