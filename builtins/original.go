@@ -15,8 +15,13 @@ import (
 // in place; the array itself stays as it was).
 type readState struct {
 	base    map[string]any // the map NewObject wrapped
-	changed map[entryKey]oldEntry
+	changed []oldEntry     // in the order of their first change
+	index   map[entryKey]int
 }
+
+// indexFrom is how many changed entries are looked up one by one before
+// they get an index: most scripts change a few fields of an object.
+const indexFrom = 8
 
 // entryKey is one entry of one Go map of the object.
 type entryKey struct {
@@ -25,6 +30,7 @@ type entryKey struct {
 }
 
 type oldEntry struct {
+	key entryKey
 	m   map[string]any
 	v   any  // the value before the first change
 	had bool // whether the key was there
@@ -37,14 +43,37 @@ func (r *objectRoot) remember(m map[string]any, k string) {
 		return
 	}
 	key := entryKey{reflect.ValueOf(m).Pointer(), k}
-	if _, ok := r.read.changed[key]; ok {
+	if _, ok := r.read.find(key); ok {
 		return
 	}
-	if r.read.changed == nil {
-		r.read.changed = map[entryKey]oldEntry{}
-	}
 	v, had := m[k]
-	r.read.changed[key] = oldEntry{m: m, v: v, had: had}
+	r.read.changed = append(r.read.changed, oldEntry{key: key, m: m, v: v, had: had})
+	if n := len(r.read.changed); n > indexFrom {
+		if r.read.index == nil {
+			r.read.index = make(map[entryKey]int, 2*n)
+			for i, e := range r.read.changed {
+				r.read.index[e.key] = i
+			}
+		}
+		r.read.index[key] = n - 1
+	}
+}
+
+// find is the recorded entry of key.
+func (s *readState) find(key entryKey) (oldEntry, bool) {
+	if s.index != nil {
+		i, ok := s.index[key]
+		if !ok {
+			return oldEntry{}, false
+		}
+		return s.changed[i], true
+	}
+	for _, e := range s.changed {
+		if e.key == key {
+			return e, true
+		}
+	}
+	return oldEntry{}, false
 }
 
 // Original returns the object as it was when it was read (wrapped by
@@ -71,7 +100,7 @@ func (r *objectRoot) original(v any) any {
 		id := reflect.ValueOf(v).Pointer()
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			if old, ok := r.read.changed[entryKey{id, k}]; ok {
+			if old, ok := r.read.find(entryKey{id, k}); ok {
 				if !old.had {
 					continue
 				}
