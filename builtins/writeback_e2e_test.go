@@ -5,6 +5,7 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -298,6 +299,27 @@ assert.true("status" not in text, text)
 // hide the others' diffs.
 func TestDiffConflictsE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
+	// kubectl apply --server-side, then a changed file: k8s.diff changes the
+	// lines kubectl diff --server-side --force-conflicts changes, and lists
+	// the fields kubectl owns.
+	ssa := `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ssa", "labels": {"app": "a"}}, "spec": {"selector": {"app": "a"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}`
+	changed := strings.NewReplacer(`"app": "a"}}`, `"app": "b"}}`, `"targetPort": 8080`, `"targetPort": 9090`).Replace(ssa)
+	mustKubectl(t, env, ssa, "apply", "--server-side", "-f", "-")
+	kdiff, errOut, err := kubectl(t, env, changed, "diff", "--server-side", "--force-conflicts", "--field-manager", "k8sh", "-f", "-")
+	if err == nil {
+		t.Fatalf("kubectl diff: no difference\n%s%s", kdiff, errOut)
+	}
+	out := runStarWith(t, env, starlark.StringDict{"changed": starlark.String(changed)}, `
+text = k8s.diff(changed)
+print(text)
+assert.true(text.endswith("""# service/ssa: k8s.apply without force=True fails: 2 field(s) owned by another manager:
+#   .metadata.labels.app (conflict with "kubectl")
+#   .spec.ports[port=80,protocol="TCP"].targetPort (conflict with "kubectl")
+"""), text)
+`)
+	if g, w := changedLines(out, false), changedLines(kdiff, false); len(g) != 4 || !slices.Equal(g, w) {
+		t.Errorf("k8s.diff and kubectl diff change different lines:\nk8s.diff:\n%s\nkubectl diff:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
+	}
 	runStarWith(t, env, nil, `
 def cm(v):
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"k": v, "j": v}}
