@@ -86,12 +86,6 @@ func (o *Object) Original() map[string]any {
 	return o.root.original(o.m).(map[string]any)
 }
 
-// Changed tells whether the object differs from what was read.
-func (o *Object) Changed() bool {
-	orig := o.Original()
-	return orig == nil || !reflect.DeepEqual(orig, o.Map())
-}
-
 // original rebuilds v as it was, from its current state and the entries
 // recorded before they changed.
 func (r *objectRoot) original(v any) any {
