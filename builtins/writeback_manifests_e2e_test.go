@@ -88,6 +88,10 @@ func TestManifestsWriteBackE2E(t *testing.T) {
 }
 
 func writeBackManifest(t *testing.T, env *kubetest.Env, path string, mc manifestCase) {
+	start := time.Now()
+	step := func(what string) {
+		t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -194,11 +198,13 @@ func writeBackManifest(t *testing.T, env *kubetest.Env, path string, mc manifest
 		labels["w16-change"] = "yes"
 		changedSmall[i] = c
 	}
+	step("kubectl apply")
 	changed := file("changed-small.yaml", changedSmall)
 	kubectlDiff, errOut, err := kc("diff", "-f", changed)
 	if err == nil || !strings.Contains(kubectlDiff, "w16-change") {
 		t.Fatalf("kubectl diff: %v (want exit status 1 and a diff)\n%s%s", err, kubectlDiff, errOut)
 	}
+	step("kubectl diff")
 	changedAll := file("changed-all.yaml", append(large, changedSmall...))
 	got := runStarWith(t, env, starlark.StringDict{
 		"changed":     starlark.String(mustRead(t, changed)),
@@ -216,6 +222,7 @@ for i in range(3):
 		t.Errorf("k8s.diff and kubectl diff change different lines:\nk8s.diff:\n%s\nkubectl diff:\n%s", strings.Join(g, "\n"), strings.Join(w, "\n"))
 	}
 
+	step("k8s.diff, k8s.apply, three k8s.diff")
 	// Read, mutate, write back an object with a field another manager owns.
 	target := small[0]
 	for _, o := range small {
@@ -233,7 +240,14 @@ for i in range(3):
 	if out, errOut, err := kubectlIn(env, tns, "", "label", ref, "w16-owner=kubectl"); err != nil {
 		t.Fatalf("kubectl label: %v\n%s%s", err, out, errOut)
 	}
-	runStarWith(t, env, starlark.StringDict{"changed_all": starlark.String(mustRead(t, changedAll))}, strings.NewReplacer("REF", ref, "TNS", pyStr(tns), "NSX", pyStr(ns)).Replace(`
+	var targetChanged map[string]any
+	for _, o := range changedSmall {
+		if o["kind"] == target["kind"] && o["metadata"].(map[string]any)["name"] == md["name"] {
+			targetChanged = o
+		}
+	}
+	tc, _ := json.Marshal(targetChanged)
+	runStarWith(t, env, starlark.StringDict{"target_changed": starlark.String(tc)}, strings.NewReplacer("REF", ref, "TNS", pyStr(tns), "NSX", pyStr(ns)).Replace(`
 def note(o):
     o.metadata.annotations = dict(o.metadata.get("annotations", {}), **{"w16-note": "read-mutate-write"})
 got = k8s.modify("REF", note, namespace=TNS)
@@ -242,8 +256,8 @@ assert.eq(got.metadata.labels["w16-owner"], "kubectl")
 assert.true(owns(got, "kubectl-label", "Update", "metadata", "labels", "w16-owner"))
 assert.true(owns(got, "k8sh", "Update", "metadata", "annotations", "w16-note"))
 assert.true(not owns(got, "k8sh", "Update", "metadata", "labels", "w16-owner"))
-# and a later apply of the file leaves both alone, without force
-k8s.apply(changed_all, namespace=NSX)
+# and a later apply of its manifest leaves both alone, without force
+k8s.apply(target_changed, namespace=NSX)
 after = k8s.get("REF", namespace=TNS)
 assert.eq(after.metadata.labels["w16-owner"], "kubectl")
 assert.eq(after.metadata.annotations["w16-note"], "read-mutate-write")
