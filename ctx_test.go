@@ -34,7 +34,7 @@ print(catch(ctx.use, "nope").error)
 	want := `sandbox default sandbox-admin True
 ["sandbox", "sandbox-viewer"] ["sandbox-admin", "sandbox-viewer"]
 sandbox-viewer ` + env.Namespace + `
-k8s.list: secrets is forbidden: User "viewer" cannot list resource "secrets" in API group "" in the namespace "` + env.Namespace + `"
+k8s.list: secrets is forbidden: User "viewer" cannot list resource "secrets" in API group "" in the namespace "` + env.Namespace + `" (Forbidden)
 kube-system sandbox-viewer
 sandbox default True
 ctx.use: no context "nope" in the kubeconfig; the contexts are: sandbox, sandbox-viewer

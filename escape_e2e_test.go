@@ -125,47 +125,7 @@ func seedEscapes(t *testing.T, env *kubetest.Env, kubectl kubectlRunner, group s
 // name; the policy is removed when t ends.
 func denyPolicy(t *testing.T, env *kubetest.Env, kubectl kubectlRunner) string {
 	t.Helper()
-	name := "deny-" + env.Namespace
-	policy := map[string]any{
-		"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
-		"metadata": map[string]any{"name": name},
-		"spec": map[string]any{
-			"failurePolicy": "Fail",
-			"matchConstraints": map[string]any{"resourceRules": []any{map[string]any{
-				"apiGroups": []any{""}, "apiVersions": []any{"v1"},
-				"operations": []any{"CREATE", "UPDATE"}, "resources": []any{"configmaps"}}}},
-			"validations": []any{map[string]any{
-				"expression":        "!has(object.data) || !('deny' in object.data)",
-				"messageExpression": "'denied: ' + object.data['deny']"}},
-		},
-	}
-	binding := map[string]any{
-		"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
-		"metadata": map[string]any{"name": name},
-		"spec": map[string]any{
-			"policyName": name, "validationActions": []any{"Deny"},
-			"matchResources": map[string]any{"namespaceSelector": map[string]any{
-				"matchLabels": map[string]any{"kubernetes.io/metadata.name": env.Namespace}}},
-		},
-	}
-	mustKubectl(t, kubectl, jsonText(t, policy), "create", "-f", "-")
-	t.Cleanup(func() { kubectl(t, "", "delete", "validatingadmissionpolicy", name, "--wait=false") })
-	mustKubectl(t, kubectl, jsonText(t, binding), "create", "-f", "-")
-	t.Cleanup(func() { kubectl(t, "", "delete", "validatingadmissionpolicybinding", name, "--wait=false") })
-	// The policy takes effect a moment later: wait until a probe is refused.
-	probe := jsonText(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": "probe", "namespace": env.Namespace}, "data": map[string]any{"deny": "x"}})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, errOut, err := kubectl(t, probe, "create", "--dry-run=server", "-f", "-")
-		if err != nil && strings.Contains(errOut, "denied: x") {
-			return name
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the admission policy never refused a ConfigMap: %v %s", err, errOut)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return admissionPolicy(t, env, kubectl, "Deny", "deny", "denied")
 }
 
 // TestTerminalEscapesE2E: escapes and line breaks in an Event and in a

@@ -80,6 +80,7 @@ const sandboxMaxSteps = 100_000_000
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	kube.SilenceClientLogs()
 	flags := kube.NewConfigFlags()
+	kube.PrintWarnings(flags, stderr)
 	var opts options
 	status := exitOK
 	cmd := &cobra.Command{
@@ -305,7 +306,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	session.Announce = func(line string) { fmt.Fprintln(stderr, line) }
+	session.Announce = func(line string) { fmt.Fprintln(stdout, line) }
 	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	protected := color.New(color.FgRed, color.Bold)
 	prompt := func() string {
@@ -324,16 +325,24 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		Globals:     globals,
 		FileOptions: fileOptions,
 		Prompt:      prompt,
-		Echo:        func(v starlark.Value) string { return builtins.Echo(thread, v) },
-		SetContext:  sys.SetContext,
+		Echo:        func(v starlark.Value) string { return builtins.REPLEcho(thread, v) },
+		SetContext: func(t *starlark.Thread, ctx context.Context) {
+			sys.SetContext(t, ctx)
+			builtins.BeginStatement(t)
+		},
 		FormatError: formatError,
+		Ends:        func(err error) bool { var exit *sys.ExitError; return errors.As(err, &exit) },
 		SetAsk:      func(ask func(string) (string, error)) { session.Confirm = ask },
 		Source:      builtins.NewCompletionSource(session, clients),
 		HistoryFile: historyPath(),
 		Stdout:      stdout,
 		Stderr:      stderr,
 	})
-	if err != nil {
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.Code
+	case err != nil:
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitError
 	}

@@ -146,7 +146,7 @@ contexts:
 func TestGetMissingPodE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
 	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "-c", `k8s.get("pods", "nope")`)
-	want := `-c:1:8: k8s.get: pods "nope" not found in namespace "` + env.Namespace + `"` + "\n"
+	want := `-c:1:8: k8s.get: pods "nope" not found in namespace "` + env.Namespace + `" (NotFound)` + "\n"
 	if r.Code != 1 || r.Stderr != want {
 		t.Errorf("got code %d stderr %q; want 1 %q", r.Code, r.Stderr, want)
 	}
@@ -202,7 +202,7 @@ print(len(k8s.list("secrets", namespace="` + env.Namespace + `")) >= 0)
 k8s.get("ns", context="nope")`
 	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--context", "sandbox", "-c", code)
 	want := `["sandbox", "sandbox-viewer"]
-k8s.list: secrets is forbidden: User "viewer" cannot list resource "secrets" in API group "" in the namespace "` + env.Namespace + `"
+k8s.list: secrets is forbidden: User "viewer" cannot list resource "secrets" in API group "" in the namespace "` + env.Namespace + `" (Forbidden)
 True
 `
 	if r.Code != 1 || r.Stdout != want ||

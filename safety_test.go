@@ -160,15 +160,15 @@ func TestREPLAnnouncesAndConfirmsE2E(t *testing.T) {
 	tm.send(cmApplyStmt("asked", env.Namespace) + "\r")
 	at = tm.expect(at, `type the context's name: `)
 	tm.send("sandbox\r")
-	at = tm.expect(at, "applied configmap/asked in sandbox/"+env.Namespace+"\n")
+	at = tm.expect(at, "configmap/asked serverside-applied\n")
 	if !cmExists(t, env, "asked") {
 		t.Fatal("the confirmed change is missing")
 	}
-	// A delete without namespace= names the session's namespace it went to.
+	// A delete names the namespace it went to, as kubectl's does.
 	tm.send(`k8s.delete("cm", "asked")` + "\r")
 	at = tm.expect(at, `type the context's name: `)
 	tm.send("sandbox\r")
-	at = tm.expect(at, "deleted 1 (cm/asked) in sandbox/"+env.Namespace+"\n")
+	at = tm.expect(at, `configmap "asked" deleted from `+env.Namespace+" namespace\n")
 	if cmExists(t, env, "asked") {
 		t.Fatal("the confirmed delete left the object")
 	}

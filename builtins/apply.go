@@ -41,8 +41,11 @@ does on its first server-side apply, and fields of k8sh's own k8s.update,
 k8s.patch and k8s.modify are taken over. parallel bounds how many objects
 are sent at once. One object failing does not stop the others: the error
 lists every object that failed and why (deployment/web: ...), and the
-others stay applied. See docs/writing.md for which of k8s.apply,
-k8s.update, k8s.patch and k8s.modify to use when.` + changeDoc
+others stay applied. A server that cannot be reached is said once, with the
+number of objects it failed ("19 objects: the connection to the server
+127.0.0.1:1 was refused - did you specify the right host or port?"). See
+docs/writing.md for which of k8s.apply, k8s.update, k8s.patch and
+k8s.modify to use when.` + changeDoc
 
 func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -77,11 +80,12 @@ func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done("applied "+objectsWhat(objs.objs), sharedNamespace(out))
+	var v starlark.Value = objectValues(out)
 	if objs.single {
-		return NewObject(out[0].Object), nil
+		v = NewObject(out[0].Object)
 	}
-	return objectValues(out), nil
+	ch.done("serverside-applied", v, out...)
+	return v, nil
 }
 
 // originals is, for each of the n objects objsV holds, the object as read

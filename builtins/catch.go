@@ -17,7 +17,10 @@ or, if it fails, struct(value=None, error="<the message>"): Starlark has no
 try/except, so this is how a script goes on after a failure.
   r = catch(k8s.get, "pod", "web")
   if r.error: print("no web:", r.error)
-sys.exit and Ctrl-C are not caught.`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+sys.exit and Ctrl-C are not caught. The message is the one the program
+would stop with, without its position: the builtin's name, then kubectl's
+words, with kubectl's reason class last for an error from the server
+('k8s.get: pods "web" not found in namespace "default" (NotFound)').`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(args) == 0 {
 		return nil, errors.New("catch: missing argument fn")
 	}

@@ -42,6 +42,7 @@ func createBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done("created "+kube.ObjectName(out), out.GetNamespace())
-	return NewObject(out.Object), nil
+	v := NewObject(out.Object)
+	ch.done("created", v, out)
+	return v, nil
 }

@@ -2,13 +2,16 @@ package builtins
 
 import (
 	"fmt"
+	"os"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
 	"github.com/k8sh/k8sh/lib/starconv"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 // Ctx is the ctx module:
@@ -42,7 +45,10 @@ by name.`, ctxContexts),
 		"namespace": doc.Builtin("ctx.namespace", `ctx.namespace(ns=None)
 
 Returns the session's default namespace; with ns, makes ns the default
-first. The builtins' namespace= arguments still win for one call.`, ctxNamespace),
+first. The builtins' namespace= arguments still win for one call. As
+kubens does, a namespace that does not exist is refused (nothing
+changes); when the user may not read namespaces, ns is taken with a
+warning on stderr.`, ctxNamespace),
 	},
 }
 
@@ -157,6 +163,20 @@ func ctxNamespace(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	if ns != "" && ns != info.Namespace {
+		// As kubens does, a namespace that does not exist is refused; one
+		// the user may not read (Forbidden) or cannot check is taken, with
+		// a warning.
+		exists, err := s.Cluster.Exists(sys.Context(thread), "namespaces", ns, "")
+		switch {
+		case err != nil:
+			w := s.Sys.Stderr
+			if w == nil {
+				w = os.Stderr
+			}
+			fmt.Fprintf(w, "Warning: %s: cannot check that namespace %q exists: %s\n", b.Name(), ns, printers.EscapeTerminal(err.Error()))
+		case !exists:
+			return nil, fmt.Errorf("%s: namespace %q does not exist in context %q", b.Name(), ns, info.Name)
+		}
 		if err := switchTo(s, b, info.Name, ns); err != nil {
 			return nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
@@ -81,6 +83,7 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		ch    *change
 		err   error
 		where = ns // the namespace to announce
+		gk    schema.GroupKind
 	)
 	switch t := target.(type) {
 	case starlark.String:
@@ -97,6 +100,9 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		}
 		opts.DryRun = ch.dryRun
 		names, err = ch.w.Delete(ctx, kind, name, opts)
+		if r, rerr := ch.w.Resolve(kind); rerr == nil {
+			gk = r.GVK.GroupKind()
+		}
 		if !allNamespaces {
 			where, _ = ch.w.NamespaceOf(kind, ns)
 		}
@@ -114,6 +120,7 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		}
 		opts.DryRun = ch.dryRun
 		names, err = ch.w.DeleteObject(ctx, u, opts)
+		gk = u.GroupVersionKind().GroupKind()
 		where = u.GetNamespace()
 		if where == "" {
 			where, _ = ch.w.NamespaceOf(u.GetKind(), ns)
@@ -128,12 +135,20 @@ func deleteBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	if len(names) > 0 {
-		ch.done(fmt.Sprintf("deleted %d (%s)", len(names), desc), where)
-	}
 	out := make([]starlark.Value, len(names))
+	gone := make([]*unstructured.Unstructured, len(names))
 	for i, n := range names {
 		out[i] = starlark.String(n)
+		ns, name := where, n
+		if allNamespaces {
+			ns, name, _ = strings.Cut(n, "/")
+			if name == "" { // cluster-scoped: no namespace/ in front
+				ns, name = "", n
+			}
+		}
+		gone[i] = named(gk.Group, gk.Kind, name, ns)
 	}
-	return starlark.NewList(out), nil
+	v := starlark.NewList(out)
+	ch.done("deleted", v, gone...)
+	return v, nil
 }

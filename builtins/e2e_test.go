@@ -151,9 +151,9 @@ type countingCluster struct {
 	pages atomic.Int32
 }
 
-func (c *countingCluster) ListPage(ctx context.Context, kind string, opts kube.ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error) {
+func (c *countingCluster) ListRowsPage(ctx context.Context, kind string, opts kube.ListOptions, cont string, have int64) (*kube.RowList, error) {
 	c.pages.Add(1)
-	return c.Cluster.ListPage(ctx, kind, opts, cont, have)
+	return c.Cluster.ListRowsPage(ctx, kind, opts, cont, have)
 }
 
 func TestIterPagesE2E(t *testing.T) {
@@ -271,7 +271,7 @@ k8s.print(cms)
 k8s.print(cms, output="name")
 k8s.print(cms[0], output="json")
 k8s.print(cms[1], output="yaml")
-assert.fails(lambda: k8s.print(cms, output="xml"), 'k8s.print: unknown output "xml"')
+assert.fails(lambda: k8s.print(cms, output="xml"), 'k8s.print: unable to match a printer suitable for the output format "xml", allowed formats are: custom-columns,')
 `)
 	for _, want := range []string{
 		"NAME   DATA   AGE\np-0    1      ", // kubectl's columns for ConfigMaps

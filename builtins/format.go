@@ -3,18 +3,23 @@ package builtins
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/fatih/color"
 	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/util/jsonpath"
 	"sigs.k8s.io/yaml"
 
 	"github.com/k8sh/k8sh/kube"
@@ -22,22 +27,27 @@ import (
 	"github.com/k8sh/k8sh/lib/sys"
 )
 
-// Output formats of k8s.print, as kubectl -o names them.
+// Output formats of k8s.print, as kubectl -o names them; templateOutputs
+// (columns.go) are the ones that take an argument ("jsonpath=...").
 var outputs = []string{"table", "wide", "yaml", "json", "name"}
 
 // Echo renders a value as the REPL shows it: YAML for one object (without
-// managedFields), the kubectl get table for a list of objects, repr for
+// managedFields), the kubectl get table for a list of objects (kubectl's
+// "No resources found ..." for an empty list k8s.list returned), repr for
 // anything else, and nothing for None.
 func Echo(thread *starlark.Thread, v starlark.Value) string {
 	switch v := v.(type) {
 	case starlark.NoneType:
 		return ""
 	case *Object:
-		s, _ := render(thread, v, "yaml")
+		s, _, _ := render(thread, v, "yaml", tableOptions{})
 		return colorize(s, "yaml")
 	case *starlark.List:
-		if objs, ok := objectsOf(v); ok && len(objs) > 0 {
-			s, _ := render(thread, v, "table")
+		if objs, ok := objectsOf(v); ok && (len(objs) > 0 || readsOf(v) != nil) {
+			s, note, _ := render(thread, v, "table", tableOptions{})
+			if s == "" {
+				return note
+			}
 			return colorize(s, "table")
 		}
 	}
@@ -70,12 +80,18 @@ func colorize(s, output string) string {
 	return strings.Join(lines, "\n")
 }
 
-// render formats v (a k8s.object, a list of them, or any value) in output.
-func render(thread *starlark.Thread, v starlark.Value, output string) (string, error) {
+// render formats v (a k8s.object, a list of them, or any value) in output;
+// note is what kubectl would say on stderr (for tables of no objects).
+func render(thread *starlark.Thread, v starlark.Value, output string, opts tableOptions) (out, note string, err error) {
+	if isTemplateOutput(output) {
+		out, err := renderTemplate(thread, v, output) // columns.go
+		return out, "", err
+	}
 	if !slices.Contains(outputs, output) {
-		return "", fmt.Errorf("unknown output %q, want one of %s", output, strings.Join(outputs, ", "))
+		return "", "", unknownOutput(output)
 	}
 	var objs []*Object
+	var reads []*read
 	single := false
 	switch v := v.(type) {
 	case *Object:
@@ -84,16 +100,19 @@ func render(thread *starlark.Thread, v starlark.Value, output string) (string, e
 		var ok bool
 		if objs, ok = objectsOf(v); !ok {
 			objs = nil
+		} else {
+			reads = readsOf(v)
 		}
 	}
-	if objs == nil {
+	if objs == nil && (reads == nil || output == "yaml" || output == "json") {
 		if output == "json" || output == "yaml" {
-			return encode(v, output)
+			out, err := encode(v, output)
+			return out, "", err
 		}
 		if s, ok := v.(starlark.String); ok {
-			return string(s), nil
+			return string(s), "", nil
 		}
-		return v.String(), nil
+		return v.String(), "", nil
 	}
 	switch output {
 	case "name":
@@ -102,18 +121,21 @@ func render(thread *starlark.Thread, v starlark.Value, output string) (string, e
 			// Names the server accepts hold no escapes; a dict's may.
 			names[i] = printers.EscapeTerminal(objectName(o))
 		}
-		return strings.Join(names, "\n"), nil
+		return strings.Join(names, "\n"), "", nil
 	case "yaml", "json":
 		if single {
-			return encode(cleaned(objs[0]), output)
+			out, err := encode(cleaned(objs[0]), output)
+			return out, "", err
 		}
 		items := make([]any, len(objs))
 		for i, o := range objs {
 			items[i] = cleaned(o)
 		}
-		return encode(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, output)
+		out, err := encode(map[string]any{"apiVersion": "v1", "kind": "List", "items": items, "metadata": map[string]any{"resourceVersion": ""}}, output)
+		return out, "", err
 	}
-	return table(thread, objs, output == "wide", time.Now()), nil
+	opts.wide = output == "wide"
+	return tables(thread, objs, reads, opts)
 }
 
 // cleaned is an object's data without managedFields, as kubectl shows it.
@@ -166,45 +188,364 @@ func objectsOf(l *starlark.List) ([]*Object, bool) {
 	return objs, true
 }
 
-// table prints objects as kubectl get does: with the server's columns for
-// the kind when they are all of one kind and the session's cluster serves
-// them, else NAME and AGE (and KIND when they are of several kinds). A
-// NAMESPACE column comes first when they span several namespaces.
-func table(thread *starlark.Thread, objs []*Object, wide bool, now time.Time) string {
-	nss, kinds := map[string]bool{}, map[string]bool{}
+// tableOptions are kubectl get's options of its tables.
+type tableOptions struct {
+	wide, noHeaders, showLabels bool
+	labelColumns                []string
+	// sortBy is a field path (kubectl's --sort-by); sortKey a function
+	// of an object giving the key to sort by.
+	sortBy  string
+	sortKey starlark.Callable
+}
+
+// tables prints objs as kubectl get prints what it read: one table per run
+// of objects of one resource, each with the server's columns for its kind
+// (the rows that were read with the objects, so nothing is read again),
+// separated by a blank line; names as "deployment.apps/web" when the list
+// holds several kinds; a NAMESPACE column when it was read across all
+// namespaces. reads are the reads the list was made of (nil when unknown).
+// With no objects it prints nothing and returns kubectl's "No resources
+// found" line for stderr.
+func tables(thread *starlark.Thread, objs []*Object, reads []*read, opts tableOptions) (out, note string, err error) {
+	if len(objs) == 0 {
+		return "", noResources(reads), nil
+	}
+	withRows(thread, objs)
+	withKind := len(reads) > 1
+	if reads == nil {
+		for _, o := range objs[1:] {
+			if o.row.read.resource.GVK != objs[0].row.read.resource.GVK {
+				withKind = true
+				break
+			}
+		}
+	}
+	var b strings.Builder
+	tracking := &trackingWriter{w: &b}
+	sep := &separatorWriter{w: tracking}
+	w := printers.GetNewTabWriter(sep)
+	for start := 0; start < len(objs); {
+		rd := objs[start].row.read
+		end := start + 1
+		for end < len(objs) && objs[end].row.read.resource.GVR == rd.resource.GVR {
+			end++
+		}
+		if start > 0 {
+			w.Flush()
+			w.SetRememberedWidths(nil)
+			if !opts.noHeaders && tracking.n > 0 {
+				sep.ready = true
+			}
+		}
+		t, err := tableOf(objs[start:end], rd, opts)
+		if err != nil {
+			return "", "", err
+		}
+		p := printers.NewTablePrinter(printers.PrintOptions{
+			Wide:          opts.wide,
+			NoHeaders:     opts.noHeaders,
+			ShowLabels:    opts.showLabels,
+			ColumnLabels:  opts.labelColumns,
+			WithNamespace: rd.allNamespaces && rd.resource.Namespaced,
+			WithKind:      withKind,
+			Kind:          rd.resource.GVK.GroupKind(),
+		})
+		if err := p.PrintObj(t, w); err != nil {
+			return "", "", err
+		}
+		start = end
+	}
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n"), "", nil
+}
+
+// noResources is kubectl get's line for an empty result.
+func noResources(reads []*read) string {
+	if len(reads) == 0 {
+		return "No resources found"
+	}
+	for _, rd := range reads {
+		if rd.allNamespaces || !rd.resource.Namespaced {
+			return "No resources found"
+		}
+	}
+	return fmt.Sprintf("No resources found in %s namespace.", reads[0].namespace)
+}
+
+// tableOf is the metav1.Table of objs, all of one read's resource, with
+// their rows as they were read, sorted as opts say.
+func tableOf(objs []*Object, rd *read, opts tableOptions) (*metav1.Table, error) {
+	t := &metav1.Table{Rows: make([]metav1.TableRow, len(objs))}
+	if rd.rows != nil {
+		t.ColumnDefinitions = rd.rows.Columns
+	} else {
+		t.ColumnDefinitions = genericColumns
+	}
+	sorting := opts.sortBy != "" || opts.sortKey != nil
+	for i, o := range objs {
+		// The printer writes into the cells (kinds before names): a copy.
+		cells := o.row.cells
+		if cells == nil {
+			cells = genericCells(o)
+		}
+		t.Rows[i].Cells = slices.Clone(cells)
+		t.Rows[i].Object.Object = unstructuredOf(o)
+		if sorting {
+			// The sorter's jsonpath reads the whole object as plain data.
+			t.Rows[i].Object.Object = &unstructured.Unstructured{Object: o.Map()}
+		}
+	}
+	if opts.sortBy != "" {
+		if err := sortTable(t, opts.sortBy); err != nil {
+			return nil, err
+		}
+	} else if asRead(objs, rd) {
+		// In the table's order, as kubectl get prints it.
+		pos := rd.rows.Positions
+		order := make([]int, len(objs))
+		for k := range order {
+			order[k] = k
+		}
+		slices.SortFunc(order, func(a, b int) int { return pos[objs[a].row.index] - pos[objs[b].row.index] })
+		rows := slices.Clone(t.Rows)
+		for i, k := range order {
+			t.Rows[i] = rows[k]
+		}
+	}
+	return t, nil
+}
+
+// asRead tells whether objs are all of read rd, in the order it read them,
+// and rd's table was in another order: the user did not reorder them, so
+// they print in the table's order.
+func asRead(objs []*Object, rd *read) bool {
+	if rd.rows == nil || rd.rows.Positions == nil {
+		return false
+	}
+	for i, o := range objs {
+		if o.row.read != rd || i > 0 && o.row.index <= objs[i-1].row.index {
+			return false
+		}
+	}
+	return true
+}
+
+// genericColumns are the columns of objects whose server sent no table.
+var genericColumns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name"},
+	{Name: "Age", Type: "string"},
+}
+
+func genericCells(o *Object) []any {
+	age := "<unknown>"
+	if ts, err := time.Parse(time.RFC3339, str(o.m, "metadata", "creationTimestamp")); err == nil {
+		age = duration.HumanDuration(time.Since(ts))
+	}
+	return []any{str(o.m, "metadata", "name"), age}
+}
+
+// sortTable sorts t's rows by field as kubectl get --sort-by does: field
+// as kubectl reads it (".a.b", "a.b", "{.a.b}"), the first value found in
+// each row's object, rows without one first, quantities ("500m", "2Gi") by
+// their value, and the same sort (sort.Sort) on the same order, so that
+// rows with equal keys come out as kubectl's do. k8sh does not import
+// kubectl's sorter: its package renders kubectl get's help text when the
+// program starts (tens of milliseconds), and it ends the process on values
+// it cannot order, which are refused here.
+func sortTable(t *metav1.Table, field string) error {
+	expr, err := relaxedJSONPath(field)
+	if err != nil {
+		return fmt.Errorf("sort_by: %w", err)
+	}
+	parser := jsonpath.New("sorting").AllowMissingKeys(true)
+	if err := parser.Parse(expr); err != nil {
+		return fmt.Errorf("sort_by: %w", err)
+	}
+	s := &rowSorter{rows: t.Rows, keys: make([]any, len(t.Rows))}
+	found := false
+	var kind reflect.Type
+	for i, r := range t.Rows {
+		res, err := parser.FindResults(r.Object.Object.(*unstructured.Unstructured).Object)
+		if err != nil {
+			return fmt.Errorf("sort_by: %w", err)
+		}
+		if len(res) == 0 || len(res[0]) == 0 {
+			continue
+		}
+		found = true
+		v := res[0][0]
+		for v.Kind() == reflect.Interface && !v.IsNil() {
+			v = v.Elem()
+		}
+		switch v.Kind() {
+		case reflect.String, reflect.Int64, reflect.Float64:
+		default:
+			return fmt.Errorf("sort_by: %s holds a %s, which cannot be sorted", field, jsonKind(v))
+		}
+		if kind != nil && v.Type() != kind {
+			return fmt.Errorf("sort_by: %s holds both a %s and a %s, which cannot be sorted together", field, jsonKind(reflect.Zero(kind)), jsonKind(v))
+		}
+		kind = v.Type()
+		s.keys[i] = v.Interface()
+	}
+	if len(t.Rows) > 0 && !found {
+		return fmt.Errorf("sort_by: couldn't find any field with path %q in the list of objects", expr)
+	}
+	sort.Sort(s)
+	return nil
+}
+
+// relaxedJSONPath is a field path as kubectl's --sort-by and
+// custom-columns take it: ".a.b", "a.b", "{a.b}" and "{.a.b}" are "{.a.b}".
+func relaxedJSONPath(p string) (string, error) {
+	if p == "" {
+		return p, nil
+	}
+	m := relaxedPath.FindStringSubmatch(p)
+	if m == nil {
+		return "", fmt.Errorf("unexpected path string, expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'")
+	}
+	if m[1] != "" {
+		return "{." + m[1] + "}", nil
+	}
+	return "{." + m[2] + "}", nil
+}
+
+var relaxedPath = regexp.MustCompile(`^\{\.?([^{}]+)\}$|^\.?([^{}]+)$`)
+
+// rowSorter orders rows by keys (string, int64 or float64; nil first).
+type rowSorter struct {
+	rows []metav1.TableRow
+	keys []any
+}
+
+func (s *rowSorter) Len() int { return len(s.rows) }
+
+func (s *rowSorter) Swap(i, j int) {
+	s.rows[i], s.rows[j] = s.rows[j], s.rows[i]
+	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
+}
+
+func (s *rowSorter) Less(i, j int) bool {
+	a, b := s.keys[i], s.keys[j]
+	if a == nil {
+		return true
+	}
+	if b == nil {
+		return false
+	}
+	switch a := a.(type) {
+	case int64:
+		return a < b.(int64)
+	case float64:
+		return a < b.(float64)
+	case string:
+		b := b.(string)
+		qa, errA := resource.ParseQuantity(a)
+		qb, errB := resource.ParseQuantity(b)
+		if errA == nil && errB == nil {
+			return qa.Cmp(qb) < 0
+		}
+		return a < b
+	}
+	return false
+}
+
+// jsonKind names a JSON value's type as a user knows it.
+func jsonKind(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Int64:
+		return "integer"
+	case reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Map:
+		return "map"
+	case reflect.Slice:
+		return "list"
+	}
+	return "null"
+}
+
+// withRows gives every object that has no row of a read one: the server's
+// row for it when the session's cluster has it (one read per kind and
+// namespace), else NAME and AGE.
+func withRows(thread *starlark.Thread, objs []*Object) {
+	type key struct{ apiVersion, kind, namespace string }
+	missing := map[key][]*Object{}
+	var order []key
 	for _, o := range objs {
-		nss[str(o.m, "metadata", "namespace")] = true
-		kinds[str(o.m, "apiVersion")+" "+str(o.m, "kind")] = true
-	}
-	showNS := len(nss) > 1
-	var header []string
-	var rows [][]string
-	if len(kinds) == 1 {
-		header, rows = serverTable(thread, objs, nss, wide)
-	}
-	if header == nil {
-		header, rows = []string{"NAME", "AGE"}, make([][]string, len(objs))
-		if len(kinds) > 1 {
-			header = []string{"KIND", "NAME", "AGE"}
-		}
-		for i, o := range objs {
-			age := "<unknown>"
-			if ts, err := time.Parse(time.RFC3339, str(o.m, "metadata", "creationTimestamp")); err == nil {
-				age = duration.HumanDuration(now.Sub(ts))
+		if o.row == nil {
+			k := key{str(o.m, "apiVersion"), str(o.m, "kind"), str(o.m, "metadata", "namespace")}
+			if missing[k] == nil {
+				order = append(order, k)
 			}
-			rows[i] = []string{str(o.m, "metadata", "name"), age}
-			if len(kinds) > 1 {
-				rows[i] = append([]string{str(o.m, "kind")}, rows[i]...)
+			missing[k] = append(missing[k], o)
+		}
+	}
+	s, _ := thread.Local(sessionKey).(*Session)
+	for _, k := range order {
+		group := missing[k]
+		var l *kube.RowList
+		if s != nil && s.Cluster != nil {
+			gv, _ := schema.ParseGroupVersion(k.apiVersion)
+			kind := k.kind + "." + gv.Version + "." + gv.Group
+			ctx := sys.Context(thread)
+			if len(group) == 1 {
+				l, _ = s.Cluster.GetRow(ctx, kind, str(group[0].m, "metadata", "name"), k.namespace)
+			} else {
+				l, _ = s.Cluster.ListRows(ctx, kind, kube.ListOptions{Namespace: k.namespace})
 			}
 		}
-	}
-	if showNS {
-		header = append([]string{"NAMESPACE"}, header...)
-		for i := range rows {
-			rows[i] = append([]string{str(objs[i].m, "metadata", "namespace")}, rows[i]...)
+		gvk := schema.FromAPIVersionAndKind(k.apiVersion, k.kind)
+		rd := &read{resource: kube.Resource{GVK: gvk, GVR: gvk.GroupVersion().WithResource(k.kind)}, namespace: k.namespace}
+		byName := map[string][]any{}
+		if l != nil {
+			rd.resource, rd.rows = l.Resource, l.Rows
+			if l.Rows != nil {
+				for i, item := range l.List.Items {
+					byName[item.GetName()] = l.Rows.Cells[i]
+				}
+			}
+		}
+		for _, o := range group {
+			o.row = &tableRow{read: rd, cells: byName[str(o.m, "metadata", "name")]}
+			if o.row.cells == nil && rd.rows != nil {
+				// Gone since: its name, and blanks.
+				o.row.cells = make([]any, len(rd.rows.Columns))
+				o.row.cells[0] = str(o.m, "metadata", "name")
+			}
 		}
 	}
-	return printTable(header, rows)
+}
+
+// trackingWriter counts what was written, and separatorWriter puts a blank
+// line before what comes next once ready: kubectl get's writers between
+// the tables of several kinds.
+type trackingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (t *trackingWriter) Write(p []byte) (int, error) {
+	t.n += len(p)
+	return t.w.Write(p)
+}
+
+type separatorWriter struct {
+	w     io.Writer
+	ready bool
+}
+
+func (s *separatorWriter) Write(p []byte) (int, error) {
+	if len(p) != 0 && s.ready {
+		fmt.Fprintln(s.w)
+		s.ready = false
+	}
+	return s.w.Write(p)
 }
 
 // printTable lays out a table as kubectl get does, through cli-runtime's
@@ -247,82 +588,6 @@ func safeHeader(h string) string {
 		h = h[:i] + "..."
 	}
 	return printers.EscapeTerminal(h)
-}
-
-// serverTable asks the cluster for the kind's Table and returns the header
-// and one row per object, in the objects' order; nil when it cannot.
-func serverTable(thread *starlark.Thread, objs []*Object, nss map[string]bool, wide bool) ([]string, [][]string) {
-	s, _ := thread.Local(sessionKey).(*Session)
-	if s == nil || s.Cluster == nil {
-		return nil, nil
-	}
-	gv, err := schema.ParseGroupVersion(str(objs[0].m, "apiVersion"))
-	kind := str(objs[0].m, "kind")
-	if err != nil || kind == "" {
-		return nil, nil
-	}
-	opts := kube.ListOptions{AllNamespaces: len(nss) > 1}
-	for ns := range nss {
-		opts.Namespace = ns
-	}
-	if len(objs) == 1 {
-		opts.FieldSelector = "metadata.name=" + str(objs[0].m, "metadata", "name")
-	}
-	t, err := s.Cluster.Table(sys.Context(thread), kind+"."+gv.Version+"."+gv.Group, opts)
-	if err != nil {
-		return nil, nil
-	}
-	var cols []int
-	var header []string
-	for i, c := range t.ColumnDefinitions {
-		if wide || c.Priority == 0 {
-			cols = append(cols, i)
-			header = append(header, strings.ToUpper(c.Name))
-		}
-	}
-	byName := map[string][]string{}
-	for _, r := range t.Rows {
-		var md struct {
-			Metadata struct{ Name, Namespace string }
-		}
-		if err := json.Unmarshal(r.Object.Raw, &md); err != nil {
-			return nil, nil
-		}
-		cells := make([]string, len(cols))
-		for j, c := range cols {
-			if c < len(r.Cells) {
-				cells[j] = cell(r.Cells[c])
-			}
-		}
-		byName[md.Metadata.Namespace+"/"+md.Metadata.Name] = cells
-	}
-	rows := make([][]string, len(objs))
-	for i, o := range objs {
-		name := str(o.m, "metadata", "name")
-		row, ok := byName[str(o.m, "metadata", "namespace")+"/"+name]
-		if !ok {
-			// Gone since it was read: show what we know.
-			row = make([]string, len(cols))
-			row[0] = name
-		}
-		rows[i] = row
-	}
-	return header, rows
-}
-
-func cell(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "<none>"
-	case string:
-		return v
-	case float64:
-		if v == float64(int64(v)) {
-			return strconv.FormatInt(int64(v), 10)
-		}
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return fmt.Sprint(v)
 }
 
 // str reads a string field at path from JSON data, "" when absent.

@@ -46,21 +46,25 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	ctx := sys.Context(thread)
 	if s.name == "" {
-		list, err := c.List(ctx, s.kind, s.options())
+		v, err := readList(thread, c, s, nil, 0)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		return objectList(list.Items, nil, thread)
+		return v, nil
 	}
 	if s.allNamespaces || s.selector.s != "" || s.fields.s != "" {
 		return nil, fmt.Errorf("%s: all_namespaces, selector and fields select a list; they cannot be used with a name", b.Name())
 	}
-	obj, err := c.Get(ctx, s.kind, s.name, s.namespace)
+	l, err := c.GetRow(ctx, s.kind, s.name, s.namespace)
 	if err != nil {
 		if dflt != nil && apierrors.IsNotFound(err) {
 			return dflt, nil
 		}
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	return NewObject(obj.Object), nil
+	if len(l.List.Items) != 1 {
+		return nil, fmt.Errorf("%s: the server sent %d objects for %s %q", b.Name(), len(l.List.Items), s.kind, s.name)
+	}
+	rd := &read{resource: l.Resource, namespace: l.Namespace, rows: l.Rows}
+	return rd.object(l, 0), nil
 }

@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -27,10 +28,11 @@ func Globals(s *Session) starlark.StringDict {
 	}
 	sysOpts := s.Sys
 	sysOpts.DryRun = s.DryRun
-	return starlark.StringDict{
+	sysMod := sys.New(sysOpts)
+	g := starlark.StringDict{
 		"k8s":    K8s,
 		"ctx":    Ctx,
-		"sys":    sys.New(sysOpts),
+		"sys":    sysMod,
 		"json":   json.Module,
 		"time":   starlarktime.Module,
 		"math":   starlarkmath.Module,
@@ -42,6 +44,13 @@ func Globals(s *Session) starlark.StringDict {
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":   helpBuiltin,
 	}
+	for name, v := range g {
+		if m, ok := v.(*starlarkstruct.Module); ok {
+			g[name] = spelled{m}
+		}
+	}
+	maps.Copy(g, exitBuiltins(sysMod.Members["exit"].(*starlark.Builtin)))
+	return g
 }
 
 var helpBuiltin = doc.Builtin("help", `help(x=None)
@@ -76,6 +85,8 @@ func helpText(x starlark.Value) string {
 			return d
 		}
 		return fmt.Sprintf("%s: a builtin of Starlark (see the Starlark spec)", x.Name())
+	case spelled:
+		return helpText(x.Module)
 	case *starlarkstruct.Module:
 		var b strings.Builder
 		fmt.Fprintf(&b, "module %s\n", x.Name)

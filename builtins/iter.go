@@ -7,6 +7,7 @@ import (
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
 	"github.com/k8sh/k8sh/lib/sys"
 )
@@ -24,7 +25,7 @@ type pager struct {
 	sel    selection
 	limit  int64
 	where  starlark.Callable
-	first  *unstructured.UnstructuredList // read by k8s.iter itself
+	first  *kube.RowList // read by k8s.iter itself
 	thread *starlark.Thread
 }
 
@@ -45,10 +46,10 @@ func iter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	return p, nil
 }
 
-func (p *pager) page(cont string, have int64) (*unstructured.UnstructuredList, error) {
+func (p *pager) page(cont string, have int64) (*kube.RowList, error) {
 	opts := p.sel.options()
 	opts.Limit = p.limit
-	l, err := p.c.ListPage(p.ctx, p.sel.kind, opts, cont, have)
+	l, err := p.c.ListRowsPage(p.ctx, p.sel.kind, opts, cont, have)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.b.Name(), err)
 	}
@@ -76,7 +77,8 @@ func (p *pager) Iterate() starlark.Iterator {
 type pageIterator struct {
 	p      *pager
 	thread *starlark.Thread
-	page   *unstructured.UnstructuredList
+	page   *kube.RowList
+	read   *read // of page
 	i      int
 	have   int64
 	err    error
@@ -90,9 +92,13 @@ func (it *pageIterator) Next(v *starlark.Value) bool {
 			it.thread.Cancel(it.err.Error())
 			return false
 		}
-		if it.i < len(it.page.Items) {
-			o := NewObject(it.page.Items[it.i].Object)
-			it.page.Items[it.i] = unstructured.Unstructured{} // let the page go as we go
+		if it.i < len(it.page.List.Items) {
+			if it.read == nil {
+				l := it.page
+				it.read = &read{resource: l.Resource, namespace: l.Namespace, allNamespaces: l.AllNamespaces, rows: l.Rows}
+			}
+			o := it.read.object(it.page, it.i)
+			it.page.List.Items[it.i] = unstructured.Unstructured{} // let the page go as we go
 			it.i++
 			if it.p.where != nil {
 				ok, err := accepts(it.thread, it.p.where, o)
@@ -107,13 +113,13 @@ func (it *pageIterator) Next(v *starlark.Value) bool {
 			*v = o
 			return true
 		}
-		cont := it.page.GetContinue()
+		cont := it.page.List.GetContinue()
 		if cont == "" {
 			return false
 		}
-		it.have += int64(len(it.page.Items))
+		it.have += int64(len(it.page.List.Items))
 		it.page, it.err = it.p.page(cont, it.have)
-		it.i = 0
+		it.i, it.read = 0, nil
 	}
 }
 

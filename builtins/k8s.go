@@ -19,6 +19,7 @@ import (
 //	k8s.resources(*, context=None)
 //	k8s.events(obj_or_kind, name=None, *, namespace=None, context=None)
 //	k8s.print(x, output="table")
+//	k8s.table(rows, headers=None)
 //	k8s.watch(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, initial=True, timeout=None, until=None, context=None)
 //	k8s.wait(kind, name=None, *, namespace=None, selector=None, condition=None, until=None, delete=False, timeout="60s", context=None)
 //	k8s.status(obj)

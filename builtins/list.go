@@ -47,16 +47,47 @@ func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err != nil {
 		return nil, err
 	}
-	opts := s.options()
-	opts.Limit = int64(limit)
-	l, err := c.List(sys.Context(thread), s.kind, opts)
+	v, err := readList(thread, c, s, where, int64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	v, err := objectList(l.Items, where, thread)
+	return v, nil
+}
+
+// readList reads the objects s selects, of each of its kinds in turn
+// ("deploy,svc", "all"), as k8s.objects with their rows of the server's
+// table, keeping those where accepts; limit (0 for none) caps how many are
+// read in all.
+func readList(thread *starlark.Thread, c Cluster, s selection, where starlark.Callable, limit int64) (*starlark.List, error) {
+	kinds, err := c.Kinds(s.kind)
 	if err != nil {
-		return nil, fmt.Errorf("%s: where: %w", b.Name(), err)
+		return nil, err
 	}
+	ctx := sys.Context(thread)
+	var out []starlark.Value
+	var reads []*read
+	count := int64(0)
+	for _, kind := range kinds {
+		opts := s.options()
+		if limit > 0 {
+			if count >= limit {
+				break
+			}
+			opts.Limit = limit - count
+		}
+		l, err := c.ListRows(ctx, kind, opts)
+		if err != nil {
+			return nil, err
+		}
+		count += int64(len(l.List.Items))
+		var rd *read
+		if out, rd, err = readObjects(thread, l, where, out); err != nil {
+			return nil, fmt.Errorf("where: %w", err)
+		}
+		reads = append(reads, rd)
+	}
+	v := starlark.NewList(out)
+	rememberReads(v, reads)
 	return v, nil
 }
 

@@ -108,7 +108,8 @@ func modifyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		ch.done("modified "+kube.ObjectName(out), out.GetNamespace())
-		return NewObject(out.Object), nil
+		written := NewObject(out.Object)
+		ch.done("edited", written, out)
+		return written, nil
 	}
 }

@@ -27,6 +27,9 @@ import (
 type Object struct {
 	m    map[string]any
 	root *objectRoot
+	// row is the object's row of the server's table as it was read, which
+	// k8s.print shows; nil for an object that was not read with one.
+	row *tableRow
 }
 
 // objectRoot is shared by an object and every value reached through it.

@@ -86,6 +86,7 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done("patched "+ref.what(), out.GetNamespace())
-	return NewObject(out.Object), nil
+	v := NewObject(out.Object)
+	ch.done("patched", v, out)
+	return v, nil
 }

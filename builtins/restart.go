@@ -39,6 +39,7 @@ func restartBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done("restarted "+kind+"/"+name, out.GetNamespace())
-	return NewObject(out.Object), nil
+	v := NewObject(out.Object)
+	ch.done("restarted", v, out)
+	return v, nil
 }

@@ -136,21 +136,82 @@ func Mutating(thread *starlark.Thread, b *starlark.Builtin, c Cluster, what stri
 	return nil
 }
 
-// Announce tells the REPL user what a mutation changed where, in one line
-// on stderr: "applied deployment/web in sandbox/default". Scripts say
-// nothing.
-func Announce(thread *starlark.Thread, c Cluster, msg, namespace string) {
+// Announce tells the REPL user what a change did, one line per object in
+// kubectl's words ("deployment.apps/web scaled"), followed by the context
+// when it went to another one than the session's (context=). result is
+// the value of the builtin that made the change: the REPL's echo prints
+// nothing more of it (ChangeResult), as the lines said what it was (a
+// change of no object, a delete whose selector matched nothing, echoes
+// its value: []).
+// Scripts say nothing.
+func Announce(thread *starlark.Thread, c Cluster, lines []string, result starlark.Value) {
 	s, _ := thread.Local(sessionKey).(*Session)
 	if s == nil || s.Announce == nil {
 		return
 	}
-	info, err := c.Context()
-	if err != nil {
-		return
+	if result != nil && len(lines) > 0 {
+		changed, _ := thread.Local(changedKey).([]starlark.Value)
+		thread.SetLocal(changedKey, append(changed, result))
 	}
-	where := info.Name
-	if namespace != "" {
-		where += "/" + namespace
+	where := ""
+	if info, err := c.Context(); err == nil && s.Cluster != nil {
+		if cur, err := s.Cluster.Context(); err == nil && cur.Name != info.Name {
+			where = fmt.Sprintf(" (in context %q)", info.Name)
+		}
 	}
-	s.Announce(fmt.Sprintf("%s in %s", msg, where))
+	for _, l := range lines {
+		s.Announce(l + where)
+	}
+}
+
+const changedKey = "k8sh.changed"
+
+// BeginStatement starts a statement of the REPL: the values its changes
+// return are the ones ChangeResult knows.
+func BeginStatement(thread *starlark.Thread) {
+	thread.SetLocal(changedKey, []starlark.Value(nil))
+}
+
+// ChangeResult tells whether v is what a change of the current statement
+// returned (its object, its list), or a list of only such values: what
+// Announce has already shown.
+func ChangeResult(thread *starlark.Thread, v starlark.Value) bool {
+	changed, _ := thread.Local(changedKey).([]starlark.Value)
+	if len(changed) == 0 {
+		return false
+	}
+	is := func(v starlark.Value) bool {
+		for _, c := range changed {
+			if same(c, v) {
+				return true
+			}
+		}
+		return false
+	}
+	if is(v) {
+		return true
+	}
+	l, ok := v.(*starlark.List)
+	if !ok || l.Len() == 0 {
+		return false
+	}
+	for i := range l.Len() {
+		if !is(l.Index(i)) {
+			return false
+		}
+	}
+	return true
+}
+
+// same tells whether a and b are the same Object or list (not equal ones).
+func same(a, b starlark.Value) bool {
+	switch a := a.(type) {
+	case *Object:
+		b, ok := b.(*Object)
+		return ok && a == b
+	case *starlark.List:
+		b, ok := b.(*starlark.List)
+		return ok && a == b
+	}
+	return false
 }

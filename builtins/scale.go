@@ -39,6 +39,9 @@ func scaleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done(fmt.Sprintf("scaled %s/%s to %d", kind, name, replicas), out.GetNamespace())
-	return NewObject(out.Object), nil
+	v := NewObject(out.Object)
+	if r, err := ch.w.Resolve(kind); err == nil { // resolved already, to scale it
+		ch.done("scaled", v, named(r.GVK.Group, r.GVK.Kind, name, out.GetNamespace()))
+	}
+	return v, nil
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 
 	"go.starlark.net/starlark"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
@@ -25,11 +24,15 @@ type Cluster interface {
 	Namespace() (string, error)
 	Get(ctx context.Context, kind, name, namespace string) (*unstructured.Unstructured, error)
 	List(ctx context.Context, kind string, opts kube.ListOptions) (*unstructured.UnstructuredList, error)
-	ListPage(ctx context.Context, kind string, opts kube.ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error)
 	Exists(ctx context.Context, kind, name, namespace string) (bool, error)
 	Resources() ([]kube.ResourceInfo, error)
 	Events(ctx context.Context, kind, name, namespace string) ([]unstructured.Unstructured, error)
-	Table(ctx context.Context, kind string, opts kube.ListOptions) (*metav1.Table, error)
+	// ListRows, ListRowsPage and GetRow read with the server's table rows
+	// kept, for k8s.print; Kinds expands "deploy,svc" and categories.
+	ListRows(ctx context.Context, kind string, opts kube.ListOptions) (*kube.RowList, error)
+	ListRowsPage(ctx context.Context, kind string, opts kube.ListOptions, cont string, have int64) (*kube.RowList, error)
+	GetRow(ctx context.Context, kind, name, namespace string) (*kube.RowList, error)
+	Kinds(arg string) ([]string, error)
 }
 
 var _ Cluster = (*kube.Client)(nil)

@@ -79,7 +79,9 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, err
 	}
 	var out *unstructured.Unstructured
+	verb := "replaced"
 	if orig := originalOf(obj); orig != nil {
+		verb = "edited" // as kubectl edit says
 		e, err := ch.editor()
 		if err != nil {
 			return nil, err
@@ -91,6 +93,7 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	} else if out, err = ch.w.Update(sys.Context(thread), u, ch.dryRun); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ch.done("updated "+kube.ObjectName(out), out.GetNamespace())
-	return NewObject(out.Object), nil
+	v := NewObject(out.Object)
+	ch.done(verb, v, out)
+	return v, nil
 }

@@ -3,10 +3,13 @@ package builtins
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/starconv"
@@ -37,6 +40,8 @@ type Writer interface {
 	DeleteObject(ctx context.Context, obj *unstructured.Unstructured, opts kube.DeleteOptions) ([]string, error)
 	Scale(ctx context.Context, kind, name, namespace string, replicas int64, dryRun bool) (*unstructured.Unstructured, error)
 	Restart(ctx context.Context, kind, name, namespace string, dryRun bool) (*unstructured.Unstructured, error)
+	// Resolve names the resource that kind (as a user types it) is.
+	Resolve(kind string) (kube.Resource, error)
 	// NamespaceOf is the namespace a request for kind in namespace goes to
 	// ("" for the default): "" for a cluster-scoped kind.
 	NamespaceOf(kind, namespace string) (string, error)
@@ -75,28 +80,60 @@ func begin(thread *starlark.Thread, b *starlark.Builtin, kctx string, dryRun boo
 	return ch, nil
 }
 
-// done announces (in the REPL) what was changed in namespace.
-func (ch *change) done(msg, namespace string) {
+// done tells the REPL user what the change did to each of objs, one line
+// each in the words kubectl prints ("deployment.apps/web scaled", with
+// " (server dry run)" for a dry run), and gives Announce the builtin's
+// value, result, so that the REPL's echo does not print it again.
+func (ch *change) done(verb string, result starlark.Value, objs ...*unstructured.Unstructured) {
+	dry := ""
 	if ch.dryRun {
-		msg += " (server dry run)"
+		dry = " (server dry run)"
 	}
-	Announce(ch.thread, ch.c, msg, namespace)
-}
-
-// sharedNamespace is the namespace of objs when they all have the same
-// one, "" otherwise (several, or cluster-scoped).
-func sharedNamespace(objs []*unstructured.Unstructured) string {
-	ns := ""
-	for i, o := range objs {
-		if i > 0 && o.GetNamespace() != ns {
-			return ""
+	lines := make([]string, 0, len(objs))
+	p := &printers.NamePrinter{Operation: verb + dry}
+	for _, o := range objs {
+		if o == nil {
+			continue
 		}
-		ns = o.GetNamespace()
+		if verb == "deleted" {
+			lines = append(lines, deletedLine(o, dry))
+			continue
+		}
+		var b strings.Builder
+		if p.PrintObj(o, &b) == nil {
+			lines = append(lines, strings.TrimSuffix(b.String(), "\n"))
+		}
 	}
-	return ns
+	Announce(ch.thread, ch.c, lines, result)
 }
 
-// objectsWhat describes objs for Mutating and Announce: "deployment/web" or
+// deletedLine is what kubectl delete prints of o (its PrintObj, in
+// k8s.io/kubectl/pkg/cmd/delete): `deployment.apps "web" deleted from
+// default namespace`.
+func deletedLine(o *unstructured.Unstructured, dry string) string {
+	gk := o.GroupVersionKind().GroupKind()
+	kind := strings.ToLower(gk.Kind)
+	if gk.Group != "" {
+		kind += "." + gk.Group
+	}
+	op := "deleted"
+	if ns := o.GetNamespace(); ns != "" {
+		op += " from " + ns + " namespace"
+	}
+	return fmt.Sprintf("%s \"%s\" %s%s", kind, o.GetName(), op, dry)
+}
+
+// named is an object of kind called name in namespace, as the change
+// lines name it (kind is a Kind, "Deployment"; group its API group).
+func named(group, kind, name, namespace string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Kind: kind})
+	u.SetName(name)
+	u.SetNamespace(namespace)
+	return u
+}
+
+// objectsWhat describes objs for Mutating: "deployment/web" or
 // "59 objects".
 func objectsWhat(objs []*unstructured.Unstructured) string {
 	if len(objs) == 1 {

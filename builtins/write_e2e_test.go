@@ -79,7 +79,7 @@ def cm(v):
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"k": v, "only-a": "x"}}
 k8s.apply(cm("1"), field_manager="alice")
 assert.fails(lambda: k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"k": "2"}}, field_manager="bob"),
-    '^k8s.apply: configmap/shared: apply conflict: 1 field\\(s\\) owned by another manager: .data.k \\(conflict with "alice".*\\); apply with force=True to take ownership$')
+    '^k8s.apply: configmap/shared: apply conflict: 1 field\\(s\\) owned by another manager: .data.k \\(conflict with "alice".*\\); apply with force=True to take ownership \\(Conflict\\)$')
 assert.eq(k8s.get("cm", "shared").data.k, "1")
 got = k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"k": "2"}}, field_manager="bob", force=True)
 assert.eq(got.data.k, "2")

@@ -1,10 +1,7 @@
 package builtins
 
 import (
-	"bytes"
 	"context"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -67,35 +64,12 @@ func runStarWith(t *testing.T, env *kubetest.Env, extra starlark.StringDict, src
 	return out.String()
 }
 
-// kubectl runs the sandbox's kubectl on env's kubeconfig, in env's
-// namespace unless args say otherwise.
-func kubectl(t *testing.T, env *kubetest.Env, stdin string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	return kubectlIn(env, env.Namespace, stdin, args...)
-}
-
-// kubectlIn runs kubectl in namespace ns, or in the context's when ns is "".
-func kubectlIn(env *kubetest.Env, ns, stdin string, args ...string) (stdout, stderr string, err error) {
-	bin := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
-	base := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox"}
-	if ns != "" {
-		base = append(base, "-n", ns)
-	}
-	cmd := exec.Command(bin, append(base, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	return o.String(), e.String(), err
-}
-
-func mustKubectl(t *testing.T, env *kubetest.Env, stdin string, args ...string) string {
-	t.Helper()
-	out, errOut, err := kubectl(t, env, stdin, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
-	}
-	return out
+// kubectlIn is the sandbox's kubectl in namespace ns ("" for the
+// context's), for files whose objects name their own.
+func kubectlIn(t *testing.T, env *kubetest.Env, ns string) *kubetest.Kubectl {
+	e := *env
+	e.Namespace = ns
+	return e.Kubectl(t)
 }
 
 // TestWriteBackE2E: read, mutate, write back with k8s.update, k8s.apply
@@ -304,9 +278,10 @@ func TestDiffConflictsE2E(t *testing.T) {
 	// the fields kubectl owns.
 	ssa := `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ssa", "labels": {"app": "a"}}, "spec": {"selector": {"app": "a"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}`
 	changed := strings.NewReplacer(`"app": "a"}}`, `"app": "b"}}`, `"targetPort": 8080`, `"targetPort": 9090`).Replace(ssa)
-	mustKubectl(t, env, ssa, "apply", "--server-side", "-f", "-")
-	kdiff, errOut, err := kubectl(t, env, changed, "diff", "--server-side", "--force-conflicts", "--field-manager", "k8sh", "-f", "-")
-	if err == nil {
+	k := env.Kubectl(t)
+	k.Must(t, ssa, "apply", "--server-side", "-f", "-")
+	kdiff, errOut, code := k.Run(changed, "diff", "--server-side", "--force-conflicts", "--field-manager", "k8sh", "-f", "-")
+	if code != 1 {
 		t.Fatalf("kubectl diff: no difference\n%s%s", kdiff, errOut)
 	}
 	out := runStarWith(t, env, starlark.StringDict{"changed": starlark.String(changed)}, `
@@ -359,10 +334,11 @@ func TestApplyAfterKubectlCSAE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
 	first := `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "NAME", "labels": {"a": "1"}}, "data": {"k": "1", "gone": "x"}}`
 	changed := `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "NAME", "labels": {"a": "2"}}, "data": {"k": "2"}}`
-	mustKubectl(t, env, strings.ReplaceAll(first, "NAME", "csa"), "apply", "-f", "-")
+	k := env.Kubectl(t)
+	k.Must(t, strings.ReplaceAll(first, "NAME", "csa"), "apply", "-f", "-")
 	// The oracle: kubectl's own takeover, on a twin object.
-	mustKubectl(t, env, strings.ReplaceAll(first, "NAME", "twin"), "apply", "-f", "-")
-	twin := mustKubectl(t, env, strings.ReplaceAll(changed, "NAME", "twin"), "apply", "--server-side", "--force-conflicts", "--field-manager", "k8sh", "--show-managed-fields", "-o", "json", "-f", "-")
+	k.Must(t, strings.ReplaceAll(first, "NAME", "twin"), "apply", "-f", "-")
+	twin := k.Must(t, strings.ReplaceAll(changed, "NAME", "twin"), "apply", "--server-side", "--force-conflicts", "--field-manager", "k8sh", "--show-managed-fields", "-o", "json", "-f", "-")
 	runStarWith(t, env, starlark.StringDict{"kubectl_ssa": starlark.String(twin)}, `
 live = k8s.get("cm", "csa")
 assert.eq(managers(live), ["kubectl-client-side-apply/Update"])

@@ -127,14 +127,13 @@ func writeBackManifest(t *testing.T, env *kubetest.Env, path string, mc manifest
 		}
 		return p
 	}
-	kc := func(args ...string) (string, string, error) {
-		return kubectlIn(env, ns, "", args...)
-	}
+	k := kubectlIn(t, env, ns)
+	kc := func(args ...string) (string, string, int) { return k.Run("", args...) }
 	mustKc := func(args ...string) string {
 		t.Helper()
-		out, errOut, err := kc(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+		out, errOut, code := kc(args...)
+		if code != 0 {
+			t.Fatalf("kubectl %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 		return out
 	}
@@ -173,14 +172,14 @@ func writeBackManifest(t *testing.T, env *kubetest.Env, path string, mc manifest
 	// resource may be served a moment after its CRD is established).
 	smallFile := file("small.yaml", small)
 	for try := 1; ; try++ {
-		out, errOut, err := kc("apply", "-f", smallFile)
-		if err == nil {
+		out, errOut, code := kc("apply", "-f", smallFile)
+		if code == 0 {
 			break
 		}
 		crdLate := strings.Contains(errOut, "ensure CRDs are installed first") ||
 			strings.Contains(errOut, "the server could not find the requested resource")
 		if try == 10 || !crdLate {
-			t.Fatalf("kubectl apply -f: %v\n%s%s", err, out, errOut)
+			t.Fatalf("kubectl apply -f: exit %d\n%s%s", code, out, errOut)
 		}
 		mustKc("wait", "--for", "condition=Established", "crd", "--all", "--timeout", "60s")
 	}
@@ -200,9 +199,9 @@ func writeBackManifest(t *testing.T, env *kubetest.Env, path string, mc manifest
 	}
 	step("kubectl apply")
 	changed := file("changed-small.yaml", changedSmall)
-	kubectlDiff, errOut, err := kc("diff", "-f", changed)
-	if err == nil || !strings.Contains(kubectlDiff, "w16-change") {
-		t.Fatalf("kubectl diff: %v (want exit status 1 and a diff)\n%s%s", err, kubectlDiff, errOut)
+	kubectlDiff, errOut, code := kc("diff", "-f", changed)
+	if code != 1 || !strings.Contains(kubectlDiff, "w16-change") {
+		t.Fatalf("kubectl diff: exit %d (want 1 and a diff)\n%s%s", code, kubectlDiff, errOut)
 	}
 	step("kubectl diff")
 	changedAll := file("changed-all.yaml", append(large, changedSmall...))
@@ -237,9 +236,7 @@ for i in range(3):
 	if k := target["kind"]; tns == "" && (k == "Deployment" || k == "DaemonSet" || k == "StatefulSet") {
 		tns = ns
 	}
-	if out, errOut, err := kubectlIn(env, tns, "", "label", ref, "w16-owner=kubectl"); err != nil {
-		t.Fatalf("kubectl label: %v\n%s%s", err, out, errOut)
-	}
+	kubectlIn(t, env, tns).Must(t, "", "label", ref, "w16-owner=kubectl")
 	var targetChanged map[string]any
 	for _, o := range changedSmall {
 		if o["kind"] == target["kind"] && o["metadata"].(map[string]any)["name"] == md["name"] {

@@ -12,12 +12,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -56,6 +59,38 @@ func NewConfigFlags() *genericclioptions.ConfigFlags {
 			c.Wrap(WrapRetry)
 			return c
 		})
+}
+
+// PrintWarnings makes every client made from flags (and from the flags of
+// other contexts copied from them: dynamic, discovery and raw REST clients
+// alike) print the server's warnings to w as kubectl prints them: a line
+// "Warning: TEXT" for each distinct text, once per run, with "Warning:" in
+// colour when w is a terminal that allows colour (client-go's
+// rest.NewWarningWriter, set up as kubectl sets it). Deprecated APIs and
+// admission policies with the Warn action send them. The text is the
+// server's, so terminal control bytes in it are escaped as kubectl's
+// printers escape them in tables (ESC prints as "^[").
+func PrintWarnings(flags *genericclioptions.ConfigFlags, w io.Writer) {
+	h := escapedWarnings{rest.NewWarningWriter(w, rest.WarningWriterOptions{
+		Deduplicate: true,
+		Color:       printers.AllowsColorOutput(w),
+	})}
+	prev := flags.WrapConfigFn
+	flags.WrapConfigFn = func(c *rest.Config) *rest.Config {
+		c.WarningHandler, c.WarningHandlerWithContext = h, nil
+		if prev != nil {
+			return prev(c)
+		}
+		return c
+	}
+}
+
+// escapedWarnings hands a warning to its writer with terminal control bytes
+// escaped.
+type escapedWarnings struct{ w rest.WarningHandler }
+
+func (e escapedWarnings) HandleWarningHeader(code int, agent, text string) {
+	e.w.HandleWarningHeader(code, agent, printers.EscapeTerminal(text))
 }
 
 // Client talks to one cluster as one user: the context that its ConfigFlags
@@ -132,12 +167,38 @@ func (c *Client) build() error {
 	return nil
 }
 
+// configError words a kubeconfig that cannot be used as kubectl words it:
+// an invalid one (an unknown context, a cluster without a server) as
+// "error in configuration: ...", one that cannot be read or parsed with
+// what failed ("stat F: no such file or directory", `error loading config
+// file "F": yaml: ...`).
 func configError(err error) error {
-	if clientcmd.IsEmptyConfig(err) {
+	switch {
+	case clientcmd.IsEmptyConfig(err):
 		return fmt.Errorf("no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config")
+	case clientcmd.IsConfigurationInvalid(err):
+		var msgs []string
+		if agg, ok := err.(utilerrors.Aggregate); ok {
+			for _, e := range utilerrors.Flatten(agg).Errors() {
+				msgs = append(msgs, e.Error())
+			}
+		}
+		if len(msgs) == 0 {
+			msgs = []string{err.Error()}
+		}
+		return &configErr{msg: "error in configuration: " + strings.Join(msgs, "; "), err: err}
 	}
 	return fmt.Errorf("kubeconfig: %w", err)
 }
+
+// configErr is a kubeconfig that is not valid, in kubectl's words.
+type configErr struct {
+	msg string
+	err error
+}
+
+func (e *configErr) Error() string { return e.msg }
+func (e *configErr) Unwrap() error { return e.err }
 
 // Namespace is the default namespace of this client's context (or of
 // -n/--namespace), "default" when the context names none.

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -13,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -89,39 +93,69 @@ func (c *Client) Get(ctx context.Context, kind, name, namespace string) (*unstru
 	ns := c.namespaceFor(r, namespace)
 	obj, err := c.resourceClient(r, ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return nil, apiError(err, ns)
+		return nil, c.missingNamespace(ctx, err, ns)
 	}
 	return obj, nil
 }
 
 // List reads every object of kind that opts select, page by page.
 func (c *Client) List(ctx context.Context, kind string, opts ListOptions) (*unstructured.UnstructuredList, error) {
-	out := &unstructured.UnstructuredList{}
+	l, err := c.list(ctx, kind, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	return l.List, nil
+}
+
+// ListRows is List with the server's table kept: the rows kubectl get
+// prints, one per object, read in the same requests as the objects (the
+// server's Table with each row's whole object), so that printing a list
+// costs no second read and shows what was read.
+func (c *Client) ListRows(ctx context.Context, kind string, opts ListOptions) (*RowList, error) {
+	return c.list(ctx, kind, opts, true)
+}
+
+func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows bool) (*RowList, error) {
+	var out *RowList
 	cont := ""
 	for {
-		page, err := c.ListPage(ctx, kind, opts, cont, int64(len(out.Items)))
+		page, err := c.listPage(ctx, kind, opts, cont, out.have(), rows)
 		if err != nil {
 			return nil, err
 		}
-		if out.Object == nil {
-			out.Object = page.Object
+		if out == nil {
+			out = page
+		} else {
+			if out.Rows != nil && page.Rows != nil {
+				if out.Rows.Positions != nil || page.Rows.Positions != nil {
+					out.Rows.Positions = append(positions(out.Rows), positions(page.Rows)...)
+					for i := len(out.List.Items); i < len(out.Rows.Positions); i++ {
+						out.Rows.Positions[i] += len(out.List.Items)
+					}
+				}
+				out.Rows.Cells = append(out.Rows.Cells, page.Rows.Cells...)
+			}
+			out.List.Items = append(out.List.Items, page.List.Items...)
 		}
-		out.Items = append(out.Items, page.Items...)
-		cont = page.GetContinue()
+		cont = page.List.GetContinue()
 		if cont == "" {
 			break
 		}
 	}
-	out.SetContinue("")
+	out.List.SetContinue("")
 	return out, nil
 }
 
-// ListPage reads one page (at most PageSize objects) of the objects of kind
-// that opts select, from the continue token cont ("" for the first page).
-// have is how many objects earlier pages returned, so that opts.Limit is
-// honoured across pages: the last page's continue token is cleared once the
-// limit is reached.
-func (c *Client) ListPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64) (*unstructured.UnstructuredList, error) {
+// ListRowsPage reads one page (at most PageSize objects) of the objects of
+// kind that opts select, with their rows as ListRows keeps them, from the
+// continue token cont ("" for the first page). have is how many objects
+// earlier pages returned, so that opts.Limit is honoured across pages: the
+// last page's continue token is cleared once the limit is reached.
+func (c *Client) ListRowsPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64) (*RowList, error) {
+	return c.listPage(ctx, kind, opts, cont, have, true)
+}
+
+func (c *Client) listPage(ctx context.Context, kind string, opts ListOptions, cont string, have int64, rows bool) (*RowList, error) {
 	r, ns, err := c.collection(kind, opts)
 	if err != nil {
 		return nil, err
@@ -135,29 +169,144 @@ func (c *Client) ListPage(ctx context.Context, kind string, opts ListOptions, co
 	if opts.Limit > 0 && opts.Limit-have < PageSize {
 		lo.Limit = opts.Limit - have
 	}
-	page, err := c.listPage(ctx, r, ns, lo)
+	page, err := c.read(ctx, r, ns, "", lo, rows)
 	if err != nil {
 		return nil, apiError(err, ns)
 	}
-	if opts.Limit > 0 && have+int64(len(page.Items)) >= opts.Limit {
-		page.SetContinue("")
+	page.AllNamespaces = opts.AllNamespaces
+	if opts.Limit > 0 && have+int64(len(page.List.Items)) >= opts.Limit {
+		page.List.SetContinue("")
 	}
 	return page, nil
 }
 
-// listPage reads one page of a list and decodes it in one pass, into the
-// form client-go's unstructured decoder gives (integers as int64, each item
-// with its kind and apiVersion), at about three times its speed: client-go
-// parses a page of an unstructured list several times over.
-func (c *Client) listPage(ctx context.Context, r Resource, ns string, lo metav1.ListOptions) (*unstructured.UnstructuredList, error) {
+// RowList is a list of objects of one resource as it was read, with the
+// server's table rows of them when they were asked for and given.
+type RowList struct {
+	List     *unstructured.UnstructuredList
+	Resource Resource
+	// Namespace is the namespace read: "" for all namespaces or a
+	// cluster-scoped resource.
+	Namespace     string
+	AllNamespaces bool
+	// Rows holds one row per item, or is nil when the server sent no
+	// table (an aggregated API without tables) or none was asked for.
+	Rows *Rows
+}
+
+// positions is rows.Positions, or the identity when the table was in list
+// order.
+func positions(rows *Rows) []int {
+	if rows.Positions != nil {
+		return rows.Positions
+	}
+	p := make([]int, len(rows.Cells))
+	for i := range p {
+		p[i] = i
+	}
+	return p
+}
+
+func (l *RowList) have() int64 {
+	if l == nil {
+		return 0
+	}
+	return int64(len(l.List.Items))
+}
+
+// Rows are the server's table of a list: its columns, and each object's
+// cells in the order of the columns (JSON values, integers as int64).
+type Rows struct {
+	Columns []metav1.TableColumnDefinition
+	Cells   [][]any
+	// Positions, when not nil, is each item's position in the server's
+	// table, which the server ordered otherwise than the list it stores
+	// (FlowSchemas by precedence): the items are in the list's order, as
+	// kubectl get -o name and -o yaml print them, and the rows are printed
+	// in the table's, as kubectl get prints them.
+	Positions []int
+}
+
+// tableSorted is the one resource whose server sorts its table otherwise
+// than its list (kubernetes' pkg/printers sorts FlowSchemas by matching
+// precedence).
+var tableSorted = schema.GroupResource{Group: "flowcontrol.apiserver.k8s.io", Resource: "flowschemas"}
+
+// inListOrder puts items and their rows in the order the server lists
+// objects in (by name, its storage order) when the table's rows came in
+// another, and records the table's order in rows.Positions.
+func inListOrder(items []map[string]any, rows *Rows) {
+	key := func(m map[string]any) string {
+		md, _ := m["metadata"].(map[string]any)
+		ns, _ := md["namespace"].(string)
+		name, _ := md["name"].(string)
+		return ns + "/" + name
+	}
+	sorted := true
+	for i := 1; i < len(items) && sorted; i++ {
+		sorted = key(items[i-1]) <= key(items[i])
+	}
+	if sorted {
+		return
+	}
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return key(items[idx[a]]) < key(items[idx[b]]) })
+	its, cells := slices.Clone(items), slices.Clone(rows.Cells)
+	rows.Positions = make([]int, len(items))
+	for i, j := range idx {
+		items[i], rows.Cells[i], rows.Positions[i] = its[j], cells[j], j
+	}
+}
+
+// GetRow reads one object of kind by name with its row of the server's
+// table, as kubectl get KIND NAME prints it (Rows nil when the server sent
+// no table).
+func (c *Client) GetRow(ctx context.Context, kind, name, namespace string) (*RowList, error) {
+	r, err := c.Resolve(kind)
+	if err != nil {
+		return nil, err
+	}
+	ns := c.namespaceFor(r, namespace)
+	l, err := c.read(ctx, r, ns, name, metav1.ListOptions{}, true)
+	if err != nil {
+		return nil, c.missingNamespace(ctx, err, ns)
+	}
+	return l, nil
+}
+
+// tableAccept asks the server for the Table that kubectl get prints: the
+// kind's own columns (a Deployment's READY, UP-TO-DATE, ...; a CRD's printer
+// columns), with the plain object or list as a fallback for servers without
+// tables.
+const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+// read sends one GET of the collection of r in ns (or of its object name
+// when name is not "") and decodes the answer in one pass, into the form
+// client-go's unstructured decoder gives (integers as int64, each item with
+// its kind and apiVersion), at about three times its speed: client-go parses
+// a page of an unstructured list several times over. With rows, it asks for
+// the server's Table with each row's whole object (includeObject=Object):
+// the objects and the rows kubectl prints in one response.
+func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav1.ListOptions, rows bool) (*RowList, error) {
 	rc, err := c.rawClient()
 	if err != nil {
 		return nil, err
 	}
-	res := rc.Get().AbsPath(resourcePath(r, ns)).
-		SetHeader("Accept", "application/json").
-		VersionedParams(&lo, metav1.ParameterCodec).
-		Do(ctx)
+	p := resourcePath(r, ns)
+	if name != "" {
+		p = path.Join(p, name)
+	}
+	req := rc.Get().AbsPath(p).SetHeader("Accept", "application/json")
+	if rows {
+		req = req.SetHeader("Accept", tableAccept).Param("includeObject", "Object")
+	}
+	if name == "" {
+		req = req.VersionedParams(&lo, metav1.ParameterCodec)
+	}
+	res := req.Do(ctx)
 	raw, err := res.Raw()
 	if err != nil {
 		return nil, res.Error() // with the server's Status message
@@ -167,25 +316,58 @@ func (c *Client) listPage(ctx context.Context, r Resource, ns string, lo metav1.
 		Kind       string           `json:"kind"`
 		Metadata   map[string]any   `json:"metadata"`
 		Items      []map[string]any `json:"items"`
+		// A Table's rows, with includeObject=Object.
+		ColumnDefinitions []metav1.TableColumnDefinition `json:"columnDefinitions"`
+		Rows              []struct {
+			Cells  []any          `json:"cells"`
+			Object map[string]any `json:"object"`
+		} `json:"rows"`
 	}
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &page); err != nil {
 		return nil, fmt.Errorf("decoding the list of %s: %w", r, err)
 	}
+	out := &RowList{Resource: r, Namespace: ns}
 	list := &unstructured.UnstructuredList{Object: map[string]any{
 		"apiVersion": page.APIVersion, "kind": page.Kind, "metadata": page.Metadata,
 	}}
+	out.List = list
+	itemKind, itemVersion := strings.TrimSuffix(page.Kind, "List"), page.APIVersion
+	switch {
+	case page.Kind == "Table" && strings.HasPrefix(page.APIVersion, "meta.k8s.io/"):
+		out.Rows = &Rows{Columns: page.ColumnDefinitions, Cells: make([][]any, len(page.Rows))}
+		list.Object["apiVersion"], list.Object["kind"] = r.GVK.GroupVersion().String(), r.GVK.Kind+"List"
+		page.Items = make([]map[string]any, len(page.Rows))
+		for i, row := range page.Rows {
+			if row.Object == nil {
+				return nil, fmt.Errorf("decoding the table of %s: row %d holds no object", r, i)
+			}
+			page.Items[i] = row.Object
+			out.Rows.Cells[i] = row.Cells
+		}
+		if r.GVR.GroupResource() == tableSorted {
+			inListOrder(page.Items, out.Rows)
+		}
+		itemKind, itemVersion = r.GVK.Kind, r.GVK.GroupVersion().String()
+	case name != "":
+		// One object, sent as itself by a server without tables.
+		var obj map[string]any
+		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &obj); err != nil {
+			return nil, fmt.Errorf("decoding %s %q: %w", r, name, err)
+		}
+		page.Items = []map[string]any{obj}
+		list.Object = map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}}
+	}
 	list.Items = make([]unstructured.Unstructured, len(page.Items))
-	itemKind := strings.TrimSuffix(page.Kind, "List")
 	for i, item := range page.Items {
 		if _, ok := item["kind"]; !ok {
 			item["kind"] = itemKind
 		}
 		if _, ok := item["apiVersion"]; !ok {
-			item["apiVersion"] = page.APIVersion
+			item["apiVersion"] = itemVersion
 		}
 		list.Items[i].Object = item
 	}
-	return list, nil
+	return out, nil
 }
 
 // Exists tells whether the object of kind called name exists.
@@ -197,14 +379,27 @@ func (c *Client) Exists(ctx context.Context, kind, name, namespace string) (bool
 	return err == nil, err
 }
 
-// apiError rewords an API error in kubectl's words, adding the namespace to a
-// not-found so that a user who was in the wrong namespace sees it at once.
+// apiError rewords an API error in kubectl's words. An error the server
+// sent ends with kubectl's reason class in parentheses, as kubectl's "Error
+// from server (NotFound): ..." gives it: `pods "x" not found in namespace
+// "default" (NotFound)`; a not-found names the namespace it was looked for
+// in, so that a user who was in the wrong namespace sees it at once. A
+// server that cannot be reached is said as kubectl says it: "the connection
+// to the server HOST was refused - ..." or "unable to connect to the
+// server: ..." (a name that does not resolve, a certificate that is not
+// trusted).
 func apiError(err error, ns string) error {
+	if reworded(err) {
+		return err
+	}
 	switch {
 	case apierrors.IsNotFound(err) && ns != "" && !namespaceNotFound(err):
-		return fmt.Errorf("%w in namespace %q", err, ns)
+		return withReason(fmt.Errorf("%w in namespace %q", err, ns), err)
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("you must be logged in to the server (%w)", err)
+		// kubectl: "You must be logged in to the server (Unauthorized)".
+		return &reasonError{msg: fmt.Sprintf("you must be logged in to the server (%v)", err), err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
 	case errors.Is(err, syscall.ECONNREFUSED):
 		host := "the server"
 		var ue *url.Error
@@ -215,8 +410,45 @@ func apiError(err error, ns string) error {
 		}
 		return &refusedError{host: host, err: err}
 	}
-	return err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &connectError{err: ue}
+	}
+	return withReason(err, err)
 }
+
+// withReason adds to err's message the reason class of the API status that
+// cause holds, if any: "... (NotFound)".
+func withReason(err, cause error) error {
+	var st apierrors.APIStatus
+	if !errors.As(cause, &st) {
+		return err
+	}
+	reason := st.Status().Reason
+	if reason == "" {
+		return err
+	}
+	return &reasonError{msg: fmt.Sprintf("%v (%s)", err, reason), err: err}
+}
+
+// reworded tells whether err is already in the words of apiError.
+func reworded(err error) bool {
+	var (
+		re *reasonError
+		rf *refusedError
+		ce *connectError
+	)
+	return errors.As(err, &re) || errors.As(err, &rf) || errors.As(err, &ce)
+}
+
+// reasonError is an error from the server, with its reason class.
+type reasonError struct {
+	msg string
+	err error
+}
+
+func (e *reasonError) Error() string { return e.msg }
+func (e *reasonError) Unwrap() error { return e.err }
 
 // namespaceNotFound reports whether err says that a namespace is missing:
 // "namespaces "x" not found" needs no "in namespace "x"".
@@ -230,6 +462,24 @@ func namespaceNotFound(err error) bool {
 	return false
 }
 
+// missingNamespace is what a read of one object that was not found in
+// namespace ns says, as kubectl says it: when ns itself does not exist,
+// `namespaces "ns" not found`; otherwise the object's not-found. Like
+// kubectl, it asks only for a namespace other than "default".
+func (c *Client) missingNamespace(ctx context.Context, err error, ns string) error {
+	if !apierrors.IsNotFound(err) || ns == "" || ns == metav1.NamespaceDefault || namespaceNotFound(err) {
+		return apiError(err, ns)
+	}
+	rc, rerr := c.rawClient()
+	if rerr != nil {
+		return apiError(err, ns)
+	}
+	if nerr := rc.Get().AbsPath("/api/v1/namespaces", ns).Do(ctx).Error(); apierrors.IsNotFound(nerr) {
+		return apiError(nerr, "")
+	}
+	return apiError(err, ns)
+}
+
 // refusedError is kubectl's message for a server that is not there.
 type refusedError struct {
 	host string
@@ -241,6 +491,27 @@ func (e *refusedError) Error() string {
 }
 
 func (e *refusedError) Unwrap() error { return e.err }
+
+// connectError is kubectl's message for a server that could not be reached
+// for another reason than a refused connection: a host name that does not
+// resolve, a TLS handshake that fails.
+type connectError struct{ err *url.Error }
+
+func (e *connectError) Error() string {
+	return fmt.Sprintf("unable to connect to the server: %v", e.err.Err)
+}
+
+func (e *connectError) Unwrap() error { return e.err }
+
+// connectionError tells whether err says that the server could not be
+// reached at all, the same for every request of a call.
+func connectionError(err error) bool {
+	var (
+		rf *refusedError
+		ce *connectError
+	)
+	return errors.As(err, &rf) || errors.As(err, &ce)
+}
 
 // NamespaceOf returns the namespace a request for kind with namespace ns
 // ("" for the context's default) goes to: "" for a cluster-scoped kind.

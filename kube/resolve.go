@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/restmapper"
 )
 
 // Resource is a kind resolved against the cluster's discovery data.
@@ -129,7 +130,7 @@ func (c *Client) unknownKind(kind string) error {
 	if err != nil {
 		return fmt.Errorf("%s", msg)
 	}
-	if near := closest(kind, names, 3); len(near) > 0 {
+	if near := Closest(kind, names, 3); len(near) > 0 {
 		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(quoteAll(near), ", "))
 	}
 	return fmt.Errorf("%s", msg)
@@ -143,10 +144,10 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-// closest returns up to max candidates nearest to s by edit distance
+// Closest returns up to max candidates nearest to s by edit distance
 // (case-insensitive), nearest first, only those near enough to be a typo or a
 // prefix of what was meant.
-func closest(s string, candidates []string, max int) []string {
+func Closest(s string, candidates []string, max int) []string {
 	type scored struct {
 		name string
 		d    int
@@ -197,4 +198,41 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// Kinds splits what a user types for the kinds of a list as kubectl get
+// does: kinds separated by commas ("deploy,svc"), each one a kind or a
+// category the cluster's resources declare ("all": pods, services,
+// deployments.apps, ...; a CRD's own categories), which is expanded into its
+// resources in discovery order. A category is looked up before a kind of
+// the same name, as kubectl does. Each kind is returned as given or as
+// "resource.group" for a category's members; a kind that occurs twice is
+// kept once.
+func (c *Client) Kinds(arg string) ([]string, error) {
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	expander := restmapper.NewDiscoveryCategoryExpander(c.discovery)
+	for _, k := range strings.Split(arg, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			return nil, fmt.Errorf("empty kind in %q", arg)
+		}
+		if grs, ok := expander.Expand(k); ok {
+			for _, gr := range grs {
+				add(gr.String())
+			}
+			continue
+		}
+		add(k)
+	}
+	return out, nil
 }

@@ -130,11 +130,11 @@ func TestMutationOutcomeUnknown(t *testing.T) {
 
 func TestClosest(t *testing.T) {
 	names := []string{"deployments", "deployment", "deploy", "daemonsets", "pods", "services"}
-	got := closest("deploymnets", names, 3)
+	got := Closest("deploymnets", names, 3)
 	if len(got) == 0 || got[0] != "deployments" {
 		t.Errorf("closest(deploymnets) = %v", got)
 	}
-	if got := closest("zzzzzz", names, 3); len(got) != 0 {
+	if got := Closest("zzzzzz", names, 3); len(got) != 0 {
 		t.Errorf("closest(zzzzzz) = %v, want none", got)
 	}
 }

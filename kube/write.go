@@ -59,14 +59,42 @@ type BulkError struct {
 }
 
 func (e *BulkError) Error() string {
-	msgs := make([]string, len(e.Errors))
-	for i, oe := range e.Errors {
-		msgs[i] = oe.Error()
-	}
 	if len(e.Errors) == 1 && e.Total == 1 {
-		return msgs[0]
+		return e.Errors[0].Error()
 	}
-	return fmt.Sprintf("%d of %d objects failed: %s", len(e.Errors), e.Total, strings.Join(msgs, "; "))
+	// A server that cannot be reached fails every object alike: each such
+	// message is said once, with the number of objects it failed.
+	type part struct {
+		first   string // "kind/name: message"
+		conn    string // the message, when it is connection-level
+		objects int    // how many objects a connection-level message failed
+	}
+	var parts []*part
+	conn := map[string]*part{}
+	for _, oe := range e.Errors {
+		if !connectionError(oe.Err) {
+			parts = append(parts, &part{first: oe.Error()})
+			continue
+		}
+		msg := oe.Err.Error()
+		if p, ok := conn[msg]; ok {
+			p.objects++
+			continue
+		}
+		conn[msg] = &part{first: oe.Error(), conn: msg, objects: 1}
+		parts = append(parts, conn[msg])
+	}
+	if len(parts) == 1 && parts[0].objects == e.Total {
+		return fmt.Sprintf("%d objects: %s", e.Total, parts[0].conn)
+	}
+	texts := make([]string, len(parts))
+	for i, p := range parts {
+		texts[i] = p.first
+		if p.objects > 1 {
+			texts[i] = fmt.Sprintf("%d objects: %s", p.objects, p.conn)
+		}
+	}
+	return fmt.Sprintf("%d of %d objects failed: %s", len(e.Errors), e.Total, strings.Join(texts, "; "))
 }
 
 // Unwrap gives the errors of each object, for errors.Is and errors.As.
@@ -397,7 +425,8 @@ func established(u *unstructured.Unstructured) bool {
 
 // writeError rewords a failed write: a field-manager conflict lists each
 // field and its owner and says how to take ownership; a stale
-// resourceVersion says the object changed since it was read.
+// resourceVersion says the object changed since it was read. Both end
+// with the reason class, "(Conflict)", as apiError's errors do.
 func writeError(err error, ns string) error {
 	var se apierrors.APIStatus
 	if !errors.As(err, &se) || !apierrors.IsConflict(err) {
@@ -415,9 +444,9 @@ func writeError(err error, ns string) error {
 		}
 	}
 	if len(fields) > 0 {
-		return &ConflictError{Fields: fields, Causes: causes, Err: err}
+		return withReason(&ConflictError{Fields: fields, Causes: causes, Err: err}, err)
 	}
-	return &StaleError{Err: err}
+	return withReason(&StaleError{Err: err}, err)
 }
 
 // ConflictError is a server-side apply that would change fields another

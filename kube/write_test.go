@@ -21,7 +21,7 @@ func TestWriteErrorConflict(t *testing.T) {
 		}},
 	}}
 	err := writeError(st, "ns")
-	want := `apply conflict: 2 field(s) owned by another manager: .data.k (conflict with "alice" using v1), .spec.replicas (conflict with "hpa" using apps/v1); apply with force=True to take ownership`
+	want := `apply conflict: 2 field(s) owned by another manager: .data.k (conflict with "alice" using v1), .spec.replicas (conflict with "hpa" using apps/v1); apply with force=True to take ownership (Conflict)`
 	if err.Error() != want {
 		t.Errorf("got  %s\nwant %s", err, want)
 	}

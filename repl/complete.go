@@ -41,7 +41,7 @@ var (
 	reKindArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*$`)
 	reNameArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']\s*,\s*$`)
 	reLogsArg   = regexp.MustCompile(`k8s\.logs\(\s*$`)
-	reNSArg     = regexp.MustCompile(`\bnamespace\s*=\s*$`)
+	reNSArg     = regexp.MustCompile(`(\bnamespace\s*=|\bctx\.namespace\()\s*$`)
 	reCtxArg    = regexp.MustCompile(`(\bcontext\s*=|\bctx\.use\()\s*$`)
 	reNSValue   = regexp.MustCompile(`\bnamespace\s*=\s*["']([^"']*)["']`)
 	reNameKw    = regexp.MustCompile(`\bname\s*=\s*$`)

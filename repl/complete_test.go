@@ -62,6 +62,7 @@ func TestComplete(t *testing.T) {
 		{`k8s.get('p`, []string{`po'`, `pods'`}, 1},
 		{`k8s.get("pods", "web`, []string{`web-1"`, `web-2"`}, 3},
 		{`k8s.get("pods", "web-1", namespace="kube-`, []string{`kube-public"`, `kube-system"`}, 5},
+		{`ctx.namespace("kube-`, []string{`kube-public"`, `kube-system"`}, 5},
 		{`ctx.use("sa`, []string{`sandbox"`, `sandbox-viewer"`}, 2},
 		{`k8s.list("pods", context="pr`, []string{`prod"`}, 2},
 		{`k8s.get("pods", sel`, []string{"selector="}, 3},

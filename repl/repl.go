@@ -31,6 +31,9 @@ type Config struct {
 	SetContext func(*starlark.Thread, context.Context)
 	// FormatError formats an error of a statement.
 	FormatError func(error) string
+	// Ends, if set, tells whether an error of a statement ends the REPL
+	// (sys.exit, exit()): Run then returns it.
+	Ends func(error) bool
 	// SetAsk, if set, receives a function that asks the user a question
 	// on the terminal while a statement runs (a confirmation).
 	SetAsk func(ask func(prompt string) (string, error))
@@ -77,7 +80,7 @@ func Run(cfg Config) error {
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil && !errors.Is(err, readline.ErrInterrupt) {
+		if err != nil {
 			return err
 		}
 	}
@@ -100,54 +103,79 @@ func readEvalPrint(cfg Config, rl *readline.Instance, sigs chan os.Signal) error
 	}()
 
 	rl.SetPrompt(cfg.Prompt())
-	eof := false
+	opts := *cfg.FileOptions
+	opts.LoadBindsGlobally = true
+	eof, interrupted, lines, complete := false, false, 0, false
 	readLine := func() ([]byte, error) {
+		if lines == 1 && complete {
+			return []byte("\n"), nil // the one-line for, while or def ends here
+		}
 		line, err := rl.Readline()
 		rl.SetPrompt("... ")
 		if err != nil {
-			if err == io.EOF {
-				eof = true
-			}
+			eof = err == io.EOF
+			interrupted = errors.Is(err, readline.ErrInterrupt)
 			return nil, err
+		}
+		lines++
+		if lines == 1 {
+			complete = oneLineCompound(&opts, line)
 		}
 		return []byte(line + "\n"), nil
 	}
-	opts := *cfg.FileOptions
-	opts.LoadBindsGlobally = true
 	f, err := opts.ParseCompoundStmt("<stdin>", readLine)
-	if err != nil {
-		if eof {
-			return io.EOF
-		}
-		if errors.Is(err, readline.ErrInterrupt) {
-			return err
-		}
+	switch {
+	case eof:
+		return io.EOF
+	case interrupted:
+		// Ctrl-C, on the first line or a continuation line, abandons the
+		// input: readline has shown "^C".
+		return nil
+	case err != nil:
 		fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
 		return nil
 	}
-	if expr := soleExpr(f); expr != nil {
-		v, err := starlark.EvalExprOptions(f.Options, cfg.Thread, expr, cfg.Globals)
-		if err != nil {
-			fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
-			return nil
+	// Each expression statement's value is echoed, as Python's REPL does
+	// for "1; 2"; the first error ends the line's statements.
+	for _, stmt := range f.Stmts {
+		if e, ok := stmt.(*syntax.ExprStmt); ok {
+			v, err := starlark.EvalExprOptions(f.Options, cfg.Thread, e.X, cfg.Globals)
+			if err != nil {
+				return cfg.failed(err)
+			}
+			cfg.Globals["_"] = v
+			if s := cfg.Echo(v); s != "" {
+				fmt.Fprintln(cfg.Stdout, s)
+			}
+			continue
 		}
-		cfg.Globals["_"] = v
-		if s := cfg.Echo(v); s != "" {
-			fmt.Fprintln(cfg.Stdout, s)
+		one := &syntax.File{Options: f.Options, Path: f.Path, Stmts: []syntax.Stmt{stmt}}
+		if err := starlark.ExecREPLChunk(one, cfg.Thread, cfg.Globals); err != nil {
+			return cfg.failed(err)
 		}
-		return nil
-	}
-	if err := starlark.ExecREPLChunk(f, cfg.Thread, cfg.Globals); err != nil {
-		fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
 	}
 	return nil
 }
 
-func soleExpr(f *syntax.File) syntax.Expr {
-	if len(f.Stmts) == 1 {
-		if stmt, ok := f.Stmts[0].(*syntax.ExprStmt); ok {
-			return stmt.X
-		}
+// failed shows the error of a statement, and returns it when it ends the
+// REPL.
+func (cfg *Config) failed(err error) error {
+	if cfg.Ends != nil && cfg.Ends(err) {
+		return err
 	}
+	fmt.Fprint(cfg.Stderr, cfg.FormatError(err))
 	return nil
+}
+
+// oneLineCompound tells whether line is a whole for, while or def
+// statement with its body on the same line ("for p in pods: print(p)"), which
+// runs on Enter rather than waiting for a blank line. An if waits, as in
+// Python: an elif or else may follow.
+func oneLineCompound(opts *syntax.FileOptions, line string) bool {
+	word, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+	if word != "for" && word != "while" && word != "def" {
+		return false
+	}
+	f, err := opts.Parse("<stdin>", line+"\n", 0)
+	return err == nil && len(f.Stmts) == 1
 }

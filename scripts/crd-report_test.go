@@ -273,11 +273,11 @@ spec: {size: 9}`, nil)
 		want := []map[string]string{
 			{"NAME": "alpha", "SIZE": "3", "COLOR": "blue", "RATIO": "1.5", "ENABLED": "true", "READY": "True",
 				"FIRST ZONE": "a", "TAGS": `["x","y"]`, "OWNER": "team-a", "TEAM": "blue", "CONDITIONS": "Ready=True, Synced=True"},
-			{"NAME": "bravo", "SIZE": "<none>", "COLOR": "<none>", "RATIO": "2", "ENABLED": "<none>", "READY": "False",
-				"FIRST ZONE": "<none>", "TAGS": "<none>", "OWNER": "<none>", "TEAM": "<none>",
+			{"NAME": "bravo", "SIZE": "", "COLOR": "", "RATIO": "2", "ENABLED": "", "READY": "False",
+				"FIRST ZONE": "", "TAGS": "", "OWNER": "", "TEAM": "",
 				"CONDITIONS": "Ready=False: BadSize, Synced=True, Stalled=True: gave up after trying this and that for a long while, then..."},
-			{"NAME": "charlie", "SIZE": "<none>", "COLOR": "<none>", "RATIO": "<none>", "ENABLED": "<none>", "READY": "<none>",
-				"FIRST ZONE": "<none>", "TAGS": "<none>", "OWNER": "<none>", "TEAM": "<none>", "CONDITIONS": "<none>"},
+			{"NAME": "charlie", "SIZE": "", "COLOR": "", "RATIO": "", "ENABLED": "", "READY": "",
+				"FIRST ZONE": "", "TAGS": "", "OWNER": "", "TEAM": "", "CONDITIONS": "<none>"},
 		}
 		for _, row := range rows {
 			if !ageRE.MatchString(row["AGE"]) {
@@ -309,11 +309,11 @@ spec: {size: 9}`, nil)
 		sameAsServer(t, parseTable(t, r.Stdout, append(wide, "CONDITIONS")...), parseTable(t, srv.Stdout, wide...))
 		rep := byName(parseTable(t, r.Stdout, append(wide, "CONDITIONS")...))
 		for _, c := range []struct{ name, col, want string }{
-			{"alpha", "LAST ZONE", "b"}, {"alpha", "DOTTED", "<none>"}, {"alpha", "ZONES", "a"},
+			{"alpha", "LAST ZONE", "b"}, {"alpha", "DOTTED", ""}, {"alpha", "ZONES", "a"},
 			{"alpha", "ZONE SLICE", "b"}, {"alpha", "PORT NAMES", "http"}, {"alpha", "BIG PORT", "8080"},
-			{"alpha", "HTTP PORT", "80"}, {"alpha", "NOT TRUE", "<none>"}, {"alpha", "META", `{"k":"v"}`},
+			{"alpha", "HTTP PORT", "80"}, {"alpha", "NOT TRUE", ""}, {"alpha", "META", `{"k":"v"}`},
 			{"alpha", "META ANY", "v"}, {"bravo", "REASON", "BadSize"}, {"bravo", "NOT TRUE", "Ready"},
-			{"bravo", "HAS MESSAGE", "Ready"}, {"bravo", "ZONES", "<none>"},
+			{"bravo", "HAS MESSAGE", "Ready"}, {"bravo", "ZONES", ""},
 		} {
 			if rep[c.name][c.col] != c.want {
 				t.Errorf("--wide: %s's %s is %q, want %q", c.name, c.col, rep[c.name][c.col], c.want)

@@ -1,0 +1,98 @@
+package builtins
+
+import (
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"weak"
+
+	"go.starlark.net/starlark"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/k8sh/k8sh/kube"
+)
+
+// A read is one list (or get) of one resource as k8s.list read it: what
+// k8s.print needs to print its objects as kubectl get prints them, from the
+// cluster they were read from, without reading them again.
+type read struct {
+	resource      kube.Resource
+	namespace     string // "" for all namespaces or a cluster-scoped kind
+	allNamespaces bool
+	rows          *kube.Rows // the server's table; nil when it sent none
+}
+
+// tableRow is one object's row of its read's table.
+type tableRow struct {
+	read  *read
+	index int // of the object in its read
+	cells []any
+}
+
+// readObjects wraps the items of l as k8s.objects that keep their rows,
+// keeping those where accepts; the read is appended to reads.
+func readObjects(thread *starlark.Thread, l *kube.RowList, where starlark.Callable, out []starlark.Value) ([]starlark.Value, *read, error) {
+	rd := &read{resource: l.Resource, namespace: l.Namespace, allNamespaces: l.AllNamespaces, rows: l.Rows}
+	for i := range l.List.Items {
+		o := rd.object(l, i)
+		if where != nil {
+			ok, err := accepts(thread, where, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out, rd, nil
+}
+
+// object is item i of l, a read of rd, as a k8s.object with its row.
+func (rd *read) object(l *kube.RowList, i int) *Object {
+	o := NewObject(l.List.Items[i].Object)
+	o.row = &tableRow{read: rd, index: i}
+	if rd.rows != nil && i < len(rd.rows.Cells) {
+		o.row.cells = rd.rows.Cells[i]
+	}
+	return o
+}
+
+// origins remembers, for each list k8s.list returned, the reads it was made
+// of, so that an empty list prints as kubectl prints no results ("No
+// resources found in web namespace.") and a list of several kinds prints
+// each object's kind as kubectl does. The map holds the lists weakly: an
+// entry goes when its list is collected.
+var origins sync.Map // weak.Pointer[starlark.List] -> []*read
+
+func rememberReads(l *starlark.List, reads []*read) {
+	wp := weak.Make(l)
+	origins.Store(wp, reads)
+	runtime.AddCleanup(l, func(wp weak.Pointer[starlark.List]) { origins.Delete(wp) }, wp)
+}
+
+// readsOf returns the reads l was made of, nil for a list k8s.list did not
+// return.
+func readsOf(l *starlark.List) []*read {
+	v, ok := origins.Load(weak.Make(l))
+	if !ok {
+		return nil
+	}
+	return v.([]*read)
+}
+
+// unstructuredOf is o's data for the printers, sharing o's map: they only
+// read it.
+func unstructuredOf(o *Object) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: o.m}
+}
+
+// stderr is the run's standard error (sys.Options.Stderr).
+func stderr(thread *starlark.Thread) io.Writer {
+	if s, _ := thread.Local(sessionKey).(*Session); s != nil && s.Sys.Stderr != nil {
+		return s.Sys.Stderr
+	}
+	return os.Stderr
+}
