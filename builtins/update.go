@@ -79,9 +79,7 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, err
 	}
 	var out *unstructured.Unstructured
-	verb := "replaced"
 	if orig := originalOf(obj); orig != nil {
-		verb = "edited" // as kubectl edit says
 		e, err := ch.editor()
 		if err != nil {
 			return nil, err
@@ -94,6 +92,6 @@ func updateBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	v := NewObject(out.Object)
-	ch.done(verb, v, out)
+	ch.done("replaced", v, out)
 	return v, nil
 }

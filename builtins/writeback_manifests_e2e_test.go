@@ -138,17 +138,21 @@ func writeBackManifest(t *testing.T, env *kubetest.Env, path string, mc manifest
 		return out
 	}
 	all := file("all.yaml", objs)
+	// What an earlier run left terminating (a CRD, a namespace) would vanish
+	// under this one: delete it and wait until it is gone.
+	mustKc("delete", "-f", all, "--ignore-not-found", "--wait=true", "--timeout=120s")
 	// Namespaces the file does not make itself.
 	for _, n := range []string{mc.namespace, mc.renames["kube-system"]} {
 		if n != "" {
+			mustKc("delete", "namespace", n, "--ignore-not-found", "--wait=true", "--timeout=120s")
 			mustKc("create", "namespace", n)
 		}
 	}
 	t.Cleanup(func() {
-		kc("delete", "-f", all, "--ignore-not-found", "--wait=true", "--timeout=60s")
+		kc("delete", "-f", all, "--ignore-not-found", "--wait=true", "--timeout=120s")
 		for _, n := range []string{mc.namespace, mc.renames["kube-system"]} {
 			if n != "" {
-				kc("delete", "namespace", n, "--ignore-not-found", "--wait=false")
+				kc("delete", "namespace", n, "--ignore-not-found", "--wait=true", "--timeout=120s")
 			}
 		}
 	})
