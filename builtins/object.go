@@ -36,6 +36,7 @@ type Object struct {
 type objectRoot struct {
 	frozen bool
 	lists  []*starlark.List // lists converted so far, frozen with the object
+	read   readState        // the object as wrapped, for Original (original.go)
 }
 
 var (
@@ -55,7 +56,7 @@ func NewObject(m map[string]any) *Object {
 	if m == nil {
 		m = map[string]any{}
 	}
-	return &Object{m: m, root: &objectRoot{}}
+	return &Object{m: m, root: &objectRoot{read: readState{base: m}}}
 }
 
 // Map returns the object as plain Go data (maps, slices, strings, int64,
@@ -126,6 +127,7 @@ func (o *Object) value(k string) starlark.Value {
 	v := o.m[k]
 	if l, ok := v.([]any); ok {
 		sl := o.root.list(l)
+		o.root.remember(o.m, k)
 		o.m[k] = sl
 		return sl
 	}
@@ -202,6 +204,7 @@ func (o *Object) SetField(name string, v starlark.Value) error {
 	if err != nil {
 		return fmt.Errorf("setting .%s: %w", name, err)
 	}
+	o.root.remember(o.m, name)
 	o.m[name] = g
 	return nil
 }
@@ -229,6 +232,7 @@ func (o *Object) SetKey(k, v starlark.Value) error {
 	if err != nil {
 		return fmt.Errorf("setting [%s]: %w", s, err)
 	}
+	o.root.remember(o.m, string(s))
 	o.m[string(s)] = g
 	return nil
 }

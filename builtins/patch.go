@@ -17,27 +17,42 @@ func init() {
 	K8s.Members["patch"] = doc.Builtin("k8s.patch", patchDoc, patchBuiltin)
 }
 
-const patchDoc = `k8s.patch(kind, name, patch, *, type="merge", namespace=None, subresource=None, dry_run=False, context=None)
+const patchDoc = `k8s.patch(obj_or_kind, [name,] patch, *, type="merge", namespace=None, subresource=None, dry_run=False, context=None)
 
-Patches one object and returns it. patch is a dict or list, or JSON or YAML
+Patches one object and returns it. The object is a k8s.object or dict (its
+kind, name and namespace), "kind/name", or "kind", "name":
+k8s.patch(d, {"spec": {"replicas": 2}}), k8s.patch("deploy/web", ...),
+k8s.patch("deploy", "web", ...). patch is a dict or list, or JSON or YAML
 text. type is "merge" (RFC 7386), "strategic" (Kubernetes strategic merge
 patch, for built-in kinds) or "json" (RFC 6902, a list of operations).
 subresource="status" patches the status; subresource="scale" the Scale:
-k8s.patch("deploy", "web", {"spec": {"replicas": 2}}, subresource="scale").` + changeDoc
+k8s.patch("deploy", "web", {"spec": {"replicas": 2}}, subresource="scale").
+The fields it changes are owned by "k8sh"; a later k8s.apply takes them
+over without a conflict.` + changeDoc
 
 func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		kind, name string
-		patch      starlark.Value
-		typ        = "merge"
-		ns, sub    string
-		dryRun     bool
-		kctx       string
+		patch   starlark.Value
+		typ     = "merge"
+		ns, sub string
+		dryRun  bool
+		kctx    string
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &kind, "name", &name, "patch", &patch,
+	ref, rest, err := refArgs(b, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := starlark.UnpackArgs(b.Name(), rest, kwargs, "patch", &patch,
 		"type?", &typ, "namespace?", starconv.OrNone(&ns), "subresource?", starconv.OrNone(&sub), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
+	if ref.namespace != "" {
+		if ns != "" && ns != ref.namespace {
+			return nil, fmt.Errorf("%s: the object's namespace %q does not match namespace=%q", b.Name(), ref.namespace, ns)
+		}
+		ns = ref.namespace
+	}
+	kind, name := ref.kind, ref.name
 	if _, ok := kube.PatchTypes[typ]; !ok {
 		return nil, fmt.Errorf("%s: unknown patch type %q (want \"merge\", \"strategic\" or \"json\")", b.Name(), typ)
 	}
@@ -63,7 +78,7 @@ func patchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: patch: %w", b.Name(), err)
 	}
-	ch, err := begin(thread, b, kctx, dryRun, "patch "+kind+"/"+name)
+	ch, err := begin(thread, b, kctx, dryRun, "patch "+ref.what())
 	if err != nil {
 		return nil, err
 	}

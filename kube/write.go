@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -221,6 +222,18 @@ type ApplyOptions struct {
 	// EstablishTimeout bounds the wait for applied CRDs to be established;
 	// 0 means one minute.
 	EstablishTimeout time.Duration
+	// Originals, when not nil, holds for each object (same index) the
+	// object as it was read, or nil: an object with one is written back as
+	// Edit does (a patch of what changed since it was read), not applied.
+	Originals []*unstructured.Unstructured
+}
+
+// original is the object as read of objs[i], or nil.
+func (o ApplyOptions) original(i int) *unstructured.Unstructured {
+	if i < len(o.Originals) {
+		return o.Originals[i]
+	}
+	return nil
 }
 
 func (o ApplyOptions) manager() string {
@@ -269,7 +282,13 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 			if errs[i] != nil {
 				return errs[i]
 			}
-			u, err := c.applyOne(ctx, res[j], nss[j], objs[i], opts)
+			var u *unstructured.Unstructured
+			var err error
+			if orig := opts.original(i); orig != nil {
+				u, err = c.edit(ctx, res[j], nss[j], orig, objs[i], EditOptions{FieldManager: opts.FieldManager, DryRun: opts.DryRun})
+			} else {
+				u, err = c.applyOne(ctx, res[j], nss[j], objs[i], opts)
+			}
 			out[i] = u
 			return err
 		})
@@ -297,10 +316,57 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	return out, bulkError(names, errs)
 }
 
+// applyOne applies obj as opts.manager(). Fields kubectl applied client-side
+// are taken over first, as kubectl does (see takeOverCSA), and conflicts
+// with k8sh's own earlier updates and patches are not conflicts: the apply
+// then takes those fields (see selfConflicts).
 func (c *Client) applyOne(ctx context.Context, r Resource, ns string, obj *unstructured.Unstructured, opts ApplyOptions) (*unstructured.Unstructured, error) {
 	if obj.GetName() == "" {
 		return nil, fmt.Errorf("metadata.name is required for apply")
 	}
+	data, err := json.Marshal(applyBody(obj).Object)
+	if err != nil {
+		return nil, err
+	}
+	u, err := c.applyData(ctx, r, ns, obj.GetName(), data, opts, opts.Force)
+	var ce *ConflictError
+	if errors.As(err, &ce) {
+		own := sets.New(opts.manager())
+		if opts.DryRun {
+			// What the apply would migrate first conflicts no more.
+			if live, gerr := c.writeClient(r, ns).Get(ctx, obj.GetName(), metav1.GetOptions{}); gerr == nil {
+				own = own.Union(csaManagers(live))
+			}
+		} else {
+			// Client-side-applied fields conflict until migrated, as
+			// kubectl migrates them after its first server-side apply.
+			migrated, merr := c.takeOverCSA(ctx, r, ns, obj.GetName(), nil, opts.manager())
+			if merr != nil {
+				return nil, merr
+			}
+			if migrated {
+				u, err = c.applyData(ctx, r, ns, obj.GetName(), data, opts, opts.Force)
+			}
+		}
+		if errors.As(err, &ce) && ce.onlyWith(own) {
+			u, err = c.applyData(ctx, r, ns, obj.GetName(), data, opts, true)
+		}
+	}
+	if err != nil || opts.DryRun {
+		return u, err
+	}
+	// Applied: fields kubectl still owns client-side are migrated and the
+	// object applied again, so that what the file no longer holds goes, as
+	// kubectl apply --server-side does.
+	migrated, err := c.takeOverCSA(ctx, r, ns, obj.GetName(), u, opts.manager())
+	if err != nil || !migrated {
+		return u, err
+	}
+	return c.applyData(ctx, r, ns, obj.GetName(), data, opts, opts.Force)
+}
+
+// applyBody is obj without what a server-side apply must not send.
+func applyBody(obj *unstructured.Unstructured) *unstructured.Unstructured {
 	body := obj.DeepCopy()
 	unstructured.RemoveNestedField(body.Object, "metadata", "managedFields")
 	unstructured.RemoveNestedField(body.Object, "metadata", "resourceVersion")
@@ -308,13 +374,14 @@ func (c *Client) applyOne(ctx context.Context, r Resource, ns string, obj *unstr
 	unstructured.RemoveNestedField(body.Object, "metadata", "uid")
 	unstructured.RemoveNestedField(body.Object, "metadata", "generation")
 	unstructured.RemoveNestedField(body.Object, "status")
-	data, err := json.Marshal(body.Object)
-	if err != nil {
-		return nil, err
-	}
-	u, err := c.writeClient(r, ns).Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
+	return body
+}
+
+// applyData sends one server-side apply of data.
+func (c *Client) applyData(ctx context.Context, r Resource, ns, name string, data []byte, opts ApplyOptions, force bool) (*unstructured.Unstructured, error) {
+	u, err := c.writeClient(r, ns).Patch(ctx, name, types.ApplyPatchType, data, metav1.PatchOptions{
 		FieldManager: opts.manager(),
-		Force:        &opts.Force,
+		Force:        &force,
 		DryRun:       dryRunOpt(opts.DryRun),
 	})
 	if err != nil {
@@ -367,15 +434,17 @@ func writeError(err error, ns string) error {
 	}
 	st := se.Status()
 	var fields []string
+	var causes []metav1.StatusCause
 	if st.Details != nil {
 		for _, cause := range st.Details.Causes {
 			if cause.Type == metav1.CauseTypeFieldManagerConflict {
 				fields = append(fields, fmt.Sprintf("%s (%s)", cause.Field, cause.Message))
+				causes = append(causes, cause)
 			}
 		}
 	}
 	if len(fields) > 0 {
-		return withReason(&ConflictError{Fields: fields, Err: err}, err)
+		return withReason(&ConflictError{Fields: fields, Causes: causes, Err: err}, err)
 	}
 	return withReason(&StaleError{Err: err}, err)
 }
@@ -385,6 +454,8 @@ func writeError(err error, ns string) error {
 type ConflictError struct {
 	// Fields are "<path> (conflict with "<manager>" ...)", one a field.
 	Fields []string
+	// Causes are the server's, one a field.
+	Causes []metav1.StatusCause
 	Err    error
 }
 
@@ -410,7 +481,7 @@ func (c *Client) Create(ctx context.Context, obj *unstructured.Unstructured, nam
 	if err != nil {
 		return nil, &ObjectError{Object: ObjectName(obj), Err: err}
 	}
-	u, err := c.resourceClient(r, ns).Create(ctx, obj, metav1.CreateOptions{DryRun: dryRunOpt(dryRun)})
+	u, err := c.resourceClient(r, ns).Create(ctx, obj, metav1.CreateOptions{FieldManager: DefaultFieldManager, DryRun: dryRunOpt(dryRun)})
 	if err != nil {
 		return nil, &ObjectError{Object: ObjectName(obj), Err: writeError(err, ns)}
 	}
@@ -427,7 +498,7 @@ func (c *Client) Update(ctx context.Context, obj *unstructured.Unstructured, dry
 	if obj.GetName() == "" {
 		return nil, &ObjectError{Object: ObjectName(obj), Err: fmt.Errorf("metadata.name is required for update")}
 	}
-	u, err := c.resourceClient(r, ns).Update(ctx, obj, metav1.UpdateOptions{DryRun: dryRunOpt(dryRun)})
+	u, err := c.resourceClient(r, ns).Update(ctx, obj, metav1.UpdateOptions{FieldManager: DefaultFieldManager, DryRun: dryRunOpt(dryRun)})
 	if err != nil {
 		return nil, &ObjectError{Object: ObjectName(obj), Err: writeError(err, ns)}
 	}
@@ -458,7 +529,7 @@ func (c *Client) Patch(ctx context.Context, kind, name, namespace, typ string, d
 	if subresource != "" {
 		sub = []string{subresource}
 	}
-	u, err := c.resourceClient(r, ns).Patch(ctx, name, pt, data, metav1.PatchOptions{DryRun: dryRunOpt(dryRun)}, sub...)
+	u, err := c.resourceClient(r, ns).Patch(ctx, name, pt, data, metav1.PatchOptions{FieldManager: DefaultFieldManager, DryRun: dryRunOpt(dryRun)}, sub...)
 	if err != nil {
 		return nil, &ObjectError{Object: strings.ToLower(r.GVK.Kind) + "/" + name, Err: writeError(err, ns)}
 	}
