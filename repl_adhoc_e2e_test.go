@@ -53,7 +53,12 @@ func TestREPLChangeLinesE2E(t *testing.T) {
 		// The line, then the prompt: nothing of the object is echoed.
 		at = tm.expectOnly(at, want, prompt)
 	}
-	// update is kubectl replace.
+	// update is kubectl replace. Both read the Deployment and write it back
+	// with its resourceVersion: let the controllers finish the restart
+	// first, or they update it in between and both conflict.
+	for _, name := range []string{"kc-web", "ks-web"} {
+		mustKubectl(t, kubectl, "", "-n", ns, "rollout", "status", "deploy/"+name, "--timeout", "60s")
+	}
 	out := mustKubectl(t, kubectl, mustKubectl(t, kubectl, "", "-n", ns, "get", "deploy", "kc-web", "-o", "yaml"), "-n", ns, "replace", "-f", "-")
 	tm.send(`k8s.update(k8s.get("deploy", "ks-web"))` + "\r")
 	at = tm.expectOnly(at, strings.ReplaceAll(out, "kc-", "ks-"), prompt)

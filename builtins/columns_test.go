@@ -76,7 +76,7 @@ func TestRenderTemplate(t *testing.T) {
 		{"bad jsonpath", a, "jsonpath={.a", "error parsing jsonpath {.a, unclosed action"},
 		{"execution error, first line only", a, "jsonpath={.metadata.name[0]}", `error executing jsonpath "{.metadata.name[0]}": Error executing template: string is not array or slice`},
 		{"not an object", starlark.MakeInt(3), "jsonpath={.a}", "output jsonpath: got int, want k8s.object, dict, list or YAML text"},
-		{"not objects", starlark.NewList([]starlark.Value{a, starlark.MakeInt(3)}), "custom-columns=A:.a", "output custom-columns: item 1: got int, want k8s.object or dict"},
+		{"not objects", starlark.NewList([]starlark.Value{a, starlark.MakeInt(3)}), "custom-columns=A:.a", "output custom-columns: item 1: got int, want k8s.object, dict, list or YAML text, or a path"},
 		{"a file outside the script's directory", a, "jsonpath-file=../x", `jsonpath-file: file.read: "../x" is outside the script's directory ` + dir + ` (--sandbox)`},
 		{"no such file", a, "custom-columns-file=none.txt", "custom-columns-file: file.read: none.txt: no such file or directory"},
 		{"a bad columns file", a, "custom-columns-file=names.jsonpath", "invalid template, missing spec line."},

@@ -185,7 +185,7 @@ assert.fails(lambda: k8s.patch(o, {}, namespace="elsewhere"), 'k8s.patch: the ob
 assert.fails(lambda: k8s.patch({"kind": "ConfigMap"}, {}), "k8s.patch: the object has no kind or metadata.name")
 assert.fails(lambda: k8s.patch("cm", {}), "k8s.patch: the name of cm is a dict, want str")
 assert.fails(lambda: k8s.patch("cm"), "k8s.patch: which cm\\? give a name")
-assert.fails(lambda: k8s.patch(3, {}), "k8s.patch: got int, want a k8s.object, dict or kind")
+assert.fails(lambda: k8s.patch(3, {}), 'k8s.patch: got int, want a kind \\(str\\), "kind/name", k8s.object or dict')
 assert.fails(lambda: k8s.patch(o), "k8s.patch: missing argument for patch")
 `)
 }
