@@ -277,6 +277,24 @@ func (c *Client) GetRow(ctx context.Context, kind, name, namespace string) (*Row
 	return l, nil
 }
 
+// tableJSON is a list, or a Table of one (includeObject=Object: each row
+// with its whole object), as the server sends it, decoded in one pass.
+type tableJSON struct {
+	APIVersion        string                         `json:"apiVersion"`
+	Kind              string                         `json:"kind"`
+	Metadata          map[string]any                 `json:"metadata"`
+	Items             []map[string]any               `json:"items"`
+	ColumnDefinitions []metav1.TableColumnDefinition `json:"columnDefinitions"`
+	Rows              []struct {
+		Cells  []any          `json:"cells"`
+		Object map[string]any `json:"object"`
+	} `json:"rows"`
+}
+
+func (t *tableJSON) isTable() bool {
+	return t.Kind == "Table" && strings.HasPrefix(t.APIVersion, "meta.k8s.io/")
+}
+
 // tableAccept asks the server for the Table that kubectl get prints: the
 // kind's own columns (a Deployment's READY, UP-TO-DATE, ...; a CRD's printer
 // columns), with the plain object or list as a fallback for servers without
@@ -311,18 +329,7 @@ func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav
 	if err != nil {
 		return nil, res.Error() // with the server's Status message
 	}
-	var page struct {
-		APIVersion string           `json:"apiVersion"`
-		Kind       string           `json:"kind"`
-		Metadata   map[string]any   `json:"metadata"`
-		Items      []map[string]any `json:"items"`
-		// A Table's rows, with includeObject=Object.
-		ColumnDefinitions []metav1.TableColumnDefinition `json:"columnDefinitions"`
-		Rows              []struct {
-			Cells  []any          `json:"cells"`
-			Object map[string]any `json:"object"`
-		} `json:"rows"`
-	}
+	var page tableJSON
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &page); err != nil {
 		return nil, fmt.Errorf("decoding the list of %s: %w", r, err)
 	}
@@ -333,7 +340,7 @@ func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav
 	out.List = list
 	itemKind, itemVersion := strings.TrimSuffix(page.Kind, "List"), page.APIVersion
 	switch {
-	case page.Kind == "Table" && strings.HasPrefix(page.APIVersion, "meta.k8s.io/"):
+	case page.isTable():
 		out.Rows = &Rows{Columns: page.ColumnDefinitions, Cells: make([][]any, len(page.Rows))}
 		list.Object["apiVersion"], list.Object["kind"] = r.GVK.GroupVersion().String(), r.GVK.Kind+"List"
 		page.Items = make([]map[string]any, len(page.Rows))

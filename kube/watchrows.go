@@ -66,6 +66,14 @@ func (s *tableSource) List(ctx context.Context, opts metav1.ListOptions) (*unstr
 	if err != nil {
 		return nil, err
 	}
+	if opts.Continue == "" {
+		// A list starts the watch over (at its start, or after a 410):
+		// the rows of what was read before and never delivered (the
+		// first list without Initial, events already seen) go.
+		s.mu.Lock()
+		s.rows = map[string][]any{}
+		s.mu.Unlock()
+	}
 	if l.Rows != nil {
 		for i := range l.List.Items {
 			s.keep(&l.List.Items[i], l.Rows.Columns, l.Rows.Cells[i])
@@ -154,20 +162,11 @@ func (s *tableSource) event(typ watch.EventType, data []byte) (watch.Event, erro
 		}
 		return watch.Event{Type: typ, Object: st}, nil
 	}
-	var t struct {
-		Kind              string                         `json:"kind"`
-		APIVersion        string                         `json:"apiVersion"`
-		Metadata          map[string]any                 `json:"metadata"`
-		ColumnDefinitions []metav1.TableColumnDefinition `json:"columnDefinitions"`
-		Rows              []struct {
-			Cells  []any          `json:"cells"`
-			Object map[string]any `json:"object"`
-		} `json:"rows"`
-	}
+	var t tableJSON
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &t); err != nil {
 		return watch.Event{}, fmt.Errorf("decoding the watch of %s: %w", s.r, err)
 	}
-	if t.Kind != "Table" {
+	if !t.isTable() {
 		// A bookmark, or a server without tables: the object itself.
 		var obj map[string]any
 		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &obj); err != nil {
