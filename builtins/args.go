@@ -107,6 +107,23 @@ func (r objectRef) inNamespace(b *starlark.Builtin, ns string) (string, error) {
 	return r.namespace, nil
 }
 
+// unpackNamed is unpackRef for the builtins that act on one named object:
+// the name is required, and the namespace is the object's or ns
+// (inNamespace).
+func unpackNamed(b *starlark.Builtin, target starlark.Value, name, ns string) (objectRef, error) {
+	r, err := unpackRef(b, target, name)
+	if err != nil {
+		return objectRef{}, err
+	}
+	if r.namespace, err = r.inNamespace(b, ns); err != nil {
+		return objectRef{}, err
+	}
+	if r.name == "" {
+		return objectRef{}, fmt.Errorf("%s: which %s? give a name", b.Name(), r.kind)
+	}
+	return r, nil
+}
+
 // ref sets the kind, name and namespace of s from target and s.name.
 func (s *selection) ref(b *starlark.Builtin, target starlark.Value) error {
 	r, err := unpackRef(b, target, s.name)

@@ -32,17 +32,11 @@ func restartBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		"namespace?", starconv.OrNone(&ns), "dry_run?", &dryRun, "context?", starconv.OrNone(&kctx)); err != nil {
 		return nil, err
 	}
-	r, err := unpackRef(b, target, name)
+	r, err := unpackNamed(b, target, name, ns)
 	if err != nil {
 		return nil, err
 	}
-	if ns, err = r.inNamespace(b, ns); err != nil {
-		return nil, err
-	}
-	kind, name := r.kind, r.name
-	if name == "" {
-		return nil, fmt.Errorf("%s: which %s? give a name", b.Name(), kind)
-	}
+	kind, name, ns := r.kind, r.name, r.namespace
 	ch, err := begin(thread, b, kctx, dryRun, "restart "+kind+"/"+name)
 	if err != nil {
 		return nil, err

@@ -39,17 +39,11 @@ func scaleBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, err
 	}
-	r, err := unpackRef(b, target, name)
+	r, err := unpackNamed(b, target, name, ns)
 	if err != nil {
 		return nil, err
 	}
-	if ns, err = r.inNamespace(b, ns); err != nil {
-		return nil, err
-	}
-	kind, name := r.kind, r.name
-	if name == "" {
-		return nil, fmt.Errorf("%s: which %s? give a name", b.Name(), kind)
-	}
+	kind, name, ns := r.kind, r.name, r.namespace
 	if replicasV == starlark.None {
 		return nil, fmt.Errorf("%s: missing argument replicas", b.Name())
 	}
