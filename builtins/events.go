@@ -41,5 +41,5 @@ func events(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	return objectList(items, nil, thread)
+	return objectList(items), nil
 }

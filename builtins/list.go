@@ -91,23 +91,13 @@ func readList(thread *starlark.Thread, c Cluster, s selection, where starlark.Ca
 	return v, nil
 }
 
-// objectList wraps items as k8s.objects, keeping those where accepts.
-func objectList(items []unstructured.Unstructured, where starlark.Callable, thread *starlark.Thread) (*starlark.List, error) {
-	out := make([]starlark.Value, 0, len(items))
+// objectList wraps items as k8s.objects.
+func objectList(items []unstructured.Unstructured) *starlark.List {
+	out := make([]starlark.Value, len(items))
 	for i := range items {
-		o := NewObject(items[i].Object)
-		if where != nil {
-			ok, err := accepts(thread, where, o)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-		}
-		out = append(out, o)
+		out[i] = NewObject(items[i].Object)
 	}
-	return starlark.NewList(out), nil
+	return starlark.NewList(out)
 }
 
 func accepts(thread *starlark.Thread, where starlark.Callable, o *Object) (bool, error) {
