@@ -427,11 +427,13 @@ func TestPrintWhatWasReadE2E(t *testing.T) {
 		return r.Stdout
 	}
 	// compare runs k8sh, which reads then changes things, against kubectl
-	// before the change; once more if an AGE ticked over in between.
-	compare := func(t *testing.T, star string, kargs []string, args ...string) {
+	// before the change; once more, after setup puts things back as they
+	// were, if an AGE ticked over in between.
+	compare := func(t *testing.T, setup func(), star string, kargs []string, args ...string) {
 		t.Helper()
 		var got, want string
 		for try := 0; try < 2; try++ {
+			setup()
 			want = mustKubectl(t, kubectl, "", kargs...)
 			if got = run(t, star, args...); got == want {
 				return
@@ -440,14 +442,18 @@ func TestPrintWhatWasReadE2E(t *testing.T) {
 		t.Errorf("k8sh -c %s:\n%s\nkubectl %s before:\n%s", star, got, strings.Join(kargs, " "), want)
 	}
 	t.Run("scaled since", func(t *testing.T) {
-		t.Cleanup(func() { kubectl(t, "", "-n", ns, "scale", "deploy/web", "--replicas=2") })
-		compare(t, fmt.Sprintf(`l = k8s.list("deploy", namespace=%q)
+		twoReplicas := func() {
+			mustKubectl(t, kubectl, "", "-n", ns, "scale", "deploy/web", "--replicas=2")
+			mustKubectl(t, kubectl, "", "-n", ns, "rollout", "status", "deploy/web", "--timeout", "60s")
+		}
+		t.Cleanup(twoReplicas)
+		compare(t, twoReplicas, fmt.Sprintf(`l = k8s.list("deploy", namespace=%q)
 k8s.scale("deploy", "web", 5, namespace=%[1]q)
 k8s.print(l)`, ns), []string{"get", "deploy", "-n", ns})
 	})
 	t.Run("deleted since", func(t *testing.T) {
-		mustKubectl(t, kubectl, "", "-n", ns, "create", "configmap", "gone", "--from-literal=a=b")
-		compare(t, fmt.Sprintf(`l = k8s.list("cm", namespace=%q)
+		create := func() { mustKubectl(t, kubectl, "", "-n", ns, "create", "configmap", "gone", "--from-literal=a=b") }
+		compare(t, create, fmt.Sprintf(`l = k8s.list("cm", namespace=%q)
 k8s.delete("cm", "gone", namespace=%[1]q, wait=True)
 if k8s.get("cm", "gone", namespace=%[1]q, default=None) != None:
     fail("gone is still there")
@@ -466,24 +472,17 @@ k8s.print(l)`, ns), []string{"get", "cm", "-n", ns})
 		cluster := mustKubectl(t, kubectl, "", "config", "view", "-o", `jsonpath={.contexts[?(@.name=="sandbox")].context.cluster}`)
 		mustKubectl(t, kubectl, "", "--kubeconfig", kc, "config", "set-credentials", "nobody", "--token=not-a-token")
 		mustKubectl(t, kubectl, "", "--kubeconfig", kc, "config", "set-context", "refused", "--cluster="+cluster, "--user=nobody")
-		want := mustKubectl(t, kubectl, "", "get", "cm", "-n", ns)
-		got := run(t, fmt.Sprintf(`k8s.print(k8s.list("cm", namespace=%q, context="sandbox"))`, ns), "--kubeconfig", kc, "--context", "refused")
-		if got != want {
-			t.Errorf("k8s.list(context=) from a refused session:\n%s\nkubectl:\n%s", got, want)
-		}
+		compare(t, func() {}, fmt.Sprintf(`k8s.print(k8s.list("cm", namespace=%q, context="sandbox"))`, ns),
+			[]string{"get", "cm", "-n", ns}, "--kubeconfig", kc, "--context", "refused")
 	})
 	t.Run("get but not list", func(t *testing.T) {
 		mustKubectl(t, kubectl, "", "-n", ns, "create", "role", "getter", "--verb=get", "--resource=configmaps")
 		mustKubectl(t, kubectl, "", "-n", ns, "create", "rolebinding", "getter", "--role=getter", "--user=getter")
-		args := []string{"--as", "getter", "get", "cm", "cm-a", "-n", ns}
-		want := mustKubectl(t, kubectl, "", args...)
 		if _, _, err := kubectl(t, "", "--as", "getter", "get", "cm", "-n", ns); err == nil {
 			t.Fatal("getter may list configmaps")
 		}
-		got := run(t, fmt.Sprintf(`k8s.print(k8s.get("cm", "cm-a", namespace=%q))`, ns), "--as", "getter")
-		if got != want {
-			t.Errorf("k8s.get as getter:\n%s\nkubectl:\n%s", got, want)
-		}
+		compare(t, func() {}, fmt.Sprintf(`k8s.print(k8s.get("cm", "cm-a", namespace=%q))`, ns),
+			[]string{"--as", "getter", "get", "cm", "cm-a", "-n", ns}, "--as", "getter")
 	})
 }
 
