@@ -43,8 +43,12 @@ named object that does not exist is, unless missing_ok=True.
 
 propagation is "background", "foreground" or "orphan" (what happens to
 dependents). wait=True returns only once every deleted object is gone,
-finalizers included, waiting for all of them at once, and fails after
-timeout ("60s", "2m", or seconds) naming the finalizers that still hold it.` + changeDoc
+finalizers included, waiting for all of them at once (the object deleted,
+as kubectl: one a controller makes again under the same name, with another
+UID, does not hold it), and fails after timeout ("60s", "2m", or seconds)
+naming the finalizers that still hold it and what its conditions say
+blocks it (a CRD whose instances cannot be listed, a Namespace with
+content left).` + changeDoc
 
 // deletedNames are the names k8s.delete returns for objects given:
 // "kind/name", "namespace/kind/name" when they span namespaces.

@@ -3,15 +3,21 @@ package builtins
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarktest"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/k8sh/k8sh/kube/kubetest"
 	"github.com/k8sh/k8sh/lib/file"
@@ -363,11 +369,8 @@ func TestDeleteSharedManifestsE2E(t *testing.T) {
 	env := kubetest.PrivateSandbox(t)
 	t.Run("ingress-nginx-cloud-deploy.yaml", func(t *testing.T) { deleteIngressNginx(t, env) })
 	// ns: the namespace kubectl runs in, "" where the file names its own.
-	// Not metallb: one of its CRDs with a conversion webhook (whose Service
-	// has no endpoints in the sandbox) once stayed held by the
-	// customresourcecleanup finalizer for over 2 minutes, as it would for
-	// kubectl delete --wait. On a loaded machine the server's CRD cleanup
-	// of the others can take minutes too: hence the generous timeout.
+	// On a loaded machine the server's CRD cleanup can take minutes: hence
+	// the generous timeout.
 	for _, f := range []struct{ name, ns string }{
 		{"istio-crd-all.yaml", ""},
 		{"argocd-install.yaml", env.Namespace}, {"prometheus-operator-bundle.yaml", ""},
@@ -389,4 +392,155 @@ assert.eq(len(names), n)
 			}
 		})
 	}
+	// metrics-server's objects overlap the sandbox's own metrics-server
+	// (kube-system/metrics-server, the APIService): a first kubectl round
+	// deletes those, so that kubectl's round and k8sh's start alike.
+	t.Run("metrics-server-components.yaml", func(t *testing.T) { deleteLikeKubectl(t, env, "metrics-server-components.yaml", true) })
+	t.Run("metallb-native.yaml", func(t *testing.T) { deleteLikeKubectl(t, env, "metallb-native.yaml", false) })
+	t.Run("knative-serving-core.yaml", func(t *testing.T) { deleteLikeKubectl(t, env, "knative-serving-core.yaml", false) })
+}
+
+// deleteLikeKubectl applies the file name with kubectl (twice, so that
+// custom resources placed before their CRD are created where the server
+// lets them), deletes it with kubectl delete --wait, applies it again and
+// deletes it with k8s.delete(wait=True): k8sh deletes every object that
+// exists (all of them, also those kubectl fails on: a custom resource
+// after its CRD in the file, which kubectl deletes after the CRD), fails
+// naming each that does not (knative's webhooks refuse some of its own,
+// as they would where its webhook Pods are not up yet), and leaves
+// nothing of what it deleted. An object a controller makes again right
+// after (the ClusterRole aggregation controller server-side applies an
+// aggregated ClusterRole it was updating) is a successor with another UID:
+// k8s.delete, as kubectl, waits for the object it deleted, not its name.
+// One thing can stay for both: kube-apiserver's CRD cleanup sometimes
+// finds the CRD's storage "(re)initializing" right after the CRD changed
+// and then retries only after minutes (seen on 1.37 with metallb and
+// knative); the timeout error must then name the CRD, the finalizer and
+// that condition, and the test restarts kube-apiserver to let the cleanup
+// go on.
+func deleteLikeKubectl(t *testing.T, env *kubetest.Env, name string, warmup bool) {
+	path := sharedManifest(t, name)
+	t.Cleanup(func() { kubectlIn(t, env, "", "delete", "--ignore-not-found", "--wait=false", "-f", path) })
+	// live: the file's objects that exist, "kind/name" (kind in lower
+	// case, as k8s.delete names them) to UID.
+	live := func() map[string]string {
+		out, stderr, code := kubectlIn(t, env, "", "get", "-f", path, "--ignore-not-found", "-o",
+			`jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\n"}{end}`)
+		if code != 0 {
+			t.Fatalf("kubectl get -f: exit %d: %s", code, stderr)
+		}
+		m := map[string]string{}
+		for _, l := range strings.Fields(out) {
+			o, uid, _ := strings.Cut(l, "=")
+			k, n, _ := strings.Cut(o, "/")
+			m[strings.ToLower(k)+"/"+n] = uid
+		}
+		return m
+	}
+	apply := func() map[string]string {
+		for range 2 {
+			kubectlIn(t, env, "", "apply", "--server-side", "--force-conflicts", "-f", path)
+		}
+		return live()
+	}
+	// left: those of deleted still there as the same objects.
+	left := func(deleted map[string]string) []string {
+		var out []string
+		for o, uid := range live() {
+			if deleted[o] == uid {
+				out = append(out, o)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	// gone waits until nothing of deleted is left, restarting
+	// kube-apiserver when its CRD cleanup is held (see above).
+	gone := func(deleted map[string]string) {
+		restarted := false
+		for start := time.Now(); len(left(deleted)) > 0; time.Sleep(time.Second) {
+			switch {
+			case time.Since(start) > 3*time.Minute:
+				t.Fatalf("still there 3 minutes after the delete: %v", left(deleted))
+			case time.Since(start) > 20*time.Second && !restarted:
+				kubetest.RestartAPIServer(t, env)
+				restarted = true
+			}
+		}
+	}
+	if warmup {
+		before := apply()
+		kubectlIn(t, env, "", "delete", "--ignore-not-found", "--wait=false", "-f", path)
+		gone(before)
+	}
+	byKubectl := apply()
+	_, kstderr, kcode := kubectlIn(t, env, "", "delete", "--wait", "--timeout=60s", "-f", path)
+	// kubectl does not wait when a delete failed: let what it deleted go
+	// before the second round.
+	for _, o := range left(byKubectl) {
+		t.Logf("left by kubectl delete --wait (exit %d): %s", kcode, o)
+	}
+	gone(byKubectl)
+	byK8sh := apply()
+	if !slices.Equal(slices.Sorted(maps.Keys(byKubectl)), slices.Sorted(maps.Keys(byK8sh))) {
+		t.Fatalf("the two applies made different objects:\nkubectl's round: %v\nk8sh's round: %v", slices.Sorted(maps.Keys(byKubectl)), slices.Sorted(maps.Keys(byK8sh)))
+	}
+	results := filepath.Join(t.TempDir(), "results.json")
+	starFiles(t, env, "", `
+r = catch(k8s.delete, `+starlark.String(path).String()+`, wait=True, timeout="60s")
+file.write(`+starlark.String(results).String()+`, json.encode({"names": r.value or [], "error": r.error or ""}))
+`)
+	var got struct {
+		Names []string
+		Error string
+	}
+	raw, err := os.ReadFile(results)
+	if err != nil || json.Unmarshal(raw, &got) != nil {
+		t.Fatalf("results: %v %s", err, raw)
+	}
+	f, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, missing := 0, []string{}
+	for _, d := range strings.Split(string(f), "\n---") {
+		var m struct {
+			Kind     string
+			Metadata struct{ Name string }
+		}
+		if sigsyaml.Unmarshal([]byte(d), &m) != nil || m.Kind == "" {
+			continue
+		}
+		docs++
+		if o := strings.ToLower(m.Kind) + "/" + m.Metadata.Name; byK8sh[o] == "" {
+			missing = append(missing, o)
+		}
+	}
+	stays := left(byK8sh)
+	switch failed := fmt.Sprintf("k8s.delete: %d of %d objects failed: ", len(missing)+len(stays), docs); {
+	case len(missing)+len(stays) == 0 && got.Error != "":
+		t.Errorf("k8s.delete failed though every object existed and is gone: %s", got.Error)
+	case got.Error == "" && len(got.Names) != len(byK8sh):
+		t.Errorf("k8s.delete deleted %d objects, %d existed:\n%v", len(got.Names), len(byK8sh), got.Names)
+	case len(missing)+len(stays) > 0 && !strings.HasPrefix(got.Error, failed):
+		t.Errorf("k8s.delete failed with\n%s\nwant it to start %q (missing before: %v, left after: %v)", got.Error, failed, missing, stays)
+	}
+	for _, m := range missing {
+		if !strings.Contains(got.Error, m+": ") || !strings.Contains(kstderr, "NotFound") {
+			t.Errorf("%s did not exist: want it named in k8s.delete's error (%s) and a NotFound from kubectl (exit %d: %s)", m, got.Error, kcode, kstderr)
+		}
+	}
+	if len(missing) > 0 && kcode == 0 {
+		t.Errorf("kubectl delete exit 0 with objects missing: %v", missing)
+	}
+	for _, o := range stays {
+		k, n, _ := strings.Cut(o, "/")
+		want := "customresourcedefinition/" + n + ": still there after 1m0s, held by finalizers customresourcecleanup.apiextensions.k8s.io (InstanceDeletionFailed: could not list instances: storage is (re)initializing)"
+		if k != "customresourcedefinition" || !strings.Contains(got.Error, want) {
+			t.Errorf("left after k8s.delete(wait=True): %s; its error: %s", o, got.Error)
+			continue
+		}
+		t.Logf("kube-apiserver's CRD cleanup held %s; k8s.delete said: %s", o, want)
+	}
+	gone(byK8sh)
 }

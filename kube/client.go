@@ -116,6 +116,7 @@ type Client struct {
 
 	rawOnce sync.Once
 	raw     *rest.RESTClient
+	bulkRaw *rest.RESTClient // raw without the client-side rate limit, as bulk
 	rawErr  error
 }
 

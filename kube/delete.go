@@ -146,10 +146,10 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 		perrs := forEach(ctx, len(phase), opts.Parallel, func(j int) error {
 			i := phase[j]
 			t := targets[i]
-			err := c.writeClient(res[i], t.ns).Delete(ctx, t.name, do)
+			uid, err := c.deleteObject(ctx, res[i], t.ns, t.name, do)
 			switch {
 			case err == nil:
-				deleted[i] = true
+				deleted[i], targets[i].uid = true, uid
 			case apierrors.IsNotFound(err) && opts.MissingOK:
 			case apierrors.IsNotFound(err) && t.ns != "" && c.namespaceGone(ctx, t.ns):
 				deleted[i] = true // went with its namespace
@@ -249,10 +249,13 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 		if t.uid != "" {
 			d.Preconditions = &metav1.Preconditions{UID: &t.uid}
 		}
-		err := c.writeClient(r, t.ns).Delete(ctx, t.name, d)
+		uid, err := c.deleteObject(ctx, r, t.ns, t.name, d)
 		switch {
 		case err == nil:
 			deleted[i] = true
+			if t.uid == "" {
+				t.uid = uid
+			}
 		case apierrors.IsNotFound(err) && (opts.MissingOK || name == ""):
 			return nil
 		case apierrors.IsConflict(err) && t.uid != "":
@@ -277,20 +280,27 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 }
 
 // waitGone waits until the object t is gone (or replaced by another of the
-// same name), or fails after timeout naming the finalizers that hold it. It
-// reads the object, then watches it alone from that version; a watch the
-// server ends is followed by another read.
+// same name), or fails after timeout naming the finalizers that hold it and
+// what the object's conditions say blocks its deletion (a CRD whose
+// instances cannot be listed, a Namespace with content left). It reads the
+// object, then watches it alone from that version; a watch the server ends
+// is followed by another read.
 func (c *Client) waitGone(ctx context.Context, r Resource, t deleteTarget, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var finalizers []string
+	var last *unstructured.Unstructured
 	timedOut := func() error {
 		msg := fmt.Sprintf("still there after %s", timeout)
-		if len(finalizers) > 0 {
-			msg += fmt.Sprintf(", held by finalizers %s", strings.Join(finalizers, ", "))
+		if last != nil {
+			if f := last.GetFinalizers(); len(f) > 0 {
+				msg += fmt.Sprintf(", held by finalizers %s", strings.Join(f, ", "))
+			}
+			if b := deletionBlockers(last); len(b) > 0 {
+				msg += " (" + strings.Join(b, "; ") + ")"
+			}
 		}
 		return fmt.Errorf("%s", msg)
 	}
@@ -307,7 +317,7 @@ func (c *Client) waitGone(ctx context.Context, r Resource, t deleteTarget, timeo
 		case err != nil:
 			return apiError(err, t.ns)
 		}
-		t.uid, finalizers = u.GetUID(), u.GetFinalizers()
+		t.uid, last = u.GetUID(), u
 		w, err := rc.Watch(ctx, metav1.ListOptions{
 			FieldSelector:   fields.OneTermEqualSelector("metadata.name", t.name).String(),
 			ResourceVersion: u.GetResourceVersion(),
@@ -322,7 +332,7 @@ func (c *Client) waitGone(ctx context.Context, r Resource, t deleteTarget, timeo
 			}
 			continue
 		}
-		gone := waitDeleted(ctx, w, &finalizers)
+		gone := waitDeleted(ctx, w, &last)
 		w.Stop()
 		if gone {
 			return nil
@@ -334,8 +344,8 @@ func (c *Client) waitGone(ctx context.Context, r Resource, t deleteTarget, timeo
 }
 
 // waitDeleted reads w until the object it watches is deleted (true), or
-// the watch ends (false); it keeps the object's latest finalizers.
-func waitDeleted(ctx context.Context, w watch.Interface, finalizers *[]string) bool {
+// the watch ends (false); it keeps the object's latest state in last.
+func waitDeleted(ctx context.Context, w watch.Interface, last **unstructured.Unstructured) bool {
 	for {
 		select {
 		case <-ctx.Done():
@@ -349,11 +359,41 @@ func waitDeleted(ctx context.Context, w watch.Interface, finalizers *[]string) b
 				return true
 			case watch.Modified, watch.Added:
 				if u, ok := ev.Object.(*unstructured.Unstructured); ok {
-					*finalizers = u.GetFinalizers()
+					*last = u
 				}
 			case watch.Error:
 				return false
 			}
 		}
 	}
+}
+
+// deletionBlockers are the conditions of u that say why its deletion does
+// not finish, as "Reason: message": a CustomResourceDefinition's
+// Terminating condition when its instances cannot be deleted
+// (InstanceDeletionFailed), a Namespace's NamespaceDeletion*Failure,
+// NamespaceContentRemaining and NamespaceFinalizersRemaining.
+func deletionBlockers(u *unstructured.Unstructured) []string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	var out []string
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		typ, _ := m["type"].(string)
+		status, _ := m["status"].(string)
+		reason, _ := m["reason"].(string)
+		msg, _ := m["message"].(string)
+		blocking := status == "True" && (typ == "Terminating" && strings.Contains(reason, "Failed") ||
+			strings.HasPrefix(typ, "NamespaceDeletion") || strings.HasPrefix(typ, "Namespace") && strings.HasSuffix(typ, "Remaining"))
+		if !blocking || msg == "" {
+			continue
+		}
+		if reason == "" {
+			reason = typ
+		}
+		out = append(out, reason+": "+msg)
+	}
+	return out
 }
