@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -219,6 +220,34 @@ func TestPortForwardSurvivesE2E(t *testing.T) {
 		t.Fatalf("stderr after the cut: %q, want %q", got, want)
 	}
 
+	// The API server unreachable for a while: a connection made meanwhile
+	// waits for the reconnect instead of being refused.
+	proxy.Refuse(true)
+	proxy.CutAll()
+	accepted := proxy.Accepted.Load()
+	if err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return proxy.Accepted.Load() >= accepted+2, nil // reconnecting, refused
+	}); err != nil {
+		t.Fatal("the forward did not try to reconnect")
+	}
+	// Connected and asked while no tunnel can be made: it waits.
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("during the reconnect: %v", err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /bytes/250 HTTP/1.0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Refuse(false)
+	resp2, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("during the reconnect: %v", err)
+	}
+	if b, err := io.ReadAll(resp2.Body); err != nil || len(b) != 250 {
+		t.Fatalf("during the reconnect: got %d bytes, %v", len(b), err)
+	}
+
 	// The pod deleted: its ReplicaSet makes another, the forward goes to it.
 	if err := e.env.Clientset.CoreV1().Pods(e.ns).Delete(context.Background(), pod, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -236,8 +265,8 @@ func TestPortForwardSurvivesE2E(t *testing.T) {
 	if f.Pod() != newPod {
 		t.Errorf("forwarding to %s, want %s", f.Pod(), newPod)
 	}
-	if lines := strings.Count(errs.String(), "\n"); lines != 2 {
-		t.Errorf("stderr has %d lines, want 2: %q", lines, errs.String())
+	if lines := strings.Count(errs.String(), "\n"); lines != 3 {
+		t.Errorf("stderr has %d lines, want 3: %q", lines, errs.String())
 	}
 	f.Stop()
 	if err := f.Err(); err != nil {
