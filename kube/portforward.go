@@ -339,24 +339,46 @@ func (f *Forward) accept(ln net.Listener, i int) {
 
 // current is the tunnel to use, waiting for a reconnect (bounded).
 func (f *Forward) current() (streamhttp.Connection, error) {
-	f.mu.Lock()
-	ready := f.ready
-	f.mu.Unlock()
 	t := time.NewTimer(ReconnectWait)
 	defer t.Stop()
+	for {
+		f.mu.Lock()
+		ready := f.ready
+		f.mu.Unlock()
+		select {
+		case <-ready:
+		case <-f.ctx.Done():
+			return nil, f.ctx.Err()
+		case <-t.C:
+			return nil, fmt.Errorf("no tunnel to the pod after %s", ReconnectWait)
+		}
+		f.mu.Lock()
+		tunnel := f.tunnel
+		if tunnel == nil {
+			f.mu.Unlock()
+			return nil, errors.New("the forward has ended")
+		}
+		select {
+		case <-tunnel.CloseChan():
+			// Closed, and the supervisor has not begun to reconnect yet:
+			// wait for it.
+			f.notReady()
+			f.mu.Unlock()
+			continue
+		default:
+		}
+		f.mu.Unlock()
+		return tunnel, nil
+	}
+}
+
+// notReady makes new connections wait for the next tunnel; f.mu is held.
+func (f *Forward) notReady() {
 	select {
-	case <-ready:
-	case <-f.ctx.Done():
-		return nil, f.ctx.Err()
-	case <-t.C:
-		return nil, fmt.Errorf("no tunnel to the pod after %s", ReconnectWait)
+	case <-f.ready:
+		f.ready = make(chan struct{})
+	default:
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.tunnel == nil {
-		return nil, errors.New("the forward has ended")
-	}
-	return f.tunnel, nil
 }
 
 // broken marks tunnel as unusable: the supervisor reconnects.
@@ -375,7 +397,7 @@ func (f *Forward) nextRequestID() int {
 // handle carries one local connection through the tunnel, as client-go's
 // PortForwarder.handleConnection does, except that an error ends this
 // connection only. When the tunnel turns out broken before any data went
-// through it, it tries once more on the next one.
+// through it, it tries again on the next one (twice at most).
 func (f *Forward) handle(conn net.Conn, port ForwardedPort) {
 	defer conn.Close()
 	for attempt := 0; ; attempt++ {
@@ -387,7 +409,7 @@ func (f *Forward) handle(conn net.Conn, port ForwardedPort) {
 			return
 		}
 		retry := f.carry(conn, tunnel, port)
-		if !retry || attempt > 0 || f.ctx.Err() != nil {
+		if !retry || attempt >= 2 || f.ctx.Err() != nil {
 			return
 		}
 		f.broken(tunnel)
@@ -504,7 +526,7 @@ func (f *Forward) supervise() {
 			return
 		}
 		f.mu.Lock()
-		f.ready = make(chan struct{})
+		f.notReady()
 		f.mu.Unlock()
 		tunnel.Close()
 		newPod, newTunnel, err := f.reconnect(pod, why == "gone")
