@@ -81,6 +81,9 @@ func (c *Client) initRaw() error {
 // controller that server-side applies it again, as the ClusterRole
 // aggregation controller does), instead of waiting for the successor.
 func (c *Client) deleteObject(ctx context.Context, r Resource, ns, name string, do metav1.DeleteOptions) (types.UID, error) {
+	if err := checkSegments(ns, name); err != nil {
+		return "", err
+	}
 	rc, err := c.bulkRawClient()
 	if err != nil {
 		return "", err

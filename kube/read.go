@@ -77,11 +77,7 @@ func (c *Client) namespaceFor(r Resource, ns string) string {
 }
 
 func (c *Client) resourceClient(r Resource, ns string) dynamic.ResourceInterface {
-	nri := c.dynamic.Resource(r.GVR)
-	if ns == "" {
-		return nri
-	}
-	return nri.Namespace(ns)
+	return checked(c.dynamic.Resource(r.GVR), ns)
 }
 
 // Get reads one object of kind by name.
@@ -311,6 +307,9 @@ const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/js
 func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav1.ListOptions, rows bool) (*RowList, error) {
 	rc, err := c.rawClient()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSegments(ns, name); err != nil {
 		return nil, err
 	}
 	p := resourcePath(r, ns)

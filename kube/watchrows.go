@@ -83,6 +83,9 @@ func (s *tableSource) List(ctx context.Context, opts metav1.ListOptions) (*unstr
 }
 
 func (s *tableSource) Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+	if err := checkSegments(s.ns, ""); err != nil {
+		return nil, err
+	}
 	rc, err := s.c.rawClient()
 	if err != nil {
 		return nil, err

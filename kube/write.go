@@ -575,9 +575,5 @@ func (c *Client) Restart(ctx context.Context, kind, name, namespace string, dryR
 // writeClient is the resource client of bulk operations: without a
 // client-side rate limit (see Client.bulk).
 func (c *Client) writeClient(r Resource, ns string) dynamic.ResourceInterface {
-	nri := c.bulk.Resource(r.GVR)
-	if ns == "" {
-		return nri
-	}
-	return nri.Namespace(ns)
+	return checked(c.bulk.Resource(r.GVR), ns)
 }

@@ -69,20 +69,32 @@ const fileRelative = `A relative path is relative to the script's directory (the
 directory for -c, standard input and the REPL). With --sandbox, paths must
 stay inside that directory.`
 
-const readDoc = `file.read(path)
+const readDoc = `file.read(path, binary=False)
 
-Returns the contents of the file at path as a string.
+Returns the contents of the file at path as a string, or with binary=True
+as bytes: what binary fields take (a Secret's data, a ConfigMap's
+binaryData; bytes are sent as the base64 text the API wants), where a
+string must be valid UTF-8.
   k8s.apply(file.read("install.yaml"))
+  {"binaryData": {"logo.png": file.read("logo.png", binary=True)}}
 ` + fileRelative
 
 func (m *module) read(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	fsys, name, _, err := m.arg(b, args, kwargs, "path")
+	var path string
+	var binary bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "binary?", &binary); err != nil {
+		return nil, err
+	}
+	fsys, name, err := m.path(b, path)
 	if err != nil {
 		return nil, err
 	}
 	data, err := fsys.readFile(name)
 	if err != nil {
 		return nil, fileError(b, err)
+	}
+	if binary {
+		return starlark.Bytes(data), nil
 	}
 	return starlark.String(data), nil
 }
