@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,13 +10,18 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Retry policy for transient failures.
 const (
-	retryAttempts = 5                      // tries in all, the first included
+	retryAttempts = 5                      // tries in all for an error status (5xx, 429), the first included
+	retryFor      = 30 * time.Second       // how long a connection failure is retried, in waits
 	retryBase     = 200 * time.Millisecond // first backoff; doubles each time
 	retryCap      = 5 * time.Second        // longest backoff we choose ourselves
 	retryAfterCap = 30 * time.Second       // longest Retry-After we honour
@@ -23,19 +29,30 @@ const (
 
 // retryTransport retries what is safe to retry:
 //   - an idempotent request (GET, HEAD, OPTIONS: reads, lists, the start of a
-//     watch) that failed with 429, 500, 502, 503 or 504, a connection reset, a
-//     refused connection or a timeout;
+//     watch; a server-side apply, which sends the whole intent again; a dry
+//     run) that failed with 429, 500, 502, 503 or 504 (up to retryAttempts
+//     tries), or with a connection reset, a refused connection, an EOF or a
+//     timeout (for retryFor of waiting: a kube-apiserver restart takes ~12
+//     s);
 //   - any request whose connection was refused, since nothing reached the
 //     server (when its body can be sent again).
 //
-// It waits with exponential backoff and full jitter, or as long as the
-// server's Retry-After says, a bounded number of times. A mutation that
+// A refused connection to a server that has not answered this process yet
+// is not retried: nothing is listening there (a wrong or stopped server),
+// and kubectl fails at once too. It waits with exponential backoff and full
+// jitter, or as long as the server's Retry-After says. A mutation that
 // failed after it may have reached the server is not retried: its error says
-// that the outcome is unknown, rather than guessing.
+// that the outcome is unknown, rather than guessing; so is one answered
+// 504 (the server's timeout, which does not undo what it did).
 type retryTransport struct {
 	next  http.RoundTripper
 	sleep func(context.Context, time.Duration) error
 }
+
+// answered are the hosts (host:port) that have answered a request of this
+// process: a refused connection to one of them is a server going away for
+// a while (a restart), and is retried.
+var answered sync.Map
 
 // WrapRetry wraps rt with k8sh's retry policy.
 func WrapRetry(rt http.RoundTripper) http.RoundTripper {
@@ -61,14 +78,34 @@ func idempotent(method string) bool {
 	return false
 }
 
+// idempotentRequest tells whether sending req again does what sending it
+// once does: a read, a server-side apply (the same intent applied twice
+// leaves the same object), a dry run.
+func idempotentRequest(req *http.Request) bool {
+	return idempotent(req.Method) ||
+		req.Method == http.MethodPatch && strings.HasPrefix(req.Header.Get("Content-Type"), "application/apply-patch") ||
+		req.URL.Query().Has("dryRun")
+}
+
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var waited time.Duration
+	statusTries := 0
 	for attempt := 1; ; attempt++ {
 		resp, err := t.next.RoundTrip(req)
-		last := attempt >= retryAttempts
+		if resp != nil {
+			answered.Store(req.URL.Host, true)
+			statusTries++
+		}
 		wait, retry := t.decide(req, resp, err, attempt)
+		last := statusTries >= retryAttempts || resp == nil && waited+wait > retryFor
 		if !retry || last || (req.Body != nil && req.GetBody == nil) {
-			if err != nil && !idempotent(req.Method) && !refused(err) {
+			if err != nil && !idempotentRequest(req) && !refused(err) {
 				return nil, &OutcomeUnknownError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
+			}
+			if err == nil && resp.StatusCode == http.StatusGatewayTimeout && !idempotentRequest(req) {
+				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+				resp.Body.Close()
+				return nil, &OutcomeUnknownError{Method: req.Method, URL: req.URL.Redacted(), Status: resp.Status, Err: fmt.Errorf("%s", bytes.TrimSpace(msg))}
 			}
 			return resp, err
 		}
@@ -79,6 +116,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err := t.sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}
+		waited += wait
 		if req.GetBody != nil {
 			body, err := req.GetBody()
 			if err != nil {
@@ -101,12 +139,13 @@ func (t *retryTransport) decide(req *http.Request, resp *http.Response, err erro
 	}
 	backoff = time.Duration(rand.Int64N(int64(backoff)) + 1) // full jitter
 	if err != nil {
-		if refused(err) || (idempotent(req.Method) && transient(err)) {
-			return backoff, true
+		if refused(err) {
+			_, before := answered.Load(req.URL.Host)
+			return backoff, before
 		}
-		return 0, false
+		return backoff, idempotentRequest(req) && transient(err)
 	}
-	if !idempotent(req.Method) && resp.StatusCode != http.StatusTooManyRequests {
+	if !idempotentRequest(req) && resp.StatusCode != http.StatusTooManyRequests {
 		return 0, false
 	}
 	switch resp.StatusCode {
@@ -123,6 +162,16 @@ func (t *retryTransport) decide(req *http.Request, resp *http.Response, err erro
 	return backoff, true
 }
 
+// bodyCut tells whether err is a response body that broke off: a reset,
+// an unexpected EOF, a timeout while reading it (not a status error).
+func bodyCut(err error) bool {
+	var se apierrors.APIStatus
+	if errors.As(err, &se) {
+		return false
+	}
+	return transient(err)
+}
+
 func refused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
@@ -136,13 +185,17 @@ func transient(err error) bool {
 }
 
 // OutcomeUnknownError is a mutation that failed after it may have reached
-// the server: it may or may not have been applied.
+// the server: it may or may not have been applied. Status is the server's
+// answer when it answered 504 (its own timeout).
 type OutcomeUnknownError struct {
-	Method, URL string
-	Err         error
+	Method, URL, Status string
+	Err                 error
 }
 
 func (e *OutcomeUnknownError) Error() string {
+	if e.Status != "" {
+		return fmt.Sprintf("%s %s: the server answered %s, so it may or may not have been applied; read the object to see (%v)", e.Method, e.URL, e.Status, e.Err)
+	}
 	return fmt.Sprintf("%s %s: the connection failed after the request was sent, so it may or may not have been applied; read the object to see (%v)", e.Method, e.URL, e.Err)
 }
 

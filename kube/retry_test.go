@@ -138,3 +138,70 @@ func TestClosest(t *testing.T) {
 		t.Errorf("closest(zzzzzz) = %v, want none", got)
 	}
 }
+
+// TestRefusedRetriedOnlyAfterAnswer: a server that never answered is not
+// retried (kubectl fails at once too); once it has answered, a refused
+// connection (a restart) is retried for retryFor of waiting.
+func TestRefusedRetriedOnlyAfterAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	var waits []time.Duration
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr, nil)
+	if _, err := testTransport(&waits).RoundTrip(req); !refused(err) || len(waits) != 0 {
+		t.Fatalf("never answered: got %v after waits %v, want refused at once", err, waits)
+	}
+	answered.Store(addr, true)
+	defer answered.Delete(addr)
+	waits = nil
+	if _, err := testTransport(&waits).RoundTrip(req); !refused(err) {
+		t.Fatalf("answered before: got %v, want refused in the end", err)
+	}
+	var sum time.Duration
+	for _, w := range waits {
+		sum += w
+	}
+	if len(waits) <= retryAttempts || sum > retryFor || sum < retryFor-2*retryCap {
+		t.Errorf("answered before: %d waits of %v in all, want about %v of waiting", len(waits), sum, retryFor)
+	}
+}
+
+// TestApplyRetriedLikeARead: a server-side apply sends the whole intent, so
+// it is retried after a dropped connection; a create is not, and neither is
+// a 504 on a create (its outcome is unknown).
+func TestApplyRetriedLikeARead(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			if hj, ok := w.(http.Hijacker); ok {
+				c, _, _ := hj.Hijack()
+				c.Close() // the connection drops after the request was read
+				return
+			}
+		}
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusGatewayTimeout)
+			w.Write([]byte(`{"kind":"Status","message":"Timeout: request did not complete within requested timeout"}`))
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	req, _ := http.NewRequest(http.MethodPatch, srv.URL, strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/apply-patch+yaml")
+	resp, err := testTransport(&waits).RoundTrip(req)
+	if err != nil || resp.StatusCode != 200 || calls.Load() != 2 {
+		t.Fatalf("apply: %v %v after %d calls", resp, err, calls.Load())
+	}
+	calls.Store(1) // the next request is answered: a create answered 504
+	req, _ = http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+	_, err = testTransport(&waits).RoundTrip(req)
+	var unknown *OutcomeUnknownError
+	if !errors.As(err, &unknown) || !strings.Contains(err.Error(), "the server answered 504 Gateway Timeout, so it may or may not have been applied") {
+		t.Errorf("create answered 504: %v", err)
+	}
+}

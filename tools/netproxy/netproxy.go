@@ -1,7 +1,8 @@
 // Package netproxy is a TCP proxy for tests and benchmarks: it forwards
 // connections to a target and can delay every chunk of data it forwards
 // (each way), to make a loopback server look like one across a network, and
-// inject faults: cut every open connection, or refuse new ones.
+// inject faults: cut every open connection, cut the next answer after N
+// bytes, or refuse new connections.
 //
 // The delay is a latency, not a bandwidth limit: each chunk read is written
 // Delay after it was read, and chunks read meanwhile follow in order.
@@ -21,13 +22,15 @@ type Proxy struct {
 	// Target is the host:port connections are forwarded to.
 	Target string
 
-	delay   atomic.Int64 // time.Duration, each way
-	refuse  atomic.Bool
-	ln      net.Listener
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
-	closing atomic.Bool
+	delay    atomic.Int64 // time.Duration, each way
+	refuse   atomic.Bool
+	cutAfter atomic.Int64 // > 0: cut the next connection whose answers pass this many bytes
+	cutGen   atomic.Int64 // counts CutAfter calls: bytes are counted from the last
+	ln       net.Listener
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	wg       sync.WaitGroup
+	closing  atomic.Bool
 	// Accepted counts the connections accepted.
 	Accepted atomic.Int64
 }
@@ -55,6 +58,15 @@ func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
 // Refuse makes the proxy close new connections at once (true) or forward
 // them again (false).
 func (p *Proxy) Refuse(on bool) { p.refuse.Store(on) }
+
+// CutAfter makes the proxy cut the first connection that forwards more than
+// n bytes from the target from now on (an answer broken off in its
+// middle), once: it forwards those n bytes, then closes both ends. 0
+// cancels it.
+func (p *Proxy) CutAfter(n int64) {
+	p.cutAfter.Store(n)
+	p.cutGen.Add(1)
+}
 
 // CutAll closes every open connection, both ends, as a network failure
 // would.
@@ -122,8 +134,8 @@ func (p *Proxy) handle(down net.Conn) {
 		up.Close()
 	}()
 	done := make(chan struct{}, 2)
-	go func() { p.pipe(up, down); done <- struct{}{} }()
-	go func() { p.pipe(down, up); done <- struct{}{} }()
+	go func() { p.pipe(up, down, false); done <- struct{}{} }()
+	go func() { p.pipe(down, up, true); done <- struct{}{} }()
 	<-done
 	// One direction ended: end the other too, as a closed socket would.
 	down.Close()
@@ -136,8 +148,10 @@ type chunk struct {
 	due  time.Time
 }
 
-// pipe copies src to dst, each chunk Delay after it was read.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, each chunk Delay after it was read; answers
+// (from the target) may be cut by CutAfter.
+func (p *Proxy) pipe(dst, src net.Conn, answers bool) {
+	var sent, gen int64 // bytes sent since CutAfter call number gen
 	ch := make(chan chunk, 1024)
 	go func() {
 		defer close(ch)
@@ -156,6 +170,18 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		if d := time.Until(c.due); d > 0 {
 			time.Sleep(d)
 		}
+		if g := p.cutGen.Load(); g != gen {
+			gen, sent = g, 0
+		}
+		if limit := p.cutAfter.Load(); answers && limit > 0 && sent+int64(len(c.data)) > limit && p.cutAfter.CompareAndSwap(limit, 0) {
+			dst.Write(c.data[:limit-sent])
+			dst.Close()
+			src.Close()
+			for range ch { // let the reader end
+			}
+			return
+		}
+		sent += int64(len(c.data))
 		if _, err := dst.Write(c.data); err != nil {
 			src.Close()
 			for range ch { // let the reader end
