@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +37,8 @@ type LogOptions struct {
 	Previous bool
 	// Timestamps prefixes each line with its RFC3339 timestamp.
 	Timestamps bool
+	// sinceTime, when set, starts at that time (a resumed stream).
+	sinceTime time.Time
 }
 
 func (o LogOptions) pod(container string, follow bool) *corev1.PodLogOptions {
@@ -46,6 +50,10 @@ func (o LogOptions) pod(container string, follow bool) *corev1.PodLogOptions {
 	if o.Since > 0 {
 		s := int64((o.Since + time.Second - 1) / time.Second)
 		po.SinceSeconds = &s
+	}
+	if !o.sinceTime.IsZero() {
+		t := metav1.NewTime(o.sinceTime)
+		po.SinceTime, po.SinceSeconds, po.TailLines = &t, nil, nil
 	}
 	return po
 }
@@ -295,29 +303,151 @@ func (f *LogFollower) run(ctx context.Context) {
 	}
 }
 
-// stream copies one container's log into lines until it ends.
+// stream copies one container's log into lines until the container ends
+// (or the pod goes). A stream that breaks before (a cut connection, an
+// apiserver restart, a kubelet error) is opened again from the time of the
+// last line delivered (sinceTime; the server's timestamps are asked for
+// always, and shown only with Timestamps), dropping the lines at that time
+// already delivered, so that nothing is lost nor repeated. It gives up
+// after retryFor without a line, with an error naming the stream.
 func (f *LogFollower) stream(ctx context.Context, pod, container string) error {
-	rc, err := f.c.logStream(ctx, f.ns, pod, container, f.opts, true)
-	if err != nil {
+	var (
+		last    time.Time // time of the last line delivered
+		atLast  int       // lines delivered at exactly last
+		waited  time.Duration
+		lastErr error
+	)
+	what := fmt.Sprintf("pod %s, container %s", pod, container)
+	for n := 0; ; n++ {
+		opts := f.opts
+		opts.Timestamps = true
+		if !last.IsZero() {
+			opts.sinceTime = last
+		}
+		delivered := false
+		rc, err := f.c.logStream(ctx, f.ns, pod, container, opts, true)
+		if err == nil {
+			skip := atLast
+			err = scanLog(ctx, rc, func(ts time.Time, line, text string) bool {
+				if !last.IsZero() && !ts.IsZero() {
+					if ts.Before(last) || ts.Equal(last) && skip > 0 {
+						if ts.Equal(last) {
+							skip--
+						}
+						return true
+					}
+				}
+				if !f.opts.Timestamps {
+					line = text
+				}
+				select {
+				case f.lines <- LogLine{Namespace: f.ns, Pod: pod, Container: container, Text: line}:
+				case <-ctx.Done():
+					return false
+				}
+				delivered = true
+				if ts.Equal(last) {
+					atLast++
+				} else if !ts.IsZero() {
+					last, atLast = ts, 1
+				}
+				return true
+			})
+			rc.Close()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		if apierrors.IsNotFound(err) {
 			return nil // the pod went away
 		}
-		return fmt.Errorf("pod %s, container %s: %w", pod, container, err)
+		// A status the server chose (Forbidden, BadRequest) is final; a
+		// broken connection (a cut, a reset, a GOAWAY, a refusal while
+		// the apiserver restarts) or a server error is a break.
+		var st apierrors.APIStatus
+		if err != nil && errors.As(err, &st) && !apierrors.IsInternalError(err) && !apierrors.IsServiceUnavailable(err) &&
+			!apierrors.IsTimeout(err) && !apierrors.IsServerTimeout(err) && !apierrors.IsTooManyRequests(err) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		// The stream ended: the container's end, or a break?
+		if err == nil {
+			if ended, gerr := f.containerEnded(ctx, pod, container); gerr == nil && ended {
+				return nil
+			} else if gerr != nil && apierrors.IsNotFound(gerr) {
+				return nil
+			}
+		}
+		if err != nil {
+			lastErr = err
+		}
+		if delivered {
+			waited, n = 0, 0
+		}
+		wait := time.Duration(rand.Int64N(int64(min(retryBase<<n, retryCap)))) + 1
+		if waited += wait; waited > retryFor {
+			if lastErr == nil {
+				lastErr = errors.New("the stream keeps ending while the container runs")
+			}
+			return fmt.Errorf("%s: the log stream broke and could not be resumed for %s: %w", what, retryFor, lastErr)
+		}
+		if sleepCtx(ctx, wait) != nil {
+			return nil
+		}
 	}
-	defer rc.Close()
+}
+
+// scanLog reads a log stream asked with timestamps, calling fn with each
+// line's time, the line as read and its text without the timestamp, until
+// fn returns false or the stream ends (nil at its end, else the error).
+func scanLog(ctx context.Context, rc io.Reader, fn func(ts time.Time, line, text string) bool) error {
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		select {
-		case f.lines <- LogLine{Namespace: f.ns, Pod: pod, Container: container, Text: sc.Text()}:
-		case <-ctx.Done():
+		line := sc.Text()
+		text, ts := line, time.Time{}
+		if stamp, rest, ok := strings.Cut(line, " "); ok {
+			if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
+				ts, text = t, rest
+			}
+		}
+		if !fn(ts, line, text) {
 			return nil
 		}
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("pod %s, container %s: %w", pod, container, err)
+		return err
 	}
 	return nil
+}
+
+// containerEnded tells whether container of pod has terminated (or the pod
+// is going or gone), so that its log stream ending is its end, not a break.
+func (f *LogFollower) containerEnded(ctx context.Context, pod, container string) (bool, error) {
+	u, err := f.c.Get(ctx, "pods", pod, f.ns)
+	if err != nil {
+		return false, err
+	}
+	if u.GetDeletionTimestamp() != nil {
+		return true, nil
+	}
+	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+	if phase == "Succeeded" || phase == "Failed" {
+		return true, nil
+	}
+	for _, key := range []string{"containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"} {
+		sts, _, _ := unstructured.NestedSlice(u.Object, "status", key)
+		for _, st := range sts {
+			m, _ := st.(map[string]any)
+			if m["name"] != container {
+				continue
+			}
+			// Terminated: its stream ends there, as kubectl logs -f ends
+			// (a restart is another instance, with a log of its own).
+			state, _ := m["state"].(map[string]any)
+			return state["terminated"] != nil, nil
+		}
+	}
+	return true, nil // no such container any more
 }
 
 // containerStarted tells whether container of pod is running or has run,
