@@ -209,9 +209,11 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		case errors.As(err, &exit):
 			return exit.Code
 		case sigCtx.Err() != nil:
+			printInterrupted(stderr, err)
 			fmt.Fprintln(stderr, "k8sh: interrupted")
 			return exitInterrupt
 		case ctx.Err() != nil:
+			printInterrupted(stderr, err)
 			fmt.Fprintf(stderr, "k8sh: timed out after %s (--timeout)\n", opts.timeout)
 			return exitError
 		}
@@ -363,4 +365,29 @@ func historyPath() string {
 		dir = filepath.Join(home, ".local", "state")
 	}
 	return filepath.Join(dir, "k8sh", "history")
+}
+
+// printInterrupted says, before a script's run ends at Ctrl-C or
+// --timeout, what the call on many objects it stopped did: how many were
+// done, which are of unknown outcome, how many were not sent.
+func printInterrupted(stderr io.Writer, err error) {
+	summary, ok := kube.Interrupted(err)
+	if !ok {
+		return
+	}
+	where, call := "", "a call"
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		stack := ee.CallStack
+		if n := len(stack); n > 0 && stack[n-1].Pos.Filename() == "<builtin>" {
+			stack = stack[:n-1]
+		}
+		if n := len(stack); n > 0 {
+			where = stack[n-1].Pos.String() + ": "
+		}
+		if name, _, found := strings.Cut(ee.Msg, ": "); found && !strings.Contains(name, " ") {
+			call = name
+		}
+	}
+	fmt.Fprintf(stderr, "%s%s was stopped: %s\n", where, call, summary)
 }

@@ -106,6 +106,57 @@ func (e *BulkError) Unwrap() []error {
 	return out
 }
 
+// notSentError is an object of a bulk call that was never sent: the call
+// was interrupted (Ctrl-C, --timeout) before its turn.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return "not sent: " + e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
+
+// Interrupted says what a bulk call that Ctrl-C or a timeout stopped did,
+// for a script's last words: "212 of 500 objects done, 8 of unknown outcome
+// (configmap/a, configmap/b), 280 not sent". ok is false when err holds no
+// BulkError of an interrupted call.
+func Interrupted(err error) (summary string, ok bool) {
+	var be *BulkError
+	if !errors.As(err, &be) {
+		return "", false
+	}
+	var unknown []string
+	notSent, failed := 0, 0
+	for _, oe := range be.Errors {
+		var ns *notSentError
+		var ou *OutcomeUnknownError
+		switch {
+		case errors.As(oe.Err, &ns):
+			notSent++
+		case errors.As(oe.Err, &ou), errors.Is(oe.Err, context.Canceled), errors.Is(oe.Err, context.DeadlineExceeded):
+			unknown = append(unknown, oe.Object)
+		default:
+			failed++
+		}
+	}
+	if notSent == 0 && len(unknown) == 0 {
+		return "", false
+	}
+	done := be.Total - len(be.Errors)
+	parts := []string{fmt.Sprintf("%d of %d objects done", done, be.Total)}
+	if failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", failed))
+	}
+	if len(unknown) > 0 {
+		names := unknown
+		if len(names) > 10 {
+			names = append(names[:10:10], "...")
+		}
+		parts = append(parts, fmt.Sprintf("%d of unknown outcome (%s)", len(unknown), strings.Join(names, ", ")))
+	}
+	if notSent > 0 {
+		parts = append(parts, fmt.Sprintf("%d not sent", notSent))
+	}
+	return strings.Join(parts, ", "), true
+}
+
 // bulkError returns nil when errs holds no error, else a *BulkError.
 func bulkError(names []string, errs []error) error {
 	be := &BulkError{Total: len(errs)}
@@ -130,10 +181,15 @@ func forEach(ctx context.Context, n, parallel int, fn func(i int) error) []error
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
-			errs[i] = err
+			errs[i] = &notSentError{err}
 			continue
 		}
 		sem <- struct{}{}
+		if err := ctx.Err(); err != nil { // interrupted while waiting for its turn
+			<-sem
+			errs[i] = &notSentError{err}
+			continue
+		}
 		wg.Add(1)
 		go func(i int) {
 			defer func() { <-sem; wg.Done() }()
