@@ -7,7 +7,7 @@ ROOT     := $(CURDIR)
 SANDBOX  := $(ROOT)/.cache/sandbox/sandboxctl
 KUBECONFIG_SANDBOX := $(ROOT)/.cache/sandbox/kubeconfig
 
-.PHONY: all build run test test-unit bench lint sandbox-build sandbox-up sandbox-down sandbox-reset sandbox-status clean
+.PHONY: all build run test test-unit fuzz bench lint sandbox-build sandbox-up sandbox-down sandbox-reset sandbox-status clean
 
 all: build
 
@@ -49,6 +49,16 @@ test-unit:
 test: build sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) -C sandbox test -count=1 -timeout 15m ./...
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+# A short run of each fuzz target (`go test` alone runs only their seeds,
+# testdata/fuzz included): conversion of Starlark values, YAML manifests,
+# references and selectors. FUZZTIME=1m for a longer one.
+FUZZTIME ?= 3s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzFromStarlark$$' -fuzztime $(FUZZTIME) ./lib/starconv/
+	$(GO) test -run '^$$' -fuzz '^FuzzDocuments$$' -fuzztime $(FUZZTIME) ./lib/yaml/
+	$(GO) test -run '^$$' -fuzz '^FuzzReferences$$' -fuzztime $(FUZZTIME) ./builtins/
 
 # Benchmarks of docs/performance.md (about 5 minutes; figures are noisy on a
 # shared machine: compare the lines of one run with each other).

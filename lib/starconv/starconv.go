@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -87,21 +88,32 @@ func within(err error, seg string) error {
 	return err
 }
 
+// mutable tells whether v is a value that can contain itself: a pointer
+// (a dict, a list); a tuple, a value of its own, cannot (and cannot be a
+// Go map key).
+func mutable(v starlark.Value) bool {
+	return reflect.ValueOf(v).Kind() == reflect.Pointer
+}
+
 func (c *converter) enter(v starlark.Value) error {
-	if c.seen[v] {
+	if mutable(v) && c.seen[v] {
 		return &convError{msg: "the " + v.Type() + "%s contains itself"}
 	}
 	if c.depth++; c.depth > MaxDepth {
 		c.depth--
 		return &convError{msg: fmt.Sprintf("the value%%s is nested more than %d levels deep", MaxDepth)}
 	}
-	c.seen[v] = true
+	if mutable(v) {
+		c.seen[v] = true
+	}
 	return nil
 }
 
 func (c *converter) leave(v starlark.Value) {
 	c.depth--
-	delete(c.seen, v)
+	if mutable(v) {
+		delete(c.seen, v)
+	}
 }
 
 func (c *converter) from(v starlark.Value) (any, error) {
