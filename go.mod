@@ -23,7 +23,11 @@ require (
 	k8s.io/kubectl v0.37.2
 )
 
-require golang.org/x/tools v0.47.0 // indirect
+require (
+	github.com/fatih/camelcase v1.0.0 // indirect
+	golang.org/x/tools v0.47.0 // indirect
+	k8s.io/component-helpers v0.37.2 // indirect
+)
 
 require (
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
