@@ -7,8 +7,11 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/kubectl/pkg/describe"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
@@ -18,6 +21,7 @@ import (
 
 func init() {
 	K8s.Members["can_i"] = doc.Builtin("k8s.can_i", canIDoc, canI)
+	K8s.Members["can_i_list"] = doc.Builtin("k8s.can_i_list", canIListDoc, canIList)
 	K8s.Members["whoami"] = doc.Builtin("k8s.whoami", whoamiDoc, whoami)
 }
 
@@ -26,6 +30,7 @@ func init() {
 type authCluster interface {
 	CanI(ctx context.Context, a kube.AccessCheck) (kube.AccessAnswer, error)
 	WhoAmI(ctx context.Context) (authenticationv1.UserInfo, error)
+	AccessRules(ctx context.Context, namespace string) ([]rbacv1.PolicyRule, *string, error)
 }
 
 var _ authCluster = (*kube.Client)(nil)
@@ -88,6 +93,71 @@ func canI(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 		}
 	}
 	return starlark.Bool(ans.Allowed), nil
+}
+
+const canIListDoc = `k8s.can_i_list(namespace=None, context=None)
+
+Returns what the session's user may do in namespace (the session's by
+default), as kubectl auth can-i --list finds it (a SelfSubjectRulesReview,
+its rules broken down and compacted as kubectl does): a list of rules, each
+with resources, api_groups, non_resource_urls, resource_names and verbs
+(lists of str), which the REPL and print show as kubectl's table:
+  Resources   Non-Resource URLs   Resource Names   Verbs
+  pods        []                  []               [get list watch]
+When the server cannot tell everything it warns, as kubectl does, "the list
+may be incomplete: ...". It changes nothing. context asks as the user of
+another kubeconfig context.`
+
+func canIList(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var ns, kctx string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "namespace?", starconv.OrNone(&ns), "context?", starconv.OrNone(&kctx)); err != nil {
+		return nil, err
+	}
+	ac, _, err := clusterAs[authCluster](thread, b, kctx, "this cluster cannot review access")
+	if err != nil {
+		return nil, err
+	}
+	rules, incomplete, err := ac.AccessRules(sys.Context(thread), ns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	if incomplete != nil {
+		warn(thread, "the list may be incomplete: "+*incomplete)
+	}
+	elems := make([]starlark.Value, len(rules))
+	for i, r := range rules {
+		elems[i] = starlarkstruct.FromStringDict(starlark.String("k8s.rule"), starlark.StringDict{
+			"resources":         starconv.ToStarlark(stringsAny(r.Resources)),
+			"api_groups":        starconv.ToStarlark(stringsAny(r.APIGroups)),
+			"non_resource_urls": starconv.ToStarlark(stringsAny(r.NonResourceURLs)),
+			"resource_names":    starconv.ToStarlark(stringsAny(r.ResourceNames)),
+			"verbs":             starconv.ToStarlark(stringsAny(r.Verbs)),
+		})
+	}
+	list := starlark.NewList(elems)
+	list.Freeze()
+	return &accessRules{List: list, rules: rules}, nil
+}
+
+// accessRules is k8s.can_i_list's value: a list of rules that shows as
+// kubectl auth can-i --list's table.
+type accessRules struct {
+	*starlark.List
+	rules []rbacv1.PolicyRule
+}
+
+func (a *accessRules) Type() string { return "k8s.rules" }
+
+// String is kubectl auth can-i --list's table, without its last line break.
+func (a *accessRules) String() string {
+	var sb strings.Builder
+	w := printers.GetNewTabWriter(&sb)
+	fmt.Fprintf(w, "%s\n", strings.Join([]string{"Resources", "Non-Resource URLs", "Resource Names", "Verbs"}, "\t"))
+	for _, r := range a.rules {
+		fmt.Fprintf(w, "%s\t%v\t%v\t%v\n", describe.CombineResourceGroup(r.Resources, r.APIGroups), r.NonResourceURLs, r.ResourceNames, r.Verbs)
+	}
+	w.Flush()
+	return strings.TrimSuffix(sb.String(), "\n")
 }
 
 const whoamiDoc = `k8s.whoami(context=None)

@@ -17,7 +17,8 @@ import (
 // yes or no and exit status) as the admin (context sandbox) and as the
 // read-only sandbox-viewer, allowed and denied: resources by short name and
 // group, a subresource, a name, "*", a non-resource URL, a resource the
-// server lacks; and k8s.whoami with kubectl auth whoami for both users. The
+// server lacks; k8s.can_i_list with kubectl auth can-i --list in the test's namespace, and
+// k8s.whoami with kubectl auth whoami, for both users. The
 // viewer's reviews are made in a --read-only session.
 func TestCanILikeKubectlE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
@@ -60,6 +61,16 @@ func TestCanILikeKubectlE2E(t *testing.T) {
 				}
 			})
 		}
+		t.Run(ctx+" can-i --list", func(t *testing.T) {
+			want, wantErr, _ := kubectl.Run("", "--context", ctx, "auth", "can-i", "--list")
+			var warned strings.Builder
+			if got := runStarReadOnly(t, c, "k8s.can_i_list()", &warned).String() + "\n"; got != want {
+				t.Errorf("k8s.can_i_list():\n%s\nkubectl auth can-i --list:\n%s", got, want)
+			}
+			if strings.TrimSpace(warned.String()) != strings.TrimSpace(wantErr) {
+				t.Errorf("k8s.can_i_list() warned %q; kubectl %q", warned.String(), wantErr)
+			}
+		})
 		t.Run(ctx+" whoami", func(t *testing.T) {
 			want, _, _ := kubectl.Run("", "--context", ctx, "auth", "whoami")
 			var warned strings.Builder
@@ -73,6 +84,10 @@ w = k8s.whoami()
 assert.eq(w.username, "viewer")
 assert.true("system:authenticated" in w.groups)
 assert.eq(w.extra, {})
+rules = k8s.can_i_list()
+assert.eq(type(rules), "k8s.rules")
+pods = [r for r in rules if "pods" in r.resources]
+assert.true(len(pods) > 0 and "list" in pods[0].verbs and "delete" not in pods[0].verbs)
 assert.fails(lambda: k8s.can_i("get", ""), 'k8s.can_i: give a verb and a kind, got "get" and ""')
 assert.fails(lambda: k8s.can_i("get", "/logs", "x"), 'takes no name or subresource')
 `)

@@ -3,14 +3,17 @@ package kube
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	authenticationclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	rbacutil "k8s.io/kubectl/pkg/util/rbac"
 )
 
 // AccessCheck is what CanI asks, as kubectl auth can-i takes it.
@@ -117,4 +120,47 @@ func (c *Client) WhoAmI(ctx context.Context) (authenticationv1.UserInfo, error) 
 		return authenticationv1.UserInfo{}, apiError(err, "")
 	}
 	return resp.Status.UserInfo, nil
+}
+
+// AccessRules is what this client's user may do in a namespace ("" for
+// the context's), as kubectl auth can-i --list finds it: the rules of a
+// SelfSubjectRulesReview broken down, compacted and sorted by kubectl's
+// rbac helpers. incomplete is the server's evaluation error when it could
+// not tell everything (kubectl warns "the list may be incomplete: ...").
+func (c *Client) AccessRules(ctx context.Context, namespace string) (rules []rbacv1.PolicyRule, incomplete *string, err error) {
+	if err := c.init(); err != nil {
+		return nil, nil, err
+	}
+	if namespace == "" {
+		namespace = c.namespace
+	}
+	client, err := authorizationclient.NewForConfig(c.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := client.SelfSubjectRulesReviews().Create(ctx, &authorizationv1.SelfSubjectRulesReview{
+		Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: namespace},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, nil, apiError(err, "")
+	}
+	st := resp.Status
+	var broken []rbacv1.PolicyRule
+	for _, r := range st.ResourceRules {
+		broken = append(broken, rbacutil.BreakdownRule(rbacv1.PolicyRule{
+			Verbs: r.Verbs, APIGroups: r.APIGroups, Resources: r.Resources, ResourceNames: r.ResourceNames,
+		})...)
+	}
+	for _, r := range st.NonResourceRules {
+		broken = append(broken, rbacutil.BreakdownRule(rbacv1.PolicyRule{Verbs: r.Verbs, NonResourceURLs: r.NonResourceURLs})...)
+	}
+	rules, err = rbacutil.CompactRules(broken)
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Stable(rbacutil.SortableRuleSlice(rules))
+	if st.Incomplete {
+		incomplete = &st.EvaluationError
+	}
+	return rules, incomplete, nil
 }
