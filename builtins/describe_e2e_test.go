@@ -9,6 +9,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/kube/kubetest"
 	"github.com/k8sh/k8sh/lib/sys"
 )
@@ -135,5 +136,26 @@ assert.eq(type(k8s.describe("svc", "d19-web")), "string")
 	// kubectl's words for the same errors.
 	if _, errOut, code := kubectl.Run("", "describe", "pod", "d19-nope"); code != 1 || errOut != "Error from server (NotFound): pods \"d19-nope\" not found\n" {
 		t.Errorf("kubectl describe of a missing pod: exit %d, %q", code, errOut)
+	}
+}
+
+// BenchmarkDescribePodE2E is k8s.describe of one pod, in one process (the
+// client, its discovery and describers warm after the first).
+func BenchmarkDescribePodE2E(b *testing.B) {
+	env := kubetest.Sandbox(b)
+	kubectl := env.Kubectl(b)
+	kubectl.Must(b, "apiVersion: v1\nkind: Pod\nmetadata: {name: d19-bench}\nspec: {containers: [{name: c, image: nginx}]}\n", "apply", "-f", "-")
+	flags := kube.NewConfigFlags()
+	kc, ns, dir := env.Kubeconfig, env.Namespace, b.TempDir()
+	flags.KubeConfig, flags.Namespace, flags.CacheDir = &kc, &ns, &dir
+	c := kube.NewClient(flags)
+	if _, err := describeText(c, `k8s.describe("pod", "d19-bench")`); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := describeText(c, `k8s.describe("pod", "d19-bench")`); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
