@@ -23,7 +23,12 @@ require (
 	k8s.io/kubectl v0.37.2
 )
 
-require golang.org/x/tools v0.47.0 // indirect
+require (
+	github.com/gorilla/websocket v1.5.4-0.20250319132907-e064f32e3674 // indirect
+	github.com/moby/spdystream v0.5.1 // indirect
+	golang.org/x/tools v0.47.0 // indirect
+	k8s.io/streaming v0.37.2 // indirect
+)
 
 require (
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
