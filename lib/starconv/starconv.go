@@ -31,6 +31,10 @@ type Mapper interface {
 // is 10000), and shallow enough for the Go stack.
 const MaxDepth = 1000
 
+// MaxLazyLen bounds a range converted to a list (a list or tuple is
+// already in memory; a range is not).
+const MaxLazyLen = 1 << 20
+
 // FromStarlark converts a Starlark value into plain JSON-like Go data, the
 // form the API takes: dicts and Mappers become maps (string keys only),
 // lists and tuples slices, ints int64, bytes the base64 text that the API's
@@ -175,6 +179,10 @@ func (c *converter) from(v starlark.Value) (any, error) {
 		}
 		return out, nil
 	case starlark.Indexable:
+		// A range is lazy: range(8888888888888) is small until made a list.
+		if n := v.Len(); n > MaxLazyLen && v.Type() == "range" {
+			return nil, &convError{msg: fmt.Sprintf("the range%%s has %d elements: more than %d, too many to send", n, MaxLazyLen)}
+		}
 		if err := c.enter(v); err != nil {
 			return nil, err
 		}
