@@ -68,7 +68,7 @@ type NewOptions struct {
 	FromEnvFile []string
 	AppendHash  bool
 
-	Cert, Key                                                  string
+	Cert, Key                                                 string
 	DockerServer, DockerUsername, DockerPassword, DockerEmail string
 
 	Schedule string
