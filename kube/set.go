@@ -85,7 +85,7 @@ func (f PodSpecChange) Mutate(obj *unstructured.Unstructured) (Change, error) {
 		return Change{}, err
 	}
 	if string(patch) == "{}" {
-		return Change{Verb: verb}, nil // kubectl sends nothing, says nothing
+		return Change{}, nil // kubectl sends nothing, says nothing
 	}
 	return Change{Patch: patch, Type: types.StrategicMergePatchType, Verb: verb}, nil
 }
