@@ -354,3 +354,42 @@ func TestExposeLikeKubectlE2E(t *testing.T) {
 		t.Error("dry_run=True created the service")
 	}
 }
+
+// TestOperateSafetyE2E: k8s.label, k8s.annotate, k8s.set_* and k8s.expose go
+// through the safety policy: refused in a read-only session (nothing
+// changes), server dry runs with --dry-run (announced so, nothing changes).
+func TestOperateSafetyE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	createDeploys(t, env, env.Namespace, "web")
+	c := e2eClient(t, env, "sandbox")
+	calls := `[
+    lambda: k8s.label("deploy/web", {"x": "1"}),
+    lambda: k8s.annotate("deploy", {"x": "1"}, selector="app=web"),
+    lambda: k8s.set_image("deploy/web", "nginx:2"),
+    lambda: k8s.set_env(["deploy/web"], {"X": "1"}),
+    lambda: k8s.set_resources("deploy/web", limits={"cpu": "1"}),
+    lambda: k8s.expose("deploy/web", 80),
+]`
+	runSession(t, &Session{Cluster: c, ReadOnly: true}, `
+for f, what in zip(`+calls+`, ["label deploy/web", "annotate every deploy matching app=web", "set the image of deploy/web",
+        "set the env of deploy/web", "set the resources of deploy/web", "expose deploy/web"]):
+    assert.fails(f, 'context "sandbox" is read-only \\(--read-only\\): refusing to ' + what)
+`, nil)
+	_, announced := runSession(t, &Session{Cluster: c, DryRun: true}, `
+for f in `+calls+`:
+    f()
+`, nil)
+	want := "deployment.apps/web labeled (server dry run)\ndeployment.apps/web annotated (server dry run)\n" +
+		"deployment.apps/web image updated (server dry run)\ndeployment.apps/web env updated (server dry run)\n" +
+		"deployment.apps/web resource requirements updated (server dry run)\nservice/web exposed (server dry run)\n"
+	if announced != want {
+		t.Errorf("announced:\n%s\nwant:\n%s", announced, want)
+	}
+	runStar(t, c, `
+d = k8s.get("deploy", "web")
+assert.eq("x" in d.metadata.labels, False)
+assert.eq(d.metadata.get("annotations", {}).get("x"), None)
+assert.eq(d.spec.template.spec.containers[0].image, "nginx")
+assert.eq(k8s.get("svc", "web", default=None), None)
+`)
+}
