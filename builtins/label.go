@@ -155,9 +155,10 @@ func (t *targets) modify(ch *change, parallel int, fn kube.Mutation) (starlark.V
 	}
 	objs := make([]*unstructured.Unstructured, len(res))
 	verbs := make([]string, len(res))
+	notes := make([][]string, len(res))
 	vals := make([]starlark.Value, len(res))
 	for i, r := range res {
-		objs[i], verbs[i], vals[i] = r.Object, r.Verb, starlark.None
+		objs[i], verbs[i], notes[i], vals[i] = r.Object, r.Verb, r.Notes, starlark.None
 		if r.Object != nil {
 			vals[i] = NewObject(r.Object.Object)
 		}
@@ -166,7 +167,7 @@ func (t *targets) modify(ch *change, parallel int, fn kube.Mutation) (starlark.V
 	if t.single && len(vals) == 1 {
 		v = vals[0]
 	}
-	ch.doneEach(v, objs, verbs)
+	ch.doneNotes(v, objs, verbs, notes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ch.b.Name(), err)
 	}

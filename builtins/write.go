@@ -95,6 +95,12 @@ func (ch *change) done(verb string, result starlark.Value, objs ...*unstructured
 // doneEach is done with a verb for each object (verbs[i] of objs[i]):
 // "labeled", "not labeled". A nil object or an empty verb says nothing.
 func (ch *change) doneEach(result starlark.Value, objs []*unstructured.Unstructured, verbs []string) {
+	ch.doneNotes(result, objs, verbs, nil)
+}
+
+// doneNotes is doneEach with lines said before each object's (notes[i]
+// before objs[i]'s), as kubectl prints `label "x" not found.`.
+func (ch *change) doneNotes(result starlark.Value, objs []*unstructured.Unstructured, verbs []string, notes [][]string) {
 	dry := ""
 	if ch.dryRun {
 		dry = " (server dry run)"
@@ -103,6 +109,9 @@ func (ch *change) doneEach(result starlark.Value, objs []*unstructured.Unstructu
 	for i, o := range objs {
 		if o == nil || verbs[i] == "" {
 			continue
+		}
+		if i < len(notes) {
+			lines = append(lines, notes[i]...)
 		}
 		if verbs[i] == "deleted" {
 			lines = append(lines, deletedLine(o, dry))

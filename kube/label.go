@@ -94,6 +94,14 @@ func (m MetadataChange) Mutate(obj *unstructured.Unstructured) (Change, error) {
 			return Change{}, fmt.Errorf("%s", strings.Join(taken, ", "))
 		}
 	}
+	var notes []string
+	if !m.Annotations {
+		for _, k := range m.Remove {
+			if _, ok := cur[k]; !ok {
+				notes = append(notes, fmt.Sprintf("label %q not found.", k))
+			}
+		}
+	}
 	if m.ResourceVersion != "" {
 		obj.SetResourceVersion("") // so that the patch holds it
 	}
@@ -136,7 +144,7 @@ func (m MetadataChange) Mutate(obj *unstructured.Unstructured) (Change, error) {
 		case removed > 0:
 			verb = "unlabeled"
 		default:
-			return Change{Verb: "not labeled"}, nil // kubectl sends nothing
+			return Change{Verb: "not labeled", Notes: notes}, nil // kubectl sends nothing
 		}
 	}
 	after, err := json.Marshal(obj.Object)
@@ -148,7 +156,7 @@ func (m MetadataChange) Mutate(obj *unstructured.Unstructured) (Change, error) {
 		return Change{}, err
 	}
 	if string(patch) == "{}" {
-		return Change{Verb: verb}, nil
+		return Change{Verb: verb, Notes: notes}, nil
 	}
-	return Change{Patch: patch, Type: types.MergePatchType, Verb: verb}, nil
+	return Change{Patch: patch, Type: types.MergePatchType, Verb: verb, Notes: notes}, nil
 }

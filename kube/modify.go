@@ -39,6 +39,9 @@ type Change struct {
 	Patch []byte
 	Type  types.PatchType
 	Verb  string
+	// Notes are what kubectl prints before the verb's line (`label "x"
+	// not found.`).
+	Notes []string
 }
 
 // Mutation decides the change of one object, given as it is on the
@@ -52,8 +55,9 @@ type Outcome struct {
 	// the patch, or the object as read when nothing was sent. nil when the
 	// change of this object failed.
 	Object *unstructured.Unstructured
-	// Verb is the Change's.
-	Verb string
+	// Verb and Notes are the Change's.
+	Verb  string
+	Notes []string
 }
 
 // modifyItem is one object of a bulk change: read already (obj, from a
@@ -137,7 +141,7 @@ func (c *Client) Modify(ctx context.Context, sels []Selection, opts ModifyOption
 			return err
 		}
 		if ch.Patch == nil {
-			out[i] = Outcome{Object: obj, Verb: ch.Verb}
+			out[i] = Outcome{Object: obj, Verb: ch.Verb, Notes: ch.Notes}
 			return nil
 		}
 		u, err := c.writeClient(it.r, it.ns).Patch(ctx, it.name, ch.Type, ch.Patch, metav1.PatchOptions{
@@ -146,7 +150,7 @@ func (c *Client) Modify(ctx context.Context, sels []Selection, opts ModifyOption
 		if err != nil {
 			return writeError(err, it.ns)
 		}
-		out[i] = Outcome{Object: u, Verb: ch.Verb}
+		out[i] = Outcome{Object: u, Verb: ch.Verb, Notes: ch.Notes}
 		return nil
 	})
 	return out, bulkError(names, errs)
