@@ -130,6 +130,12 @@ assert.true(r.error.startswith("k8s.set_image: 1 of 200 objects failed: deployme
 images = {d.metadata.name: d.spec.template.spec.containers[0].image for d in k8s.list("deploy", selector="app=bulk")}
 assert.eq([n for n in names if images[n] != "nginx:2"], ["bulk-100"])
 
+# objects as read, and cluster-scoped ones
+l = k8s.annotate(k8s.list("deploy", selector="app=bulk")[:3] + [k8s.get("namespace", "NS")], {"read": "yes"})
+assert.eq([o.metadata.name for o in l], ["bulk-000", "bulk-001", "bulk-002", "NS"])
+assert.eq(k8s.get("ns", "NS").metadata.annotations.read, "yes")
+assert.eq(k8s.label("ns/NS", {"seen": "yes"}).metadata.labels.seen, "yes")
+
 # every namespace: in namespace order, then name order
 l = k8s.label("deploy", {"other": "seen"}, selector="app=bulk,i in (0,1)", all_namespaces=True)
 assert.eq(sorted([d.metadata.namespace for d in l]) == [d.metadata.namespace for d in l], True)
@@ -144,6 +150,8 @@ assert.eq(sorted([(d.metadata.namespace, d.metadata.name) for d in l]), sorted([
 			}
 		}
 	}
+	want = append(want, "deployment.apps/bulk-000 annotated", "deployment.apps/bulk-001 annotated",
+		"deployment.apps/bulk-002 annotated", "namespace/"+env.Namespace+" annotated", "namespace/"+env.Namespace+" labeled")
 	for range 2 { // two namespaces, each in name order; as kubectl -A, no namespace
 		want = append(want, "deployment.apps/bulk-000 labeled", "deployment.apps/bulk-001 labeled")
 	}

@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -197,10 +198,9 @@ func SetEnv(names []string, values []*string, container string, overwrite bool) 
 		for _, c := range cs {
 			if !overwrite {
 				for _, e := range env {
-					for _, old := range c.Env {
-						if old.Name == e.Name && (old.Value != e.Value || old.ValueFrom != nil) {
-							return "", fmt.Errorf("'%s' already has a value (%s), and --overwrite is false", e.Name, old.Value)
-						}
+					i := slices.IndexFunc(c.Env, func(old corev1.EnvVar) bool { return old.Name == e.Name })
+					if i >= 0 && c.Env[i].Value != e.Value {
+						return "", fmt.Errorf("'%s' already has a value (%s), and --overwrite is false", e.Name, c.Env[i].Value)
 					}
 				}
 			}
