@@ -291,6 +291,13 @@ func generatorKind(kind string, kwargs []starlark.Tuple) (string, error) {
 		sort.Strings(kinds)
 		return "", fmt.Errorf("unknown kind %q (want one of %s)", kind, strings.Join(kinds, ", "))
 	}
+	if strings.HasPrefix(g, "service ") && strings.Contains(k, " ") {
+		for _, kv := range kwargs {
+			if string(kv[0].(starlark.String)) == "type" {
+				return "", fmt.Errorf("%q names the service type: give it once (\"service\", type=... or %q alone)", kind, kind)
+			}
+		}
+	}
 	if strings.HasPrefix(g, "service ") && !strings.Contains(k, " ") {
 		for _, kv := range kwargs {
 			if string(kv[0].(starlark.String)) == "type" {
