@@ -321,8 +321,7 @@ func writeFileBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	default:
 		return nil, fmt.Errorf("%s: for parameter data: got %s, want str or bytes", b.Name(), data.Type())
 	}
-	p = trimSlash(p)
-	if p == "" || p == "/" || path.Base(p) == "." || path.Base(p) == ".." {
+	if p == "" || strings.HasSuffix(p, "/") || path.Base(p) == "." || path.Base(p) == ".." {
 		return nil, fmt.Errorf("%s: %q is not a file's path", b.Name(), p)
 	}
 	if mode < 0 || mode > 0o777 {

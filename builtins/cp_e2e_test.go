@@ -44,7 +44,7 @@ pods(["cp1"])
 # into the pod: the same as kubectl cp's
 k8s.cp("TOP/d", "cp1:in-k8sh")
 r = kubectl("cp", "TOP/d", "cp1:in-kubectl")
-assert.eq(r.code, 0, r.stderr)
+assert.true(r.code == 0, r.stderr)
 l = listing("cp1", "in-k8sh")
 assert.eq(l, listing("cp1", "in-kubectl"))
 assert.true("./run.sh 755 regular file" in l, l)
@@ -69,7 +69,7 @@ assert.eq(k8s.read_file("cp1", "one-k8sh.txt"), "one\n")
 # out of the pod
 k8s.cp("cp1:in-k8sh", "TOP/out-k8sh")
 r = kubectl("cp", "cp1:in-k8sh", "TOP/out-kubectl")
-assert.eq(r.code, 0, r.stderr)
+assert.true(r.code == 0, r.stderr)
 assert.true("skipping symlink" in r.stderr, r.stderr)
 k8s.cp("NS/cp1:one-k8sh.txt", "TOP/one-back.txt")
 
@@ -176,7 +176,7 @@ k8s.write_file("sf1", "made", "x")
 	if stderr != want {
 		t.Errorf("dry run said %q, want %q", stderr, want)
 	}
-	execStar(t, env, func(s *Session) { s.Sys.Sandbox = true }, strings.ReplaceAll(`
+	execStar(t, env, func(s *Session) { s.Sys.Sandbox, s.File.Sandbox = true, true }, strings.ReplaceAll(`
 assert.fails(lambda: k8s.cp("sf1:there", "TOP/x"), "k8s.cp: writing files is not allowed with --sandbox")
 assert.fails(lambda: k8s.read_file("sf1", "there"), r"running commands in pods is not allowed with --sandbox \(add --allow-exec to allow it\)")
 `, "TOP", top))
