@@ -5,10 +5,12 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 
 	"github.com/k8sh/k8sh/kube/kubetest"
 	"github.com/k8sh/k8sh/tools/netproxy"
@@ -158,5 +160,40 @@ func TestExecCommandTTYE2E(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
 		t.Fatalf("k8sh exec -it ended with %v, want exit status 5", err)
+	}
+}
+
+// TestShellSIGTERMRestoresE2E: k8sh ended by SIGTERM while a shell holds the
+// terminal raw leaves it as it was before the shell (echo and line editing
+// on), then dies of the signal as it would have.
+func TestShellSIGTERMRestoresE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	ns := kubetest.PrefixNamespace(t, env, "p18-")
+	pod := kubetest.CreateWeb(t, env, ns)
+	tm := startREPL(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "NO_COLOR=1"}, "--kubeconfig", env.Kubeconfig, "-n", ns)
+	at := tm.expect(0, "k8sh sandbox:"+ns+"> ")
+	tm.send("k8s.shell('" + pod + "')\r")
+	at = tm.expect(at, ": sh\n")
+	tm.send("PS1='remote> '\r")
+	tm.expect(at, "remote> ")
+	raw, err := unix.IoctlGetTermios(int(tm.f.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 {
+		t.Fatalf("the terminal is not raw during the shell: lflag %#x", raw.Lflag)
+	}
+	tm.cmd.Process.Signal(syscall.SIGTERM)
+	err = tm.cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+		t.Errorf("k8sh ended with %v, want killed by SIGTERM", err)
+	}
+	cooked, err := unix.IoctlGetTermios(int(tm.f.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint32(unix.ICANON | unix.ECHO | unix.ISIG); cooked.Lflag&want != want {
+		t.Errorf("after SIGTERM the terminal is left raw: lflag %#x", cooked.Lflag)
 	}
 }
