@@ -4,6 +4,7 @@
 //	k8sh script.star [args]   run a script; sys.argv is [script.star, args...]
 //	k8sh -c CODE [args]       run CODE
 //	k8sh - [args]             run the program read from standard input
+//	k8sh exec POD -- CMD...   kubectl exec (-i, -t, -c CONTAINER)
 //
 // Kubeconfig flags are kubectl's: --kubeconfig, --context, -n/--namespace, ...
 package main
