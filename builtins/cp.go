@@ -235,11 +235,13 @@ func copyFromPod(pf *podFiles, p string, root *os.Root, name string, warn io.Wri
 // p when p is a directory there (`test -d`), else as p; the archive is
 // unpacked by `tar -xmf - -C DIR` in the pod.
 func copyToPod(pf *podFiles, root *os.Root, name, p string) error {
+	// As kubectl: whatever keeps `test -d` from saying yes (no test in
+	// the image among them) means not a directory.
 	code, _, err := pf.run([]string{"test", "-d", p}, nil, nil)
-	if err != nil {
+	if err != nil && pf.ctx.Err() != nil {
 		return err
 	}
-	if code == 0 {
+	if err == nil && code == 0 {
 		p = path.Join(p, path.Base(name))
 	}
 	pr, w := io.Pipe()

@@ -180,9 +180,10 @@ k8s.write_file("sf1", "made", "x")
 assert.fails(lambda: k8s.cp("sf1:there", "TOP/x"), "k8s.cp: writing files is not allowed with --sandbox")
 assert.fails(lambda: k8s.read_file("sf1", "there"), r"running commands in pods is not allowed with --sandbox \(add --allow-exec to allow it\)")
 `, "TOP", top))
-	execStar(t, env, func(s *Session) { s.Sys.Sandbox, s.Sys.AllowExec = true, true }, `
+	execStar(t, env, func(s *Session) { s.Sys.Sandbox, s.Sys.AllowExec, s.File.Sandbox = true, true, true }, `
 assert.eq(k8s.exec("sf1", "test -e made", check=False).code, 1)  # the refused ones made nothing
 assert.eq(k8s.read_file("sf1", "there"), "x")
+assert.fails(lambda: k8s.cp("/etc/hostname", "sf1:x"), 'k8s.cp: "/etc/hostname" is outside the script\'s directory')
 `)
 	if b, err := os.ReadFile(filepath.Join(top, "there")); string(b) != "x" || err != nil {
 		t.Errorf("copied out under --read-only: %q, %v", b, err)

@@ -99,6 +99,11 @@ func onTerminal(ctx context.Context, term Terminal, ec execCluster, t *execTarge
 		o.Stdin, o.Stdout, o.Size = in, out, size
 		var err error
 		code, err = ec.Exec(ctx, t.pod, o)
+		if err != nil {
+			// The error is then printed from the start of a line, not
+			// after the remote prompt.
+			io.WriteString(out, "\r\n")
+		}
 		return err
 	})
 	return code, err
