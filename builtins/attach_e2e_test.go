@@ -1,8 +1,18 @@
 package builtins
 
 import (
+	"errors"
+	"io"
 	"testing"
 )
+
+// noTerminal is a Terminal that must not be used: the calls that reach it
+// are refused or dry runs.
+type noTerminal struct{}
+
+func (noTerminal) Raw(func(io.Reader, io.Writer, func() (uint16, uint16, bool)) error) error {
+	return errors.New("the terminal was used")
+}
 
 // TestAttachSafetyE2E: k8s.attach reads without being a change, but with
 // stdin it is one (refused under --read-only, said and not done under
@@ -33,4 +43,18 @@ assert.eq(k8s.attach("at1", stdin="x", timeout="1s"), None)
 	execStar(t, env, func(s *Session) { s.Sys.Sandbox = true }, `
 assert.fails(lambda: k8s.attach("at1", timeout="1s"), r"k8s.attach: running commands in pods is not allowed with --sandbox \(add --allow-exec to allow it\)")
 `)
+
+	// k8s.shell: the same policy as k8s.exec.
+	execStar(t, env, func(s *Session) { s.ReadOnly, s.Terminal = true, noTerminal{} }, `
+assert.fails(lambda: k8s.shell("at1"), r'k8s.shell: context "sandbox" is read-only \(--read-only\): refusing to exec in pod/at1')
+`)
+	execStar(t, env, func(s *Session) { s.Sys.Sandbox, s.Terminal = true, noTerminal{} }, `
+assert.fails(lambda: k8s.shell("at1"), r"k8s.shell: running commands in pods is not allowed with --sandbox")
+`)
+	stderr = execStar(t, env, func(s *Session) { s.DryRun, s.Terminal = true, noTerminal{} }, `
+assert.eq(k8s.shell("at1", "bash -l"), 0)
+`)
+	if want := "exec in sandbox/" + env.Namespace + " pod/at1: bash -l (dry run: not run)\n"; stderr != want {
+		t.Errorf("dry run said %q, want %q", stderr, want)
+	}
 }
