@@ -77,12 +77,19 @@ func TestAttachE2E(t *testing.T) {
 		}
 		appendLog(mark)
 	}
-	time.Sleep(500 * time.Millisecond) // the last marks delivered
-	kAt, gAt := len(kout.String()), len(gout.String())
-	appendLog("line one", "line two with  spaces", "", "last")
+	// Both follow the file from here on: what each prints after the begin
+	// line (the marks still in flight come before it) must be the same.
+	begin := fmt.Sprintf("begin %d", time.Now().UnixNano())
+	appendLog(begin, "line one", "line two with  spaces", "", "last")
 	want := "line one\nline two with  spaces\n\nlast\n"
+	after := func(out string) string {
+		if i := strings.Index(out, begin+"\n"); i >= 0 {
+			return out[i+len(begin)+1:]
+		}
+		return ""
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		ks, gs := kout.String()[kAt:], gout.String()[gAt:]
+		ks, gs := after(kout.String()), after(gout.String())
 		if ks == want && gs == want {
 			break
 		}
