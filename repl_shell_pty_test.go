@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -182,6 +184,22 @@ func TestShellSIGTERMRestoresE2E(t *testing.T) {
 	}
 	if raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 {
 		t.Fatalf("the terminal is not raw during the shell: lflag %#x", raw.Lflag)
+	}
+	// k8sh's stdout (the same open terminal as its stdin) stays blocking
+	// while the shell reads the keys: a write to a full terminal waits
+	// rather than fail with EAGAIN.
+	info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/1", tm.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags int
+	for _, l := range strings.Split(string(info), "\n") {
+		if v, ok := strings.CutPrefix(l, "flags:"); ok {
+			fmt.Sscanf(strings.TrimSpace(v), "%o", &flags)
+		}
+	}
+	if flags&syscall.O_NONBLOCK != 0 || flags&syscall.O_RDWR == 0 {
+		t.Errorf("k8sh's stdout during a shell: flags %#o, want O_RDWR without O_NONBLOCK", flags)
 	}
 	tm.cmd.Process.Signal(syscall.SIGTERM)
 	err = tm.cmd.Wait()

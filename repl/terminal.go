@@ -2,6 +2,7 @@ package repl
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -95,30 +96,26 @@ func (t *Terminal) Raw(fn func(in io.Reader, out io.Writer, size func() (width, 
 	return fn(in, t.Out, size)
 }
 
-// stopReader reads a terminal through a non-blocking duplicate of its
-// descriptor, so that stop ends a Read in progress: a goroutine left
-// reading the terminal would take the next keys typed at the prompt.
+// stopReader reads a terminal through a file description of its own,
+// opened anew and non-blocking, so that stop ends a Read in progress: a
+// goroutine left reading the terminal would take the next keys typed at
+// the prompt. The description is not the one k8sh's standard input and
+// output share (a shell opens the terminal once for all three), which
+// stays blocking: writes to the screen never meet EAGAIN.
 type stopReader struct {
-	fd      int // the terminal's own descriptor, made blocking again by stop
 	f       *os.File
 	once    sync.Once
 	stopped chan struct{}
 }
 
 func newStopReader(fd int) (*stopReader, error) {
-	dup, err := syscall.Dup(fd)
+	// Opening the terminal's device makes a pollable File (the runtime
+	// sets it non-blocking), whose Read a deadline interrupts.
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY|syscall.O_NOCTTY, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening the terminal to read it: %w", err)
 	}
-	// The duplicate shares the open file description, and so its
-	// O_NONBLOCK, with fd: stop clears it again.
-	if err := syscall.SetNonblock(dup, true); err != nil {
-		syscall.Close(dup)
-		return nil, err
-	}
-	// A non-blocking descriptor gives a File that the runtime's poller
-	// reads, whose Read a deadline interrupts.
-	return &stopReader{fd: fd, f: os.NewFile(uintptr(dup), "terminal"), stopped: make(chan struct{})}, nil
+	return &stopReader{f: f, stopped: make(chan struct{})}, nil
 }
 
 func (r *stopReader) Read(p []byte) (int, error) {
@@ -143,6 +140,5 @@ func (r *stopReader) stop() {
 		close(r.stopped)
 		r.f.SetReadDeadline(time.Now()) //nolint:errcheck
 		r.f.Close()
-		syscall.SetNonblock(r.fd, false) //nolint:errcheck
 	})
 }
