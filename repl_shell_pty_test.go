@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -214,4 +215,37 @@ func TestShellSIGTERMRestoresE2E(t *testing.T) {
 	if want := uint32(unix.ICANON | unix.ECHO | unix.ISIG); cooked.Lflag&want != want {
 		t.Errorf("after SIGTERM the terminal is left raw: lflag %#x", cooked.Lflag)
 	}
+}
+
+// TestREPLAttachTTYE2E: k8s.attach(tty=True) in the REPL shows the attached
+// process's output on the terminal (kwok's attach: what is appended to the
+// sandbox's attach.log) and gives the terminal back when timeout= ends it.
+// kwok's attach drops what is typed, so the keys' way is not checked here
+// (it is k8s.shell's, checked above).
+func TestREPLAttachTTYE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	ns := kubetest.PrefixNamespace(t, env, "p18-")
+	pod := kubetest.CreateWeb(t, env, ns)
+	tm := startREPL(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "NO_COLOR=1"}, "--kubeconfig", env.Kubeconfig, "-n", ns)
+	prompt := "k8sh sandbox:" + ns + "> "
+	at := tm.expect(0, prompt)
+	tm.send("k8s.attach('" + pod + "', tty=True, timeout='8s')\r")
+	at = tm.expect(at, "attach with a terminal in sandbox/"+ns+" pod/"+pod+"\n")
+	mark := fmt.Sprintf("attached-tty-%d", time.Now().UnixNano())
+	attachLog := filepath.Join(filepath.Dir(env.Kubeconfig), "attach.log")
+	for deadline := time.Now().Add(6 * time.Second); !strings.Contains(tm.screen()[at:], mark); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the attach never showed %q: %s", mark, tm.screen()[at:])
+		}
+		f, err := os.OpenFile(attachLog, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "%s stdout F %s\n", time.Now().UTC().Format(time.RFC3339Nano), mark)
+		f.Close()
+	}
+	at = tm.expect(at, prompt)
+	tm.send("3 * 3\r")
+	at = tm.expect(at, "9\n")
+	tm.expect(at, prompt)
 }
