@@ -42,7 +42,7 @@ var (
 	}
 	reKindArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*$`)
 	reNameArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']\s*,\s*$`)
-	reLogsArg   = regexp.MustCompile(`k8s\.logs\(\s*$`)
+	reLogsArg   = regexp.MustCompile(`k8s\.(?:logs|exec|shell|attach|read_file|write_file)\(\s*$`)
 	reNSArg     = regexp.MustCompile(`(\bnamespace\s*=|\bctx\.namespace\()\s*$`)
 	reCtxArg    = regexp.MustCompile(`(\bcontext\s*=|\bctx\.use\()\s*$`)
 	reNSValue   = regexp.MustCompile(`\bnamespace\s*=\s*["']([^"']*)["']`)

@@ -96,7 +96,9 @@ func TestComplete(t *testing.T) {
 	c.Complete(`k8s.logs("`)
 	c.Complete(`k8s.get("pods", "`)
 	c.Complete(`k8s.get("cm", "x", namespace="ns1")`)
-	want := [][2]string{{"pods", "kube-system"}, {"pods", ""}, {"pods", ""}}
+	c.Complete(`k8s.shell("`)
+	c.Complete(`k8s.exec(  '`)
+	want := [][2]string{{"pods", "kube-system"}, {"pods", ""}, {"pods", ""}, {"pods", ""}, {"pods", ""}}
 	if diff := cmp.Diff(want, src.namesAsked); diff != "" {
 		t.Errorf("names asked (-want +got):\n%s", diff)
 	}
