@@ -37,6 +37,8 @@ var (
 		"k8s.get": true, "k8s.list": true, "k8s.iter": true, "k8s.exists": true,
 		"k8s.events": true, "k8s.watch": true, "k8s.wait": true, "k8s.delete": true,
 		"k8s.scale": true, "k8s.restart": true, "k8s.patch": true,
+		"k8s.label": true, "k8s.annotate": true, "k8s.set_image": true, "k8s.set_env": true,
+		"k8s.set_resources": true, "k8s.expose": true,
 	}
 	reKindArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*$`)
 	reNameArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']\s*,\s*$`)
