@@ -29,6 +29,7 @@ require (
 require (
 	github.com/fatih/camelcase v1.0.0 // indirect
 	github.com/gorilla/websocket v1.5.4-0.20250319132907-e064f32e3674 // indirect
+	github.com/mitchellh/go-wordwrap v1.0.1 // indirect
 	github.com/moby/spdystream v0.5.1 // indirect
 	golang.org/x/tools v0.47.0 // indirect
 	k8s.io/component-helpers v0.37.2 // indirect

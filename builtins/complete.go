@@ -80,3 +80,34 @@ func (cs *CompletionSource) Contexts() []string {
 }
 
 func (cs *CompletionSource) Params(fn string) []string { return doc.Params(fn) }
+
+// Fields implements repl.FieldSource: the fields the kind's OpenAPI schema
+// allows at path, with their types, from the cached schema (explain.go).
+func (cs *CompletionSource) Fields(apiVersion, kind string, path []string) (names, types []string) {
+	c, _ := cs.client()
+	if c == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), completionWait)
+	defer cancel()
+	var (
+		s   *kube.Schema
+		err error
+	)
+	if apiVersion == "" {
+		s, err = c.KindSchema(ctx, kind, "")
+	} else {
+		s, err = c.SchemaOf(ctx, apiVersion, kind)
+	}
+	if err != nil {
+		return nil, nil
+	}
+	if s = s.Lookup(path); s == nil {
+		return nil, nil
+	}
+	for _, f := range s.Fields() {
+		names = append(names, f)
+		types = append(types, s.Field(f).Type())
+	}
+	return names, types
+}

@@ -1,0 +1,296 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/openapi"
+	"k8s.io/client-go/util/homedir"
+	"k8s.io/kube-openapi/pkg/handler3"
+)
+
+// openAPITTL is how long the server's list of OpenAPI v3 documents, read
+// from the disk cache, is trusted without asking the server: as long as
+// kubectl trusts its discovery cache. It is asked again sooner when the
+// discovery cache was written after it (a rediscovery found a new kind), and
+// when a kind is not in the document the list points to.
+const openAPITTL = 6 * time.Hour
+
+// openAPIStore is the server's OpenAPI v3 documents (/openapi/v3 and one
+// document per group-version), read through a disk cache beside the
+// discovery cache: <cache-dir>/openapi/<host>/. The list (paths.json) maps
+// each group-version to its URL, which carries the hash of the document's
+// content (?hash=...); a document is kept under that hash, so it is never
+// read again from the server until the server's hash changes. A warm
+// process reads both from disk and makes no request; a cold one reads the
+// list and only the documents it needs.
+type openAPIStore struct {
+	c   *Client
+	dir string // "" when there is no cache directory
+
+	mu       sync.Mutex
+	paths    map[string]string // group-version path ("apis/apps/v1") -> server-relative URL
+	fromDisk bool              // paths came from the disk cache, not from the server
+	docs     map[string]map[string]any
+}
+
+// openAPI is this client's store of OpenAPI documents.
+func (c *Client) openAPI() (*openAPIStore, error) {
+	if err := c.init(); err != nil {
+		return nil, err
+	}
+	c.openapiOnce.Do(func() {
+		c.openapi = &openAPIStore{c: c, dir: c.openAPICacheDir(), docs: map[string]map[string]any{}}
+	})
+	return c.openapi, nil
+}
+
+// illegalFileChars is cli-runtime's collapse of a host into a directory
+// name (computeDiscoverCacheDir).
+var illegalFileChars = regexp.MustCompile(`[^(\w/.)]`)
+
+// openAPICacheDir is <cache-dir>/openapi/<host>, beside kubectl's
+// <cache-dir>/discovery/<host>.
+func (c *Client) openAPICacheDir() string {
+	base := ""
+	if c.flags.CacheDir != nil {
+		base = *c.flags.CacheDir
+	}
+	if base == "" {
+		base = os.Getenv("KUBECACHEDIR")
+	}
+	if base == "" {
+		if h := homedir.HomeDir(); h != "" {
+			base = filepath.Join(h, ".kube", "cache")
+		}
+	}
+	if base == "" {
+		return ""
+	}
+	host := strings.Replace(strings.Replace(c.config.Host, "https://", "", 1), "http://", "", 1)
+	return filepath.Join(base, "openapi", illegalFileChars.ReplaceAllString(host, "_"))
+}
+
+// discoveryCacheFile is the discovery cache's list of groups, whose time
+// says when discovery was last read from the server.
+func (s *openAPIStore) discoveryCacheFile() string {
+	return filepath.Join(filepath.Dir(filepath.Dir(s.dir)), "discovery", filepath.Base(s.dir), "servergroups.json")
+}
+
+// list returns the group-version paths and their URLs: from memory, else
+// from the disk cache when fresh, else from the server (refresh forces it).
+func (s *openAPIStore) list(ctx context.Context, refresh bool) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paths != nil && !refresh {
+		return s.paths, nil
+	}
+	if !refresh && s.dir != "" {
+		if p, ok := s.readList(); ok {
+			s.paths, s.fromDisk = p, true
+			return p, nil
+		}
+	}
+	rc, err := s.c.rawClient()
+	if err != nil {
+		return nil, err
+	}
+	body, err := rc.Get().AbsPath("/openapi/v3").SetHeader("Accept", runtime.ContentTypeJSON).Do(ctx).Raw()
+	if err != nil {
+		return nil, apiError(err, "")
+	}
+	var disco handler3.OpenAPIV3Discovery
+	if err := json.Unmarshal(body, &disco); err != nil {
+		return nil, fmt.Errorf("decoding /openapi/v3: %w", err)
+	}
+	// As client-go's openapi client: URLs relative to the client's prefix.
+	prefix := strings.TrimSuffix(rc.Get().AbsPath("/").URL().Path, "/")
+	p := make(map[string]string, len(disco.Paths))
+	for k, v := range disco.Paths {
+		p[k] = strings.TrimPrefix(v.ServerRelativeURL, prefix)
+	}
+	s.paths, s.fromDisk = p, false
+	if s.dir != "" {
+		if b, err := json.Marshal(p); err == nil {
+			writeFileAtomic(filepath.Join(s.dir, "paths.json"), b) // a cache that cannot be written is no error
+		}
+	}
+	return p, nil
+}
+
+// readList reads the cached list when it is younger than openAPITTL and not
+// older than the discovery cache.
+func (s *openAPIStore) readList() (map[string]string, bool) {
+	f := filepath.Join(s.dir, "paths.json")
+	fi, err := os.Stat(f)
+	if err != nil || time.Since(fi.ModTime()) > openAPITTL {
+		return nil, false
+	}
+	if di, err := os.Stat(s.discoveryCacheFile()); err == nil && di.ModTime().After(fi.ModTime()) {
+		return nil, false
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, false
+	}
+	var p map[string]string
+	if err := json.Unmarshal(b, &p); err != nil || len(p) == 0 {
+		return nil, false
+	}
+	return p, true
+}
+
+// stale forgets a list that came from disk, so that the next use asks the
+// server; it reports whether there was one to forget.
+func (s *openAPIStore) stale() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.fromDisk {
+		return false
+	}
+	s.paths, s.fromDisk = nil, false
+	return true
+}
+
+// docFile is where the document at u (a URL with ?hash=) is kept.
+func (s *openAPIStore) docFile(gvPath, u string) string {
+	hash := ""
+	if pu, err := url.Parse(u); err == nil {
+		hash = pu.Query().Get("hash")
+	}
+	if hash == "" || s.dir == "" {
+		return ""
+	}
+	return filepath.Join(s.dir, strings.ReplaceAll(gvPath, "/", "_")+"@"+illegalFileChars.ReplaceAllString(hash, "_")+".json")
+}
+
+// raw returns the JSON document of group-version path gvPath ("api/v1",
+// "apis/apps/v1"): from disk when its hash is cached, else from the server.
+func (s *openAPIStore) raw(ctx context.Context, gvPath string) ([]byte, error) {
+	paths, err := s.list(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := paths[gvPath]
+	if !ok {
+		return nil, errNoGroupVersion
+	}
+	file := s.docFile(gvPath, u)
+	if file != "" {
+		if b, err := os.ReadFile(file); err == nil && json.Valid(b) {
+			return b, nil
+		}
+	}
+	rc, err := s.c.rawClient()
+	if err != nil {
+		return nil, err
+	}
+	loc, err := url.Parse(u)
+	if err != nil {
+		return nil, fmt.Errorf("OpenAPI document URL %q: %w", u, err)
+	}
+	req := rc.Get().AbsPath(loc.Path).SetHeader("Accept", runtime.ContentTypeJSON)
+	for k, vs := range loc.Query() {
+		for _, v := range vs {
+			req.Param(k, v)
+		}
+	}
+	b, err := req.Do(ctx).Raw()
+	if err != nil {
+		return nil, apiError(err, "")
+	}
+	if file != "" {
+		// The documents of this group-version under other hashes are out of date.
+		old, _ := filepath.Glob(filepath.Join(s.dir, strings.ReplaceAll(gvPath, "/", "_")+"@*.json"))
+		for _, o := range old {
+			os.Remove(o)
+		}
+		writeFileAtomic(file, b)
+	}
+	return b, nil
+}
+
+var errNoGroupVersion = fmt.Errorf("no OpenAPI document")
+
+// doc returns the decoded document of gvPath, decoded once per client.
+func (s *openAPIStore) doc(ctx context.Context, gvPath string) (map[string]any, error) {
+	s.mu.Lock()
+	u := s.paths[gvPath]
+	d, ok := s.docs[gvPath+"?"+u]
+	s.mu.Unlock()
+	if ok && u != "" {
+		return d, nil
+	}
+	b, err := s.raw(ctx, gvPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("decoding the OpenAPI document of %s: %w", gvPath, err)
+	}
+	s.mu.Lock()
+	s.docs[gvPath+"?"+s.paths[gvPath]] = d
+	s.mu.Unlock()
+	return d, nil
+}
+
+// client is the store as client-go's openapi.Client, which kubectl's
+// explain reads.
+func (s *openAPIStore) client(ctx context.Context) openapi.Client { return openAPIClient{s, ctx} }
+
+type openAPIClient struct {
+	s   *openAPIStore
+	ctx context.Context
+}
+
+func (c openAPIClient) Paths() (map[string]openapi.GroupVersion, error) {
+	paths, err := c.s.list(c.ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]openapi.GroupVersion, len(paths))
+	for k, u := range paths {
+		out[k] = openAPIGroupVersion{c, k, u}
+	}
+	return out, nil
+}
+
+type openAPIGroupVersion struct {
+	c         openAPIClient
+	path, url string
+}
+
+func (g openAPIGroupVersion) Schema(contentType string) ([]byte, error) {
+	if contentType != runtime.ContentTypeJSON {
+		return nil, fmt.Errorf("OpenAPI document of %s: content type %q: only JSON is read", g.path, contentType)
+	}
+	return g.c.s.raw(g.c.ctx, g.path)
+}
+
+func (g openAPIGroupVersion) ServerRelativeURL() string { return g.url }
+
+// writeFileAtomic writes b to file through a temporary file and a rename,
+// so that a reader never sees half a file; errors are ignored (a cache).
+func writeFileAtomic(file string, b []byte) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(b)
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil || os.Rename(tmp.Name(), file) != nil {
+		os.Remove(tmp.Name())
+	}
+}
