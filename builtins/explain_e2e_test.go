@@ -1,0 +1,164 @@
+package builtins
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/k8sh/k8sh/kube/kubetest"
+)
+
+// x19Seed is what TestExplainLikeKubectlE2E explains beside built-in
+// kinds: a CRD with a schema of its own (GROUP), and a Deployment to hold.
+const x19Seed = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: x19widgets.GROUP}
+spec:
+  group: GROUP
+  scope: Namespaced
+  names: {plural: x19widgets, singular: x19widget, kind: X19Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: A widget of the explain test.
+        properties:
+          spec:
+            type: object
+            description: What the widget should be.
+            required: [size]
+            properties:
+              size: {type: integer, description: How many parts the widget has.}
+              color: {type: string, description: The colour it is painted., enum: [red, green, blue]}
+              parts:
+                type: array
+                description: The parts, in order.
+                items:
+                  type: object
+                  properties:
+                    name: {type: string, description: The part's name.}
+                    weight: {type: integer}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x19-web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: x19-web}}
+  template:
+    metadata: {labels: {app: x19-web}}
+    spec:
+      containers: [{name: web, image: nginx:1.27}]
+`
+
+// TestExplainLikeKubectlE2E compares k8s.explain with kubectl explain byte
+// for byte: a built-in kind, nested fields, recursive (and max_depth), a
+// CRD's kind and field, --api-version, -o plaintext-openapiv2, the fields
+// of an object held (k8s.explain(d.spec.strategy), help()), and the errors;
+// and reads k8s.schema as data.
+func TestExplainLikeKubectlE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kubectl := env.Kubectl(t)
+	ns := env.Namespace
+	group := "x19" + ns[len(ns)-5:] + ".k8sh.test"
+	kubectl.Must(t, strings.ReplaceAll(x19Seed, "GROUP", group), "apply", "-f", "-")
+	t.Cleanup(func() { kubectl.Run("", "delete", "crd", "x19widgets."+group, "--wait=false") })
+	// The CRD's schema is published in the OpenAPI document a moment later.
+	kubectl.Must(t, "", "explain", "x19widgets.spec.color")
+	c := e2eClient(t, env, "sandbox")
+
+	for _, ch := range []struct{ star, kubectl string }{
+		{`k8s.explain("deploy.spec.strategy")`, "deploy.spec.strategy"},
+		{`k8s.explain("pods")`, "pods"},
+		{`k8s.explain("deployments.apps.spec.template.spec.containers.resources")`, "deployments.apps.spec.template.spec.containers.resources"},
+		{`k8s.explain("pods.spec.containers", recursive=True)`, "pods.spec.containers --recursive"},
+		{`k8s.explain("deploy", recursive=True)`, "deploy --recursive"},
+		{`k8s.explain("pods.spec", recursive=True, max_depth=1)`, "pods.spec --recursive --max-depth 1"},
+		{`k8s.explain("x19widgets")`, "x19widgets"},
+		{`k8s.explain("x19widgets.spec.color")`, "x19widgets.spec.color"},
+		{`k8s.explain("x19widgets.` + group + `.spec.parts", recursive=True)`, "x19widgets." + group + ".spec.parts --recursive"},
+		{`k8s.explain("hpa.spec", api_version="autoscaling/v1")`, "hpa.spec --api-version autoscaling/v1"},
+		{`k8s.explain("hpa.spec.metrics", api_version="autoscaling/v2")`, "hpa.spec.metrics --api-version autoscaling/v2"},
+		{`k8s.explain("pods.spec.restartPolicy", output="plaintext-openapiv2")`, "pods.spec.restartPolicy -o plaintext-openapiv2"},
+		{`k8s.explain(k8s.get("deploy", "x19-web").spec.strategy)`, "deployments.spec.strategy"},
+		{`k8s.explain(k8s.get("deploy", "x19-web").spec.template.spec.containers[0])`, "deployments.spec.template.spec.containers"},
+		{`k8s.explain(k8s.get("deploy", "x19-web"))`, "deployments"},
+		{`k8s.explain(k8s.list("deploy")[0].metadata, recursive=True)`, "deployments.metadata --recursive"},
+	} {
+		t.Run(ch.kubectl, func(t *testing.T) {
+			want, errOut, code := kubectl.Run("", append([]string{"explain"}, strings.Fields(ch.kubectl)...)...)
+			if code != 0 {
+				t.Fatalf("kubectl explain %s: exit %d: %s", ch.kubectl, code, errOut)
+			}
+			got, err := describeText(c, ch.star)
+			if err != nil {
+				t.Fatalf("%s: %v", ch.star, err)
+			}
+			if got != want {
+				t.Errorf("%s:\n%s\nkubectl explain %s:\n%s", ch.star, got, ch.kubectl, want)
+			}
+		})
+	}
+
+	// help() of a field of an object held prints what explain says.
+	want := kubectl.Must(t, "", "explain", "deployments.spec.strategy")
+	out := runStar(t, c, `help(k8s.get("deploy", "x19-web").spec.strategy)`)
+	if out != want {
+		t.Errorf("help(d.spec.strategy):\n%s\nkubectl explain deployments.spec.strategy:\n%s", out, want)
+	}
+
+	// kubectl's words for a field that does not exist.
+	_, errOut, code := kubectl.Run("", "explain", "pods.spec.nope")
+	if code != 1 || errOut != "error: field \"nope\" does not exist\n" {
+		t.Errorf("kubectl explain pods.spec.nope: exit %d, %q", code, errOut)
+	}
+	runStar(t, c, `
+assert.fails(lambda: k8s.explain("pods.spec.nope"), 'k8s.explain: field "nope" does not exist')
+assert.fails(lambda: k8s.explain("x19podz"), 'k8s.explain: the server doesn.t have a resource type "x19podz"')
+assert.fails(lambda: k8s.explain("pods", output="yaml"), 'k8s.explain: unsupported output format "yaml"')
+assert.fails(lambda: k8s.explain("pods", max_depth=2), 'k8s.explain: max_depth requires recursive=True')
+assert.fails(lambda: k8s.explain(3), 'k8s.explain: for parameter path: got int, want str or k8s.object')
+assert.fails(lambda: k8s.explain(k8s.object({"a": {"b": 1}}).a), 'k8s.explain: this k8s.object is not part of an object with apiVersion and kind')
+assert.eq(type(k8s.explain("pods")), "string")
+`)
+
+	// k8s.schema: the same schema as data.
+	runStar(t, c, fmt.Sprintf(`
+s = k8s.schema("deploy")
+assert.eq((s.kind, s.api_version, s.name, s.type, s.path), ("Deployment", "apps/v1", "Deployment", "Object", ""))
+spec = s.fields["spec"]
+assert.eq(spec.type, "DeploymentSpec")
+assert.eq(spec.fields["replicas"].type, "integer")
+assert.true(spec.fields["selector"].required)
+assert.true(not spec.fields["replicas"].required)
+assert.eq(sorted(spec.required_fields), ["selector", "template"])
+assert.true("Number of desired pods" in spec.fields["replicas"].description)
+c = s.lookup("spec.template.spec.containers")
+assert.eq(c.type, "[]Container")
+assert.eq(c.items.type, "Container")
+assert.eq(c.items.fields["image"].type, "string")
+assert.eq(s.lookup("spec.template.spec.containers.image").type, "string")
+assert.eq(s.lookup("spec.template.spec.containers.image").path, "spec.template.spec.containers.[].image")
+assert.eq(s.lookup("metadata.labels").type, "map[string]string")
+assert.eq(s.lookup("nope.nothing"), None)
+assert.eq(k8s.schema("pods").lookup("spec.restartPolicy").enum, ["Always", "Never", "OnFailure"])
+assert.eq(k8s.schema("hpa", api_version="autoscaling/v1").api_version, "autoscaling/v1")
+w = k8s.schema("x19widgets")
+assert.eq(w.api_version, %q)
+assert.eq(w.description, "A widget of the explain test.")
+assert.eq(sorted(w.fields["spec"].fields.keys()), ["color", "parts", "size"])
+assert.eq(w.lookup("spec.color").enum, ["red", "green", "blue"])
+assert.true(w.lookup("spec.size").required)
+assert.eq(w.lookup("spec.parts").items.fields["weight"].type, "integer")
+d = k8s.get("deploy", "x19-web")
+assert.eq(k8s.schema(d.spec.strategy).type, "DeploymentStrategy")
+assert.eq(k8s.schema(d.spec.template.spec.containers[0]).fields["ports"].type, "[]ContainerPort")
+assert.eq(str(k8s.schema(d.spec.strategy)), "<k8s.schema apps/v1 Deployment.spec.strategy <DeploymentStrategy>>")
+assert.fails(lambda: k8s.schema("x19podz"), 'k8s.schema: the server doesn.t have a resource type "x19podz"')
+assert.fails(lambda: k8s.schema(""), 'k8s.schema: empty kind')
+`, group+"/v1"))
+}
