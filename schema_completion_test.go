@@ -24,11 +24,11 @@ import (
 const x19cSeed = `
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: x19cwidgets.GROUP}
+metadata: {name: PLURAL.GROUP}
 spec:
   group: GROUP
   scope: Namespaced
-  names: {plural: x19cwidgets, singular: x19cwidget, kind: X19cWidget}
+  names: {plural: PLURAL, singular: SINGULAR, kind: X19cWidget}
   versions:
   - name: v1
     served: true
@@ -63,16 +63,19 @@ spec:
 `
 
 // seedSchemaCompletion applies x19cSeed and waits until the CRD's schema
-// is published; it returns the CRD's group.
-func seedSchemaCompletion(tb testing.TB, env *kubetest.Env) string {
+// is published; it returns the CRD's group and plural (one of its own: a
+// discovery cache may still list a CRD of an earlier run with the same
+// plural in another group).
+func seedSchemaCompletion(tb testing.TB, env *kubetest.Env) (group, plural string) {
 	kubectl := env.Kubectl(tb)
 	ns := env.Namespace
-	group := "x19c" + ns[len(ns)-5:] + ".k8sh.test"
-	kubectl.Must(tb, strings.ReplaceAll(x19cSeed, "GROUP", group), "apply", "-f", "-")
-	tb.Cleanup(func() { kubectl.Run("", "delete", "crd", "x19cwidgets."+group, "--wait=false") })
+	group, plural = "x19c"+ns[len(ns)-5:]+".k8sh.test", "x19c"+ns[len(ns)-5:]+"s"
+	seed := strings.NewReplacer("GROUP", group, "PLURAL", plural, "SINGULAR", plural[:len(plural)-1]).Replace(x19cSeed)
+	kubectl.Must(tb, seed, "apply", "-f", "-")
+	tb.Cleanup(func() { kubectl.Run("", "delete", "crd", plural+"."+group, "--wait=false") })
 	kubectl.Must(tb, "apiVersion: "+group+"/v1\nkind: X19cWidget\nmetadata: {name: w1}\nspec: {size: 1, parts: [{name: a}]}\n", "apply", "-f", "-")
-	kubectl.Must(tb, "", "explain", "x19cwidgets.spec.parts")
-	return group
+	kubectl.Must(tb, "", "explain", plural+".spec.parts")
+	return group, plural
 }
 
 // pathLog records the paths of the requests a client sends.
@@ -91,7 +94,7 @@ func (l *pathLog) take() []string {
 
 // schemaCompleter is the REPL's completer on the sandbox, its requests
 // logged, with d and w bound to the seeded Deployment and widget.
-func schemaCompleter(tb testing.TB, env *kubetest.Env, log *pathLog) *repl.Completer {
+func schemaCompleter(tb testing.TB, env *kubetest.Env, plural string, log *pathLog) *repl.Completer {
 	flags := flagsFor(tb, env, "sandbox", env.Namespace)
 	wrap := flags.WrapConfigFn
 	flags.WrapConfigFn = func(c *rest.Config) *rest.Config {
@@ -111,7 +114,7 @@ func schemaCompleter(tb testing.TB, env *kubetest.Env, log *pathLog) *repl.Compl
 		tb.Fatal(err)
 	}
 	sys.SetContext(thread, context.Background())
-	for name, src := range map[string]string{"d": `k8s.get("deploy", "x19c-web")`, "w": `k8s.get("x19cwidgets", "w1")`} {
+	for name, src := range map[string]string{"d": `k8s.get("deploy", "x19c-web")`, "w": `k8s.get("` + plural + `", "w1")`} {
 		v, err := starlark.Eval(thread, "bind", src, globals)
 		if err != nil {
 			tb.Fatal(err)
@@ -132,9 +135,9 @@ func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f
 // sends no request.
 func TestSchemaCompletionE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
-	group := seedSchemaCompletion(t, env)
+	group, plural := seedSchemaCompletion(t, env)
 	var log pathLog
-	c := schemaCompleter(t, env, &log)
+	c := schemaCompleter(t, env, plural, &log)
 	log.take()
 	check := func(before string, want ...string) {
 		t.Helper()
@@ -163,7 +166,7 @@ func TestSchemaCompletionE2E(t *testing.T) {
 		t.Errorf("Do(%q) = %q, want %q", string(line), got, want)
 	}
 	for _, p := range log.take() {
-		if strings.Contains(p, "/deployments") || strings.Contains(p, "/x19cwidgets") {
+		if strings.Contains(p, "/deployments") || strings.Contains(p, "/"+plural) {
 			t.Errorf("completion on bound objects read %s", p)
 		}
 	}
@@ -171,9 +174,9 @@ func TestSchemaCompletionE2E(t *testing.T) {
 	// Call chains: from the schema, without reading the object.
 	check(`k8s.get("deploy", "x19c-web").spec.template.spec.`, "containers", "nodeSelector", "tolerations", "affinity")
 	check(`k8s.get("deploy/x19c-web").spec.`, "replicas", "paused")
-	check(`k8s.list("x19cwidgets")[0].spec.`, "size", "color", "parts")
+	check(`k8s.list("`+plural+`")[0].spec.`, "size", "color", "parts")
 	for _, p := range log.take() {
-		if strings.Contains(p, "/deployments") || strings.Contains(p, "/x19cwidgets") {
+		if strings.Contains(p, "/deployments") || strings.Contains(p, "/"+plural) {
 			t.Errorf("completion of a call chain read %s", p)
 		}
 	}
@@ -205,7 +208,7 @@ func TestSchemaCompletionE2E(t *testing.T) {
 // a key completed inside a dict literal over two lines, and a CRD's fields.
 func TestSchemaCompletionOnTerminalE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
-	group := seedSchemaCompletion(t, env)
+	group, plural := seedSchemaCompletion(t, env)
 	tm := startREPL(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "NO_COLOR=1"},
 		"--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "--cache-dir", t.TempDir())
 	prompt := "k8sh sandbox:" + env.Namespace + "> "
@@ -236,7 +239,7 @@ func TestSchemaCompletionOnTerminalE2E(t *testing.T) {
 	at = tm.expect(at, prompt)
 
 	// A CRD's fields, on the object and in a dict.
-	tm.send("w = k8s.get('x19cwidgets', 'w1')\r")
+	tm.send("w = k8s.get('" + plural + "', 'w1')\r")
 	at = tm.expect(at, prompt)
 	tm.send("w.spec.\t")
 	at = tm.expect(at, "color <string>")
@@ -267,11 +270,11 @@ func TestSchemaCompletionOnTerminalE2E(t *testing.T) {
 // as p95-ms.
 func BenchmarkSchemaCompletion(b *testing.B) {
 	env := kubetest.Sandbox(b)
-	seedSchemaCompletion(b, env)
+	_, plural := seedSchemaCompletion(b, env)
 	const line = `k8s.get("pod", "x").spec.containers[0].`
 	b.Run("warm", func(b *testing.B) {
 		var log pathLog
-		c := schemaCompleter(b, env, &log)
+		c := schemaCompleter(b, env, plural, &log)
 		if got, _ := c.Complete(line); !slices.Contains(got, "image") {
 			b.Fatalf("first TAB: %q", got)
 		}

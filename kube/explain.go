@@ -132,6 +132,8 @@ func (c *Client) explainGVR(ctx context.Context, gvr schema.GroupVersionResource
 		if err == nil {
 			return b.String(), nil
 		}
+		// Explain's own errors begin with kubectl's "error: ".
+		err = trimErrorPrefix(err)
 		// A list read from the disk cache may name a document the server
 		// has replaced (a CRD changed since): ask the server, once.
 		if !store.stale() {
@@ -425,4 +427,13 @@ func appendPath(p []string, name string) []string {
 	out := make([]string, len(p), len(p)+1)
 	copy(out, p)
 	return append(out, name)
+}
+
+// trimErrorPrefix takes the "error: " kubectl's explain templates begin
+// their messages with off err: the builtin's name takes its place.
+func trimErrorPrefix(err error) error {
+	if msg, ok := strings.CutPrefix(err.Error(), "error: "); ok {
+		return errors.New(msg)
+	}
+	return err
 }
