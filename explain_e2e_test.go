@@ -16,7 +16,7 @@ func TestExplainRequestsE2E(t *testing.T) {
 	want := env.Kubectl(t).Must(t, "", "explain", "deploy.spec.strategy")
 	dir := t.TempDir()
 	run := func() (out string, requests []string) {
-		r := k8sh(t, "", nil, "-v", "--kubeconfig", env.Kubeconfig, "--cache-dir", dir, "-c", `print(k8s.explain("deploy.spec.strategy"), end="")`)
+		r := k8sh(t, "", nil, "-v", "--kubeconfig", env.Kubeconfig, "--cache-dir", dir, "-c", `print(k8s.explain("deploy.spec.strategy"))`)
 		if r.Code != 0 {
 			t.Fatalf("k8sh: %+v", r)
 		}
@@ -25,7 +25,7 @@ func TestExplainRequestsE2E(t *testing.T) {
 				requests = append(requests, l)
 			}
 		}
-		return r.Stdout, requests
+		return strings.TrimSuffix(r.Stdout, "\n"), requests // print's line break
 	}
 	out, cold := run()
 	if out != want {
