@@ -1,10 +1,19 @@
 package builtins
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	explaincmd "k8s.io/kubectl/pkg/cmd/explain"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
@@ -164,4 +173,75 @@ assert.eq(str(k8s.schema(d.spec.strategy)), "<k8s.schema apps/v1 Deployment.spec
 assert.fails(lambda: k8s.schema("x19podz"), 'k8s.schema: the server doesn.t have a resource type "x19podz"')
 assert.fails(lambda: k8s.schema(""), 'k8s.schema: empty kind')
 `, plural, group+"/v1"))
+}
+
+// BenchmarkExplainE2E is k8s.explain("deploy.spec.strategy") in process,
+// and the peer: kubectl's own explain command (k8s.io/kubectl/pkg/cmd/explain,
+// on kubectl's factory) in the same process. cold: a new client on an
+// empty cache directory each time (discovery and OpenAPI read from the
+// server); new-client: a new client on a warm cache directory each time
+// (what a new process finds); warm: one client throughout.
+func BenchmarkExplainE2E(b *testing.B) {
+	env := kubetest.Sandbox(b)
+	const path = "deploy.spec.strategy"
+	want := env.Kubectl(b).Must(b, "", "explain", path)
+	client := func(dir string) *kube.Client {
+		flags := kube.NewConfigFlags()
+		kc, ns := env.Kubeconfig, env.Namespace
+		flags.KubeConfig, flags.Namespace, flags.CacheDir = &kc, &ns, &dir
+		return kube.NewClient(flags)
+	}
+	k8shExplain := func(b *testing.B, c *kube.Client) {
+		got, err := c.Explain(context.Background(), path, kube.ExplainOptions{})
+		if err != nil || got != want {
+			b.Fatalf("k8s.explain: %v\n%s", err, got)
+		}
+	}
+	kubectlExplain := func(b *testing.B, dir string) {
+		flags := genericclioptions.NewConfigFlags(true)
+		kc := env.Kubeconfig
+		flags.KubeConfig, flags.CacheDir = &kc, &dir
+		var out bytes.Buffer
+		o, err := explaincmd.NewExplainFlags(genericiooptions.IOStreams{Out: &out, ErrOut: io.Discard}).ToOptions(cmdutil.NewFactory(flags), "kubectl", []string{path})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := o.Run(); err != nil || out.String() != want {
+			b.Fatalf("kubectl explain: %v\n%s", err, out.String())
+		}
+	}
+	b.Run("k8sh/cold", func(b *testing.B) {
+		for range b.N {
+			k8shExplain(b, client(b.TempDir()))
+		}
+	})
+	b.Run("kubectl/cold", func(b *testing.B) {
+		for range b.N {
+			kubectlExplain(b, b.TempDir())
+		}
+	})
+	b.Run("k8sh/new-client", func(b *testing.B) {
+		dir := b.TempDir()
+		k8shExplain(b, client(dir))
+		b.ResetTimer()
+		for range b.N {
+			k8shExplain(b, client(dir))
+		}
+	})
+	b.Run("kubectl/new-client", func(b *testing.B) {
+		dir := b.TempDir()
+		kubectlExplain(b, dir)
+		b.ResetTimer()
+		for range b.N {
+			kubectlExplain(b, dir)
+		}
+	})
+	b.Run("k8sh/warm", func(b *testing.B) {
+		c := client(b.TempDir())
+		k8shExplain(b, c)
+		b.ResetTimer()
+		for range b.N {
+			k8shExplain(b, c)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -186,7 +187,8 @@ func (s *openAPIStore) raw(ctx context.Context, gvPath string) ([]byte, error) {
 	}
 	file := s.docFile(gvPath, u)
 	if file != "" {
-		if b, err := os.ReadFile(file); err == nil && json.Valid(b) {
+		// Written whole (writeFileAtomic): a document read is complete.
+		if b, err := os.ReadFile(file); err == nil && bytes.HasSuffix(bytes.TrimSpace(b), []byte("}")) {
 			return b, nil
 		}
 	}
