@@ -1,10 +1,12 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -184,7 +186,7 @@ type Schema struct {
 	// Required says whether the object that has this field requires it.
 	Required bool
 
-	doc  map[string]any // the document's components.schemas
+	doc  *schemaDoc     // the document's components.schemas
 	node map[string]any // as written at its place: a $ref, an allOf, ...
 }
 
@@ -248,15 +250,18 @@ func (s *openAPIStore) kindSchema(ctx context.Context, gvk schema.GroupVersionKi
 	if err != nil {
 		return nil, err
 	}
-	comps, _ := d["components"].(map[string]any)
-	schemas, _ := comps["schemas"].(map[string]any)
-	for _, v := range schemas {
-		m, _ := v.(map[string]any)
+	// Only the schemas that name the kind are decoded to look.
+	quoted := []byte(strconv.Quote(gvk.Kind))
+	for name, raw := range d.raw {
+		if !bytes.Contains(raw, quoted) {
+			continue
+		}
+		m := d.get(name)
 		gvks, _ := m["x-kubernetes-group-version-kind"].([]any)
 		for _, g := range gvks {
 			g, _ := g.(map[string]any)
 			if g["group"] == gvk.Group && g["version"] == gvk.Version && g["kind"] == gvk.Kind {
-				return &Schema{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, doc: schemas, node: m}, nil
+				return &Schema{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, doc: d, node: m}, nil
 			}
 		}
 	}
@@ -268,7 +273,7 @@ func (s *openAPIStore) kindSchema(ctx context.Context, gvk schema.GroupVersionKi
 func (s *Schema) resolve(n map[string]any) map[string]any {
 	for i := 0; i < 32 && n != nil; i++ {
 		if ref, ok := n["$ref"].(string); ok {
-			n, _ = s.doc[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)
+			n = s.doc.get(strings.TrimPrefix(ref, "#/components/schemas/"))
 			continue
 		}
 		if all, ok := n["allOf"].([]any); ok && len(all) == 1 && n["properties"] == nil {

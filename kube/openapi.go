@@ -41,7 +41,7 @@ type openAPIStore struct {
 	mu       sync.Mutex
 	paths    map[string]string // group-version path ("apis/apps/v1") -> server-relative URL
 	fromDisk bool              // paths came from the disk cache, not from the server
-	docs     map[string]map[string]any
+	docs     map[string]*schemaDoc
 }
 
 // openAPI is this client's store of OpenAPI documents.
@@ -50,7 +50,7 @@ func (c *Client) openAPI() (*openAPIStore, error) {
 		return nil, err
 	}
 	c.openapiOnce.Do(func() {
-		c.openapi = &openAPIStore{c: c, dir: c.openAPICacheDir(), docs: map[string]map[string]any{}}
+		c.openapi = &openAPIStore{c: c, dir: c.openAPICacheDir(), docs: map[string]*schemaDoc{}}
 	})
 	return c.openapi, nil
 }
@@ -223,8 +223,9 @@ func (s *openAPIStore) raw(ctx context.Context, gvPath string) ([]byte, error) {
 
 var errNoGroupVersion = fmt.Errorf("no OpenAPI document")
 
-// doc returns the decoded document of gvPath, decoded once per client.
-func (s *openAPIStore) doc(ctx context.Context, gvPath string) (map[string]any, error) {
+// doc returns the schemas of the document of gvPath, read once per
+// client and decoded schema by schema as they are used (schemaDoc).
+func (s *openAPIStore) doc(ctx context.Context, gvPath string) (*schemaDoc, error) {
 	s.mu.Lock()
 	u := s.paths[gvPath]
 	d, ok := s.docs[gvPath+"?"+u]
@@ -236,13 +237,40 @@ func (s *openAPIStore) doc(ctx context.Context, gvPath string) (map[string]any, 
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, &d); err != nil {
+	schemas, err := componentSchemas(b)
+	if err != nil {
 		return nil, fmt.Errorf("decoding the OpenAPI document of %s: %w", gvPath, err)
 	}
+	d = &schemaDoc{raw: schemas, decoded: map[string]map[string]any{}}
 	s.mu.Lock()
 	s.docs[gvPath+"?"+s.paths[gvPath]] = d
 	s.mu.Unlock()
 	return d, nil
+}
+
+// schemaDoc is the components.schemas of one OpenAPI document, each schema
+// decoded when first used: a TAB needs a few of core/v1's hundreds, and
+// decoding all of its 1.6 MB costs more than the completion may take.
+type schemaDoc struct {
+	raw map[string]json.RawMessage
+
+	mu      sync.Mutex
+	decoded map[string]map[string]any
+}
+
+// get is the schema called name, nil when there is none.
+func (d *schemaDoc) get(name string) map[string]any {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m, ok := d.decoded[name]; ok {
+		return m
+	}
+	var m map[string]any
+	if r, ok := d.raw[name]; ok {
+		json.Unmarshal(r, &m) // the document decoded as a whole before: valid
+	}
+	d.decoded[name] = m
+	return m
 }
 
 // client is the store as client-go's openapi.Client, which kubectl's
@@ -295,4 +323,121 @@ func writeFileAtomic(file string, b []byte) {
 	if werr != nil || cerr != nil || os.Rename(tmp.Name(), file) != nil {
 		os.Remove(tmp.Name())
 	}
+}
+
+// componentSchemas splits the components.schemas of an OpenAPI document
+// into each schema's JSON, in one pass that only follows strings and
+// brackets (encoding/json would scan the 1.6 MB of core/v1 twice and keep
+// nothing of it). Each schema is decoded, and so checked, when used.
+func componentSchemas(b []byte) (map[string]json.RawMessage, error) {
+	top, err := jsonMembers(b)
+	if err != nil {
+		return nil, err
+	}
+	comps, err := jsonMembers(top["components"])
+	if err != nil {
+		return nil, fmt.Errorf("components: %w", err)
+	}
+	schemas, err := jsonMembers(comps["schemas"])
+	if err != nil {
+		return nil, fmt.Errorf("components.schemas: %w", err)
+	}
+	out := make(map[string]json.RawMessage, len(schemas))
+	for k, v := range schemas {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// jsonMembers returns the members of the JSON object b, each value as its
+// JSON text.
+func jsonMembers(b []byte) (map[string][]byte, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	out := map[string][]byte{}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return out, nil
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return nil, fmt.Errorf("a key expected at offset %d", i)
+		}
+		end, err := skipValue(b, i)
+		if err != nil {
+			return nil, err
+		}
+		var key string
+		if err := json.Unmarshal(b[i:end], &key); err != nil {
+			return nil, err
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, fmt.Errorf("':' expected at offset %d", i)
+		}
+		start := skipSpace(b, i+1)
+		if end, err = skipValue(b, start); err != nil {
+			return nil, err
+		}
+		out[key] = b[start:end]
+		i = skipSpace(b, end)
+		if i < len(b) && b[i] == '}' {
+			return out, nil
+		}
+		if i >= len(b) || b[i] != ',' {
+			return nil, fmt.Errorf("',' expected at offset %d", i)
+		}
+		i = skipSpace(b, i+1)
+	}
+	return nil, fmt.Errorf("unexpected end of JSON")
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the offset after the JSON value that starts at i.
+func skipValue(b []byte, i int) (int, error) {
+	var open []byte // the brackets open, innermost last
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return 0, fmt.Errorf("unexpected end of JSON in a string")
+			}
+			if depth == 0 {
+				return i + 1, nil
+			}
+		case '{', '[':
+			open = append(open, b[i]+2) // '{'+2 is '}', '['+2 is ']'
+			depth++
+		case '}', ']':
+			if depth == 0 || open[depth-1] != b[i] {
+				return 0, fmt.Errorf("unbalanced %q at offset %d", b[i], i)
+			}
+			open, depth = open[:depth-1], depth-1
+			if depth == 0 {
+				return i + 1, nil
+			}
+		case ',', ' ', '\n', '\t', '\r':
+			if depth == 0 {
+				return i, nil // the end of a number, true, false or null
+			}
+		}
+	}
+	if depth != 0 {
+		return 0, fmt.Errorf("unexpected end of JSON")
+	}
+	return i, nil
 }
