@@ -255,7 +255,7 @@ func (c *Completer) evalPartial(chain string) (starlark.Value, []string, bool) {
 	if v, ok := c.eval(chain); ok {
 		return v, nil, true
 	}
-	parts := reChainParts(chain)
+	parts := chainParts(chain)
 	for i := len(parts) - 1; i > 0; i-- {
 		v, ok := c.eval(strings.Join(parts[:i], ""))
 		if !ok {
@@ -269,8 +269,8 @@ func (c *Completer) evalPartial(chain string) (starlark.Value, []string, bool) {
 	return nil, nil, false
 }
 
-// reChainParts splits a chain into its name and each attribute or index.
-func reChainParts(chain string) []string {
+// chainParts splits a chain into its name and each attribute or index.
+func chainParts(chain string) []string {
 	name := reIdent.FindString(chain[:strings.IndexAny(chain+".[", ".[")])
 	parts := []string{name}
 	rest := chain[len(name):]
@@ -426,7 +426,7 @@ func (c *Completer) Do(line []rune, pos int) ([][]rune, int) {
 	out := make([][]rune, len(cands))
 	for i, cand := range cands {
 		if t := types[cand]; t != "" && len(cands) > 1 {
-			shown := cand + " <" + t + ">"
+			shown := strings.TrimRight(cand, " ") + " <" + t + ">"
 			hints[shown] = cand
 			cand = shown
 		}
@@ -443,6 +443,20 @@ func (c *Completer) Do(line []rune, pos int) ([][]rune, int) {
 func (c *Completer) StripHints(line string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.stripHints(line)
+}
+
+// LineRead is StripHints of a line the user entered; the types shown are
+// forgotten.
+func (c *Completer) LineRead(line string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	line = c.stripHints(line)
+	c.hints = nil
+	return line
+}
+
+func (c *Completer) stripHints(line string) string {
 	for shown, cand := range c.hints {
 		line = strings.ReplaceAll(line, shown, cand)
 	}

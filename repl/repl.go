@@ -115,7 +115,7 @@ func readEvalPrint(cfg Config, rl *readline.Instance, comp *Completer, sigs chan
 		}
 		comp.SetPending(typed.String())
 		line, err := rl.Readline()
-		line = comp.StripHints(line)
+		line = comp.LineRead(line)
 		typed.WriteString(line + "\n")
 		rl.SetPrompt("... ")
 		if err != nil {

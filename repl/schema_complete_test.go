@@ -188,6 +188,22 @@ func TestDoShowsTypes(t *testing.T) {
 	if !ok || string(nl) != "s.strategy" || pos != len("s.strategy") {
 		t.Errorf("OnChange: %q %d %v", string(nl), pos, ok)
 	}
+	// In a dict literal too, the key's closing quote and colon before.
+	line = []rune(`k8s.apply({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"s`)
+	got, _ = c.Do(line, len(line))
+	shown = nil
+	for _, g := range got {
+		shown = append(shown, string(g))
+	}
+	if want := []string{`elector": <LabelSelector>`, `trategy": <DeploymentStrategy>`}; !cmp.Equal(want, shown) {
+		t.Errorf("Do(%q) = %q, want %q", string(line), shown, want)
+	}
+	if got := c.LineRead(`k8s.apply({"spec": {"strategy": <DeploymentStrategy>`); got != `k8s.apply({"spec": {"strategy": ` {
+		t.Errorf("LineRead: %q", got)
+	}
+	if c.StripHints(`"strategy": <DeploymentStrategy>`) != `"strategy": <DeploymentStrategy>` {
+		t.Error("the types shown are kept after a line was read")
+	}
 	// One candidate is inserted as it is.
 	line = []rune("s.rep")
 	got, _ = c.Do(line, len(line))
