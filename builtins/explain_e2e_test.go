@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,6 +139,28 @@ assert.fails(lambda: k8s.explain("pods", max_depth=2), 'k8s.explain: max_depth r
 assert.fails(lambda: k8s.explain(3), 'k8s.explain: for parameter path: got int, want str or k8s.object')
 assert.eq(type(k8s.explain("pods")), "string")
 `)
+
+	// k8s.schema's fields, types and required are what kubectl explain
+	// lists for the same paths.
+	fieldLine := regexp.MustCompile("^  ([A-Za-z0-9_$-]+)\t<(.+)>( -required-)?$")
+	for _, path := range []string{"pods.spec", "pods.spec.containers", "deploy.spec", "svc.spec.ports", plural + ".spec", "pods.metadata"} {
+		var want []string
+		for _, l := range strings.Split(kubectl.Must(t, "", "explain", path), "\n") {
+			if m := fieldLine.FindStringSubmatch(l); m != nil {
+				want = append(want, m[1]+" <"+m[2]+">"+m[3])
+			}
+		}
+		kind, rest, _ := strings.Cut(path, ".")
+		out := runStar(t, c, fmt.Sprintf(`
+s = k8s.schema(%q).lookup(%q)
+s = s.items or s
+for n, f in s.fields.items():
+    print("%%s <%%s>%%s" %% (n, f.type, " -required-" if f.required else ""))
+`, kind, rest))
+		if got := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); !slices.Equal(got, want) || len(want) == 0 {
+			t.Errorf("k8s.schema of %s:\n%s\nkubectl explain's fields:\n%s", path, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
 
 	// k8s.schema: the same schema as data.
 	runStar(t, c, fmt.Sprintf(`
