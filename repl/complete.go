@@ -82,7 +82,9 @@ var (
 	reChainPart = regexp.MustCompile(`^(?:\.([A-Za-z_]\w*)|\[([^\[\]]*)\])`)
 	// reCallChain is a chain on the value of a call that names a kind:
 	// k8s.get("deploy", "web").spec.template.spec.<TAB>.
-	reCallChain = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["'][^()]*\)((?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
+	reCallChain = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']([^()]*)\)((?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
+	// reNamedArgs is the rest of a k8s.get call that names an object.
+	reNamedArgs = regexp.MustCompile(`^\s*,\s*["']|\bname\s*=`)
 )
 
 // Complete returns the candidates for the text before the cursor, each a
@@ -102,17 +104,24 @@ func (c *Completer) complete(before string) ([]string, map[string]string, int) {
 		prefix := before[start+1:]
 		return withSuffix(filter(c.stringCandidates(before[:start]), prefix), string(quote)), nil, len(prefix)
 	}
-	if m := reCallChain.FindStringSubmatch(before); m != nil && kindFuncs[m[1]] {
-		path := chainPath(m[3])
-		if m[1] == "k8s.list" && len(path) > 0 && path[0] == "[]" {
-			path = path[1:] // an item of the list
-		}
-		kind := m[2]
+	if m := reCallChain.FindStringSubmatch(before); m != nil && (m[1] == "k8s.get" || m[1] == "k8s.list") {
+		kind, args, path := m[2], m[3], chainPath(m[4])
+		named := strings.Contains(kind, "/") || reNamedArgs.MatchString(args)
 		if i := strings.Index(kind, "/"); i >= 0 {
 			kind = kind[:i] // "deploy/web"
 		}
+		if m[1] == "k8s.list" || !named {
+			// A list: its items are objects of the kind.
+			if len(path) == 0 || path[0] != "[]" {
+				return nil, nil, 0
+			}
+			path = path[1:]
+		}
+		if len(path) > 0 && path[0] == "[]" {
+			return nil, nil, 0
+		}
 		names, types := c.fields("", kind, path)
-		return filterTyped(names, types, m[4])
+		return filterTyped(names, types, m[5])
 	}
 	if m := reChain.FindStringSubmatch(before); m != nil {
 		v, rest, ok := c.evalPartial(m[1])

@@ -128,6 +128,11 @@ func TestCompleteSchemaFields(t *testing.T) {
 		{before: `k8s.get("deploy/web").spec.re`, want: []string{"replicas"}, n: 2},
 		{before: `k8s.get("widgets", "w1", namespace="x").spec.`, want: []string{"color", "size"}},
 		{before: `k8s.list("deploy")[0].spec.template.spec.containers[1].`, want: []string{"image", "name", "ports"}},
+		{before: `k8s.get("deploy")[0].spec.s`, want: []string{"selector", "strategy"}, n: 1},
+		{before: `k8s.get("deploy", name="web").spec.s`, want: []string{"selector", "strategy"}, n: 1},
+		{before: `k8s.get("deploy").s`, want: nil, n: 0},  // a list
+		{before: `k8s.list("deploy").s`, want: nil, n: 0}, // a list
+		{before: `k8s.get("deploy", "web")[0].s`, want: nil, n: 0},
 		// Dict literals: apiVersion and kind first, then the kind's fields.
 		{before: `k8s.apply({`, want: []string{`"apiVersion": `, `"kind": `}},
 		{before: `k8s.apply({"`, want: []string{`apiVersion": `, `kind": `}, n: 0},
