@@ -128,6 +128,13 @@ func (c *Client) explainGVR(ctx context.Context, gvr schema.GroupVersionResource
 	if err != nil {
 		return "", err
 	}
+	if _, err := store.list(ctx, false); err != nil {
+		// As kubectl: a server without OpenAPI v3 is explained from v2.
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return c.explainV2Document(gvr, fields, opts)
+	}
 	for {
 		var b strings.Builder
 		err := explainv2.PrintModelDescription(fields, &b, store.client(ctx), gvr, opts.Recursive, opts.MaxDepth, "plaintext")
