@@ -41,7 +41,7 @@ spec:
             type: object
             properties:
               size: {type: integer}
-              color: {type: string}
+              color: {type: string, enum: [red, green, blue]}
               parts:
                 type: array
                 items:
@@ -190,6 +190,10 @@ func TestSchemaCompletionE2E(t *testing.T) {
 	check(`k8s.create({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"`, `image": `, `imagePullPolicy": `, `ports": `)
 	check(`k8s.patch("deploy", "x19c-web", {"spec": {"`, `replicas": `, `paused": `)
 	check(`k8s.apply({"apiVersion": "`+group+`/v1", "kind": "X19cWidget", "spec": {"parts": [{"`, `name": `, `weight": `)
+	// String values: the schema's enum, built-in and a CRD's.
+	check(`k8s.apply({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"strategy": {"type": "`, `Recreate"`, `RollingUpdate"`)
+	check(`k8s.patch("deploy", "x19c-web", {"spec": {"template": {"spec": {"restartPolicy": '`, `Always'`)
+	check(`k8s.apply({"apiVersion": "`+group+`/v1", "kind": "X19cWidget", "spec": {"color": "`, `red"`, `green"`, `blue"`)
 	c.SetPending("k8s.apply({\n    \"apiVersion\": \"apps/v1\",\n    \"kind\": \"Deployment\",\n    \"metadata\": {\"name\": \"x\"},\n")
 	check(`    "sp`, `spec": `)
 	c.SetPending("")

@@ -34,6 +34,12 @@ type FieldSource interface {
 	Fields(apiVersion, kind string, path []string) (names, types []string)
 }
 
+// EnumSource is a FieldSource that also knows the values a string field
+// may take (its schema's enum), for the completion of dict values.
+type EnumSource interface {
+	Enum(apiVersion, kind string, path []string) []string
+}
+
 // schemaPather is a value that knows where its schema is: the object it is
 // part of and the fields it was reached by (builtins' k8s.object).
 type schemaPather interface {
@@ -505,6 +511,7 @@ type dictFrame struct {
 	afterColon bool   // for '{': between a key's ':' and the next ','
 	expectKey  bool   // for '{': right after '{' or ',': a key may start
 	valueOf    string // for '{': the key whose value is being written
+	valueStart bool   // for '{': right after a key's ':': a value may start
 	keys       []string
 	apiVersion string
 	kind       string
@@ -519,12 +526,12 @@ func (c *Completer) dictKeys(before string) ([]string, map[string]string, int, b
 	c.mu.Lock()
 	text := c.pending + before
 	c.mu.Unlock()
-	stack, quoted, prefix, ok := scanBrackets(text)
+	stack, str, ok := scanBrackets(text)
 	if !ok || len(stack) < 2 {
 		return nil, nil, 0, false
 	}
 	top := stack[len(stack)-1]
-	if top.open != '{' || !top.expectKey {
+	if top.open != '{' || !top.expectKey && (str == nil || !str.value) {
 		return nil, nil, 0, false
 	}
 	call := -1
@@ -552,6 +559,24 @@ func (c *Completer) dictKeys(before string) ([]string, map[string]string, int, b
 			kind = kind[:i]
 		}
 	}
+	if str != nil && str.value {
+		// A string value: the values the schema's enum allows there.
+		es, ok := c.Source.(EnumSource)
+		if !ok || kind == "" {
+			return nil, nil, 0, false
+		}
+		var cands []string
+		for _, v := range es.Enum(apiVersion, kind, append(path, top.valueOf)) {
+			if strings.HasPrefix(v, str.prefix) {
+				cands = append(cands, v+string(str.quote))
+			}
+		}
+		return cands, nil, len(str.prefix), true
+	}
+	prefix, quote := "", byte('"')
+	if str != nil {
+		prefix, quote = str.prefix, str.quote
+	}
 	var names, types []string
 	if kind != "" && c.Source != nil {
 		names, types = c.fields(apiVersion, kind, path)
@@ -574,9 +599,9 @@ func (c *Completer) dictKeys(before string) ([]string, map[string]string, int, b
 		if slices.Contains(top.keys, n) || !strings.HasPrefix(n, prefix) {
 			continue
 		}
-		cand := n + `": `
-		if !quoted {
-			cand = `"` + cand
+		cand := n + string(quote) + ": "
+		if str == nil {
+			cand = string(quote) + cand
 		}
 		cands = append(cands, cand)
 		if i < len(types) && types[i] != "" {
@@ -587,8 +612,8 @@ func (c *Completer) dictKeys(before string) ([]string, map[string]string, int, b
 		// apiVersion and kind before the other fields, as a manifest has them.
 		slices.SortStableFunc(cands, func(a, b string) int {
 			rank := func(s string) int {
-				s = strings.TrimPrefix(s, `"`)
-				if strings.HasPrefix(s, `apiVersion"`) || strings.HasPrefix(s, `kind"`) {
+				s = strings.TrimLeft(s, `"'`)
+				if strings.HasPrefix(s, "apiVersion"+string(quote)) || strings.HasPrefix(s, "kind"+string(quote)) {
 					return 0
 				}
 				return 1
@@ -599,11 +624,18 @@ func (c *Completer) dictKeys(before string) ([]string, map[string]string, int, b
 	return cands, hints, len(prefix), true
 }
 
+// openStr is a string literal that the text being completed ends in.
+type openStr struct {
+	quote  byte
+	prefix string // what of it is typed
+	value  bool   // a dict value (else a dict key)
+}
+
 // scanBrackets follows the brackets, string literals and dict keys of text
-// up to its end. It returns the open brackets, whether text ends inside a
-// string that is a dict key, and what of that string is typed; ok is false
-// when text ends inside a string that is not a key, or in a comment.
-func scanBrackets(text string) (stack []*dictFrame, quoted bool, prefix string, ok bool) {
+// up to its end. It returns the open brackets, and the string that text
+// ends inside when it is a dict key or value; ok is false when text ends
+// inside another string, or in a comment.
+func scanBrackets(text string) (stack []*dictFrame, str *openStr, ok bool) {
 	topFrame := func() *dictFrame {
 		if len(stack) == 0 {
 			return &dictFrame{}
@@ -617,11 +649,12 @@ func scanBrackets(text string) (stack []*dictFrame, quoted bool, prefix string, 
 		case '#':
 			j := strings.IndexByte(text[i:], '\n')
 			if j < 0 {
-				return nil, false, "", false
+				return nil, nil, false
 			}
 			i += j
 		case '"', '\'':
 			keyStart := top.open == '{' && top.expectKey
+			valueStart := top.open == '{' && top.valueStart
 			j := i + 1
 			for ; j < len(text) && text[j] != ch; j++ {
 				if text[j] == '\\' {
@@ -629,17 +662,17 @@ func scanBrackets(text string) (stack []*dictFrame, quoted bool, prefix string, 
 				}
 			}
 			if j >= len(text) {
-				if !keyStart {
-					return nil, false, "", false
+				if !keyStart && !valueStart {
+					return nil, nil, false
 				}
-				return stack, true, text[i+1:], true
+				return stack, &openStr{quote: ch, prefix: text[i+1:], value: valueStart}, true
 			}
 			s, err := strconv.Unquote(`"` + strings.ReplaceAll(text[i+1:j], `"`, `\"`) + `"`)
 			if err != nil {
 				s = text[i+1 : j]
 			}
 			i = j
-			top.lastString, top.expectKey = s, false
+			top.lastString, top.expectKey, top.valueStart = s, false, false
 			switch {
 			case top.open == '(' && top.args == 0 && top.firstArg == "":
 				top.firstArg = s
@@ -660,7 +693,7 @@ func scanBrackets(text string) (stack []*dictFrame, quoted bool, prefix string, 
 			case top.open == '[':
 				f.key = "[]"
 			}
-			top.expectKey = false
+			top.expectKey, top.valueStart = false, false
 			stack = append(stack, f)
 		case ')', '}', ']':
 			if len(stack) > 0 {
@@ -668,20 +701,20 @@ func scanBrackets(text string) (stack []*dictFrame, quoted bool, prefix string, 
 			}
 		case ':':
 			if top.open == '{' && !top.afterColon {
-				top.afterColon, top.valueOf = true, top.lastString
+				top.afterColon, top.valueOf, top.valueStart = true, top.lastString, true
 				top.keys = append(top.keys, top.lastString)
 			}
 		case ',':
 			switch top.open {
 			case '{':
-				top.afterColon, top.expectKey, top.valueOf, top.lastString = false, true, "", ""
+				top.afterColon, top.expectKey, top.valueOf, top.lastString, top.valueStart = false, true, "", "", false
 			case '(':
 				top.args++
 			}
 		case ' ', '\t', '\n', '\r':
 		default:
-			top.expectKey = false
+			top.expectKey, top.valueStart = false, false
 		}
 	}
-	return stack, false, "", true
+	return stack, nil, true
 }

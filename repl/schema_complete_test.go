@@ -34,6 +34,19 @@ var fakeSchemas = map[string]map[string]string{
 	},
 }
 
+var fakeEnums = map[string][]string{
+	"apps/v1 Deployment spec.strategy.type":                               {"Recreate", "RollingUpdate"},
+	"apps/v1 Deployment spec.template.spec.containers.[].imagePullPolicy": {"Always", "IfNotPresent", "Never"},
+	"example.com/v1 Widget spec.color":                                    {"red", "green", "blue"},
+}
+
+func (s *schemaSource) Enum(apiVersion, kind string, path []string) []string {
+	if apiVersion == "" && kind == "deploy" {
+		apiVersion, kind = "apps/v1", "Deployment"
+	}
+	return fakeEnums[apiVersion+" "+kind+" "+strings.Join(path, ".")]
+}
+
 func (s *schemaSource) Fields(apiVersion, kind string, path []string) (names, types []string) {
 	s.asked = append(s.asked, fmt.Sprintf("%s %s %s", apiVersion, kind, strings.Join(path, ".")))
 	if apiVersion == "" {
@@ -146,6 +159,16 @@ func TestCompleteSchemaFields(t *testing.T) {
 		{before: `k8s.apply({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {`, want: []string{`"color": `, `"size": `}},
 		{before: `k8s.patch("deploy", "web", {"spec": {"st`, want: []string{`strategy": `}, n: 2},
 		{pending: "k8s.apply({\n  \"apiVersion\": \"apps/v1\",\n  \"kind\": \"Deployment\",\n  \"spec\": {\n", before: `    "te`, want: []string{`template": `}, n: 2},
+		// Keys in single quotes close with one.
+		{before: `k8s.apply({'apiVersion': 'apps/v1', 'kind': 'Deployment', 'spec': {'st`, want: []string{`strategy': `}, n: 2},
+		{before: `k8s.apply({'`, want: []string{`apiVersion': `, `kind': `}},
+		// String values: the schema's enum.
+		{before: `k8s.apply({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"strategy": {"type": "`, want: []string{`Recreate"`, `RollingUpdate"`}},
+		{before: `k8s.patch("deploy", "web", {"spec": {"strategy": {"type": 'Ro`, want: []string{`RollingUpdate'`}, n: 2},
+		{before: `k8s.create({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"imagePullPolicy": "`,
+			want: []string{`Always"`, `IfNotPresent"`, `Never"`}},
+		{before: `k8s.apply({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"color": "g`, want: []string{`green"`}, n: 1},
+		{before: `k8s.apply({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"strategy": {"type": x + "`, want: nil},
 		// Not a key: a value, another function's dict.
 		{before: `k8s.apply({"kind": "Dep`, want: nil, n: 3},
 		{before: `print({"`, want: nil},
