@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,8 @@ import (
 //	k8sh ARGS...     run k8sh; `! k8sh` expects a failure
 //	status N         the exit status of the last k8sh was N
 //	waitfile PATH    wait (up to 30 s) until PATH exists
+//	cmptimed FILE    stdout is FILE's text, durations aside (k8sh test's
+//	                 "(0.12s)" and "0.123s" compare as "(0.00s)" and "0.000s")
 func TestCLI(t *testing.T) {
 	testscript.Run(t, cliParams(t, "testdata/script", func() ([]string, error) { return nil, nil }))
 }
@@ -111,6 +114,20 @@ func cliParams(t *testing.T, dir string, vars func() ([]string, error)) testscri
 				}
 				if got := ts.Getenv("K8SH_STATUS"); (got == args[0]) == neg {
 					ts.Fatalf("exit status %s, want %s%s", got, map[bool]string{true: "not "}[neg], args[0])
+				}
+			},
+			"cmptimed": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: cmptimed FILE")
+				}
+				norm := func(s string) string {
+					s = regexp.MustCompile(`\(\d+\.\d{2}s\)`).ReplaceAllString(s, "(0.00s)")
+					return regexp.MustCompile(`\t\d+\.\d{3}s`).ReplaceAllString(s, "\t0.000s")
+				}
+				got, want := norm(ts.ReadFile("stdout")), norm(ts.ReadFile(args[0]))
+				if got != want {
+					ts.Logf("stdout:\n%s", got)
+					ts.Fatalf("stdout differs from %s (durations aside)", args[0])
 				}
 			},
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {

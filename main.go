@@ -111,7 +111,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 			return nil
 		},
 	}
-	cmd.SetArgs(args)
+	cmd.SetArgs(goTestFlags(args))
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -128,6 +128,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().StringVar(&opts.logFormat, "log-format", "text", "format of the -v lines: text or json")
 	flags.AddFlags(cmd.PersistentFlags()) // `k8sh version` reads them too
 	addShellCommands(cmd, flags, stdout)
+	addTestCommand(cmd, flags, stdin, stdout, stderr, &status)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
 		return exitUsage
