@@ -182,7 +182,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	defer builtins.StopForwards(thread) // a script's port-forwards end with it
+	defer builtins.EndSession(thread) // a script's port-forwards and fake clusters end with it
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx := sigCtx
@@ -310,7 +310,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	defer builtins.StopForwards(thread)
+	defer builtins.EndSession(thread)
 	session.Announce = func(line string) { fmt.Fprintln(stdout, line) }
 	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	protected := color.New(color.FgRed, color.Bold)

@@ -83,7 +83,7 @@ failed. Tests reach the cluster of the current context, as scripts do.`,
 				}
 				sys.SetContext(thread, ctx)
 				thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
-				return thread, globals, func() { builtins.StopForwards(thread) }, nil
+				return thread, globals, func() { builtins.EndSession(thread) }, nil
 			}
 			sum := testrun.Run(cfg, files)
 			switch {
