@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -14,10 +15,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/k8sh/k8sh/builtins"
 	"github.com/k8sh/k8sh/internal/testrun"
+	"github.com/k8sh/k8sh/lib/doc"
 	"github.com/k8sh/k8sh/lib/load"
 	"github.com/k8sh/k8sh/lib/sys"
 )
@@ -77,12 +80,13 @@ failed. Tests reach the cluster of the current context, as scripts do.`,
 				if err != nil {
 					return nil, nil, nil, err
 				}
-				thread, globals, _, _, err := newThread(flags, opts, []string{file}, dir, nil, stdout, stderr)
+				thread, globals, session, _, err := newThread(flags, opts, []string{file}, dir, nil, stdout, stderr)
 				if err != nil {
 					return nil, nil, nil, err
 				}
 				sys.SetContext(thread, ctx)
 				thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
+				globals["run_script"] = runScript(session, dir)
 				return thread, globals, func() { builtins.EndSession(thread) }, nil
 			}
 			sum := testrun.Run(cfg, files)
@@ -106,6 +110,89 @@ failed. Tests reach the cluster of the current context, as scripts do.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "end the run after this long; 0 for no limit")
 	cmd.Flags().BoolVar(&opts.readOnly, "read-only", false, "refuse every change the tests make, before any request")
 	root.AddCommand(cmd)
+}
+
+const runScriptDoc = `run_script(path, args=[], stdin=None)
+
+In k8sh test only: runs the script at path (relative to the test file) as
+k8sh would run it with args, in this process and on the test's session (a
+fake cluster of k8s.fake, its namespace and flags), and returns
+struct(code, stdout, stderr): its exit status (0, sys.exit's code, 1 for an
+error), what it printed, and what it wrote to stderr (sys.eprint, sys.exit's
+message, the error with its position). stdin is what sys.stdin_read reads.
+  r = run_script("namespace-cleanup.star", ["--older-than", "1h"])
+  assert.eq(r.code, 0)
+  assert.contains(r.stdout, "deleted 2 objects")`
+
+func init() { doc.Set("run_script", runScriptDoc) }
+
+// runScript is the run_script builtin of a test whose session is s and
+// whose file is in dir.
+func runScript(s *builtins.Session, dir string) *starlark.Builtin {
+	return doc.Documented("run_script", func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var (
+			path  string
+			argv  *starlark.List
+			stdin starlark.Value = starlark.None
+		)
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "args?", &argv, "stdin?", &stdin); err != nil {
+			return nil, err
+		}
+		full := path
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(dir, path)
+		}
+		src, err := os.ReadFile(full)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", b.Name(), err)
+		}
+		scriptArgs := []string{path}
+		if argv != nil {
+			for i := range argv.Len() {
+				a, ok := starlark.AsString(argv.Index(i))
+				if !ok {
+					return nil, fmt.Errorf("%s: args[%d] is a %s, want str", b.Name(), i, argv.Index(i).Type())
+				}
+				scriptArgs = append(scriptArgs, a)
+			}
+		}
+		var out, errOut strings.Builder
+		child := *s // the same cluster, namespace and flags; its own sys and file
+		child.Sys.Argv, child.Sys.Stderr, child.Sys.Stdin = scriptArgs, &errOut, nil
+		switch in := stdin.(type) {
+		case starlark.NoneType:
+		case starlark.String:
+			child.Sys.Stdin = strings.NewReader(string(in))
+		default:
+			return nil, fmt.Errorf("%s: stdin is a %s, want str or None", b.Name(), stdin.Type())
+		}
+		child.File.Dir = filepath.Dir(full)
+		ct := &starlark.Thread{Name: path, Print: func(_ *starlark.Thread, msg string) { out.WriteString(msg + "\n") }}
+		builtins.SetSession(ct, &child)
+		ctx := sys.Context(thread)
+		sys.SetContext(ct, ctx)
+		g := builtins.Globals(&child)
+		ct.Load = load.New(fileOptions, maps.Clone(g), builtins.InheritThread).Load
+		stop := context.AfterFunc(ctx, func() { ct.Cancel("interrupted") })
+		defer stop()
+		_, err = starlark.ExecFileOptions(fileOptions, ct, path, src, g)
+		code := exitOK
+		if err != nil {
+			var exit *sys.ExitError
+			if errors.As(err, &exit) {
+				code = exit.Code
+			} else {
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				code = exitError
+				errOut.WriteString(formatError(err))
+			}
+		}
+		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+			"code": starlark.MakeInt(code), "stdout": starlark.String(out.String()), "stderr": starlark.String(errOut.String()),
+		}), nil
+	})
 }
 
 // goTestFlags rewrites go test's single-dash -run of `k8sh test` into the
