@@ -38,8 +38,9 @@ func TestCLI(t *testing.T) {
 }
 
 // TestCLIE2E runs testdata/script-e2e against the sandbox: $KUBECONFIG is
-// its kubeconfig, $NS a namespace of the file's own and $TOKEN the admin's
-// bearer token (which no output may show).
+// its kubeconfig, $NS a namespace of the file's own, $TOKEN the admin's
+// bearer token (which no output may show) and $SCRIPTS the example scripts'
+// directory.
 func TestCLIE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
 	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
@@ -61,7 +62,11 @@ func TestCLIE2E(t *testing.T) {
 		t.Cleanup(func() {
 			env.Clientset.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 		})
-		return []string{"KUBECONFIG=" + env.Kubeconfig, "NS=" + ns.Name, "TOKEN=" + token}, nil
+		scripts, err := filepath.Abs("scripts")
+		if err != nil {
+			return nil, err
+		}
+		return []string{"KUBECONFIG=" + env.Kubeconfig, "NS=" + ns.Name, "TOKEN=" + token, "SCRIPTS=" + scripts}, nil
 	}))
 }
 

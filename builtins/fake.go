@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"fmt"
+	"io/fs"
 	"sync"
 
 	"go.starlark.net/starlark"
@@ -14,6 +15,39 @@ import (
 func init() {
 	K8s.Members["fake"] = doc.Builtin("k8s.fake", fakeDoc, fakeBuiltin)
 	K8s.Members["fake_changes"] = doc.Builtin("k8s.fake_changes", fakeChangesDoc, fakeChangesBuiltin)
+	K8s.Members["replay"] = doc.Builtin("k8s.replay", replayDoc, replayBuiltin)
+}
+
+const replayDoc = `k8s.replay(path)
+
+Switches the session to the cassette at path (written by k8sh --record,
+relative to the script): every request of the k8s builtins from then on is
+answered from it, as the cluster answered when it was recorded, and none is
+sent, for tests of a script's behaviour on a real cluster's answers. The
+session takes the context and namespace the cassette was recorded in, and
+time.now() gives the times the recorded run read, in order (then the
+clock's). A
+request the cassette does not hold fails, naming it, the request the
+cassette has in its place and how their bodies differ. Matching leaves out
+what varies between runs: resourceVersions and times. docs/testing.md says
+more.
+  k8s.replay("testdata/cleanup.cassette.yaml")
+  r = run_script("namespace-cleanup.star", ["--older-than", "1h"])`
+
+func replayBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path); err != nil {
+		return nil, err
+	}
+	s, err := session(thread, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := UseReplay(s, path); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	SetSession(thread, s) // time.now gives the recorded times
+	return starlark.None, nil
 }
 
 // fakeContext is the kubeconfig context name of a fake cluster.
@@ -60,11 +94,25 @@ before, after), verb one of "create", "update", "patch", "apply" and
 are not in it.
   assert.eq([(c.verb, c.name) for c in k8s.fake_changes()], [("delete", "old-job")])`
 
-// fakes are the fake clusters of each session, closed at its end (EndSession).
-var fakes = struct {
+// stand-ins are the fake clusters and replays a session switched to: the
+// last fake, for k8s.fake_changes, and what to close at its end
+// (EndSession).
+var standIns = struct {
 	sync.Mutex
-	m map[*Session][]*kube.Fake
-}{m: map[*Session][]*kube.Fake{}}
+	fake   map[*Session]*kube.Fake
+	closes map[*Session][]func()
+}{fake: map[*Session]*kube.Fake{}, closes: map[*Session][]func(){}}
+
+// useStandIn switches s to client (and clients, its kubeconfig's contexts)
+// for the rest of the session; closeFn is called when the session ends.
+func useStandIn(s *Session, client *kube.Client, clients *kube.Clients, closeFn func()) {
+	standIns.Lock()
+	standIns.closes[s] = append(standIns.closes[s], closeFn)
+	standIns.Unlock()
+	s.Cluster = client
+	s.Contexts = clients
+	s.ForContext = func(name string) (Cluster, error) { return clients.For(name) }
+}
 
 func fakeBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var objects starlark.Value = starlark.None
@@ -89,24 +137,18 @@ func fakeBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	fakes.Lock()
-	fakes.m[s] = append(fakes.m[s], f)
-	fakes.Unlock()
-	s.Cluster = f.Client
-	s.Contexts = f.Clients
-	s.ForContext = func(name string) (Cluster, error) { return f.Clients.For(name) }
+	useStandIn(s, f.Client, f.Clients, f.Close)
+	standIns.Lock()
+	standIns.fake[s] = f
+	standIns.Unlock()
 	return starlark.None, nil
 }
 
-// currentFake is the fake cluster the session uses, if any.
+// currentFake is the last fake cluster the session switched to, if any.
 func currentFake(s *Session) *kube.Fake {
-	fakes.Lock()
-	defer fakes.Unlock()
-	fs := fakes.m[s]
-	if len(fs) == 0 {
-		return nil
-	}
-	return fs[len(fs)-1]
+	standIns.Lock()
+	defer standIns.Unlock()
+	return standIns.fake[s]
 }
 
 func fakeChangesBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -140,16 +182,43 @@ func fakeChangesBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starl
 }
 
 // EndSession ends what thread's session keeps going: its port-forwards, and
-// the temporary files of its fake clusters. A script, a test and the REPL
-// call it when they end.
+// the temporary files of its fake clusters and replays. A script, a test
+// and the REPL call it when they end.
 func EndSession(thread *starlark.Thread) {
 	StopForwards(thread)
 	s, _ := thread.Local(sessionKey).(*Session)
-	fakes.Lock()
-	fs := fakes.m[s]
-	delete(fakes.m, s)
-	fakes.Unlock()
-	for _, f := range fs {
-		f.Close()
+	standIns.Lock()
+	closes := standIns.closes[s]
+	delete(standIns.closes, s)
+	delete(standIns.fake, s)
+	standIns.Unlock()
+	for _, c := range closes {
+		c()
 	}
+}
+
+// UseReplay switches s to the cassette at path (k8sh --replay,
+// k8s.replay), relative to the session's file directory and confined to
+// it with --sandbox: every request is answered from it, none is sent.
+func UseReplay(s *Session, path string) error {
+	fsys, name, _, done, err := manifestFS(s, path)
+	if err != nil {
+		return err
+	}
+	data, err := fs.ReadFile(fsys, name)
+	done()
+	if err != nil {
+		return pathError(path, err)
+	}
+	c, err := kube.ParseCassette(data, path)
+	if err != nil {
+		return err
+	}
+	client, clients, closeFn, err := kube.NewReplay(c)
+	if err != nil {
+		return err
+	}
+	useStandIn(s, client, clients, closeFn)
+	s.Now = c.Clocked()
+	return nil
 }
