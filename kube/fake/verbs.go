@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -60,17 +61,10 @@ func (s *Server) list(req *request, q url.Values) (any, error) {
 	if !req.res.allows("list") {
 		return nil, apierrors.NewMethodNotSupported(gr(req.res), "list")
 	}
-	match, err := selector(req.res, q)
+	keys, err := s.matching(req, q)
 	if err != nil {
 		return nil, err
 	}
-	var keys []string
-	for k, o := range s.bucket(req.res.gvr) {
-		if (req.namespace == "" || o.GetNamespace() == req.namespace) && match(o) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
 	start := 0
 	if c := q.Get("continue"); c != "" {
 		b, err := base64.RawURLEncoding.DecodeString(c)
@@ -104,6 +98,23 @@ func (s *Server) list(req *request, q url.Values) (any, error) {
 		"metadata":   meta,
 		"items":      items,
 	}, nil
+}
+
+// matching are the keys of the objects of req's resource (in its
+// namespace, if any) that q's selectors match, sorted as etcd keeps them.
+func (s *Server) matching(req *request, q url.Values) ([]string, error) {
+	match, err := selector(req.res, q)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k, o := range s.bucket(req.res.gvr) {
+		if (req.namespace == "" || o.GetNamespace() == req.namespace) && match(o) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
 }
 
 // selector is the filter of a list, watch or deletecollection's
@@ -205,11 +216,11 @@ func fieldLabels(res *resource) (map[string][]string, bool) {
 
 // decodeBody reads an object of req's resource from body (JSON or YAML).
 func decodeBody(req *request, body []byte) (*unstructured.Unstructured, error) {
-	var m map[string]any
-	if err := yaml.Unmarshal(body, &m); err != nil || m == nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded: %v", err))
+	m, err := decodeJSON(body)
+	if err != nil {
+		return nil, err
 	}
-	u := &unstructured.Unstructured{Object: numbersToInt64(m).(map[string]any)}
+	u := &unstructured.Unstructured{Object: m}
 	gvk := req.res.gvk()
 	if req.sub == "scale" {
 		return u, nil
@@ -235,26 +246,18 @@ func decodeBody(req *request, body []byte) (*unstructured.Unstructured, error) {
 	return u, nil
 }
 
-// numbersToInt64 makes the float64 numbers of decoded JSON that are whole
-// int64, as the apiserver's decoder does.
-func numbersToInt64(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			v[k] = numbersToInt64(x)
-		}
-		return v
-	case []any:
-		for i, x := range v {
-			v[i] = numbersToInt64(x)
-		}
-		return v
-	case float64:
-		if v == float64(int64(v)) {
-			return int64(v)
-		}
+// decodeJSON decodes an object from JSON or YAML, whole numbers as int64
+// as the apiserver's decoder keeps them.
+func decodeJSON(body []byte) (map[string]any, error) {
+	js, err := yaml.YAMLToJSON(body)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded: %v", err))
 	}
-	return v
+	var m map[string]any
+	if err := utiljson.Unmarshal(js, &m); err != nil || m == nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request could not be decoded: %v", err))
+	}
+	return m, nil
 }
 
 // checkNamespace refuses an object in a namespace that does not exist or
@@ -532,11 +535,11 @@ func (s *Server) patch(req *request, q url.Values, contentType string, body []by
 	default:
 		return nil, unsupportedPatch(req.res)
 	}
-	next := &unstructured.Unstructured{}
-	if err := json.Unmarshal(patched, &next.Object); err != nil {
-		return nil, apierrors.NewBadRequest(err.Error())
+	m, err := decodeJSON(patched)
+	if err != nil {
+		return nil, err
 	}
-	next.Object = numbersToInt64(next.Object).(map[string]any)
+	next := &unstructured.Unstructured{Object: m}
 	if req.sub == "scale" {
 		return s.updateScale(req, q, old, next, agent)
 	}
@@ -701,17 +704,10 @@ func (s *Server) deleteCollection(req *request, q url.Values, body []byte) (any,
 	if err != nil {
 		return nil, err
 	}
-	match, err := selector(req.res, q)
+	keys, err := s.matching(req, q)
 	if err != nil {
 		return nil, err
 	}
-	var keys []string
-	for k, o := range s.bucket(req.res.gvr) {
-		if (req.namespace == "" || o.GetNamespace() == req.namespace) && match(o) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
 	items := []any{}
 	for _, k := range keys {
 		o := s.bucket(req.res.gvr)[k]
