@@ -434,6 +434,10 @@ func apiError(err error, ns string) error {
 		}
 		return &refusedError{host: host, err: err}
 	}
+	var re *replayError
+	if errors.As(err, &re) {
+		return re // a replay's own words: the request the cassette lacks
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return &connectError{err: ue}
