@@ -119,6 +119,21 @@ show("widget update", [w1.spec.size, w1.metadata.generation])
 show("widgets", [x.metadata.name for x in k8s.list("widgets." + "GROUP")])
 k8s.delete("wdg", "w1")
 show("widget deleted", k8s.exists("wdg", "w1"))
+
+# A CRD of two versions (v1alpha1 listed first): its objects are served at
+# both, whichever they were written at; the highest version is preferred.
+open_schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+crd2 = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "gadgets.GROUP"},
+    "spec": {"group": "GROUP", "scope": "Namespaced", "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+        "versions": [{"name": "v1alpha1", "served": True, "storage": False, "schema": open_schema},
+                     {"name": "v1", "served": True, "storage": True, "schema": open_schema}]}}
+k8s.apply([crd2,
+    {"apiVersion": "GROUP/v1", "kind": "Gadget", "metadata": {"name": "g1"}, "spec": {"size": 1}},
+    {"apiVersion": "GROUP/v1alpha1", "kind": "Gadget", "metadata": {"name": "g2"}, "spec": {"size": 2}}])
+for v in ("v1alpha1", "v1"):
+    show("gadgets at " + v, [(o.apiVersion, o.metadata.name, o.spec.size) for o in k8s.list("gadgets." + v + ".GROUP")])
+show("gadget preferred", k8s.get("gadgets", "g2").apiVersion)
 `
 
 // TestFakeConformanceE2E runs the same program on the sandbox and on
@@ -129,7 +144,9 @@ func TestFakeConformanceE2E(t *testing.T) {
 	src := strings.NewReplacer("GROUP", group).Replace(conformance)
 	t.Cleanup(func() {
 		gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-		dynamic.NewForConfigOrDie(env.Config).Resource(gvr).Delete(context.Background(), "widgets."+group, metav1.DeleteOptions{})
+		for _, crd := range []string{"widgets", "gadgets"} {
+			dynamic.NewForConfigOrDie(env.Config).Resource(gvr).Delete(context.Background(), crd+"."+group, metav1.DeleteOptions{})
+		}
 	})
 	real := runStar(t, e2eClient(t, env, "sandbox"), src)
 	faked := runStar(t, nil, "k8s.fake({'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': '"+env.Namespace+"'}})\nctx.namespace('"+env.Namespace+"')\n"+src)
