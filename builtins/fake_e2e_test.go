@@ -134,6 +134,17 @@ k8s.apply([crd2,
 for v in ("v1alpha1", "v1"):
     show("gadgets at " + v, [(o.apiVersion, o.metadata.name, o.spec.size) for o in k8s.list("gadgets." + v + ".GROUP")])
 show("gadget preferred", k8s.get("gadgets", "g2").apiVersion)
+
+# A Secret's stringData goes into data; its type stays; an immutable
+# ConfigMap keeps its data.
+sec = k8s.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sd"}, "type": "Opaque", "data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "z"}})
+show("stringData", [sec.data, "stringData" in sec])
+show("stringData patch", k8s.patch("secret/sd", {"stringData": {"a": "new"}}).data)
+show("secret type", err(lambda: k8s.patch("secret/sd", {"type": "example.com/other"})))
+k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True})
+show("immutable data", err(lambda: k8s.patch("cm/frozen", {"data": {"a": "2"}})))
+show("immutable unset", err(lambda: k8s.patch("cm/frozen", {"immutable": False, "binaryData": {"b": "eA=="}})))
+show("immutable labels", k8s.patch("cm/frozen", {"metadata": {"labels": {"x": "y"}}}).metadata.labels)
 `
 
 // TestFakeConformanceE2E runs the same program on the sandbox and on

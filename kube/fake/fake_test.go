@@ -266,3 +266,65 @@ func TestCRDVersions(t *testing.T) {
 		t.Errorf("watch at v1alpha1: %v, want %s", events, want)
 	}
 }
+
+// TestConfigMapSecretValidation: a Secret's stringData goes into data, as
+// the apiserver's decoding puts it; an immutable ConfigMap or Secret keeps
+// its data, and a Secret its type, as the apiserver's validation refuses.
+func TestConfigMapSecretValidation(t *testing.T) {
+	secretGVR := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	_, dyn := newClient(t,
+		map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "frozen", "namespace": "default"},
+			"data": map[string]any{"a": "1"}, "immutable": true},
+		map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "given", "namespace": "default"},
+			"stringData": map[string]any{"s": "given"}})
+	ctx := context.Background()
+	cms, secrets := dyn.Resource(cmGVR).Namespace("default"), dyn.Resource(secretGVR).Namespace("default")
+	data := func(u *unstructured.Unstructured) string {
+		m, _, _ := unstructured.NestedStringMap(u.Object, "data")
+		_, has := u.Object["stringData"]
+		return fmt.Sprintf("%v stringData=%v", m, has)
+	}
+	s, err := secrets.Create(ctx, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "s"}, "data": map[string]any{"a": "eA==", "b": "eQ=="}, "stringData": map[string]any{"b": "z", "c": "w"}}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := data(s), "map[a:eA== b:eg== c:dw==] stringData=false"; got != want {
+		t.Errorf("created with stringData: %s, want %s", got, want)
+	}
+	s, err = secrets.Patch(ctx, "s", types.MergePatchType, []byte(`{"stringData":{"a":"new"}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := data(s), "map[a:bmV3 b:eg== c:dw==] stringData=false"; got != want {
+		t.Errorf("patched with stringData: %s, want %s", got, want)
+	}
+	if g, err := secrets.Get(ctx, "given", metav1.GetOptions{}); err != nil || data(g) != "map[s:Z2l2ZW4=] stringData=false" {
+		t.Errorf("given with stringData: %v %v", g, err)
+	}
+	for _, tc := range []struct {
+		res        dynamic.ResourceInterface
+		name, body string
+		want       string // the error; "" for none
+	}{
+		{cms, "frozen", `{"metadata":{"labels":{"x":"y"}}}`, ""},
+		{cms, "frozen", `{"data":{"a":"2"}}`, "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"},
+		{cms, "frozen", `{"immutable":false,"binaryData":{"b":"eA=="}}`,
+			"ConfigMap \"frozen\" is invalid: [immutable: Forbidden: field is immutable when `immutable` is set, binaryData: Forbidden: field is immutable when `immutable` is set]"},
+		{secrets, "s", `{"type":"kubernetes.io/tls"}`, `Secret "s" is invalid: type: Invalid value: "kubernetes.io/tls": field is immutable`},
+		{secrets, "s", `{"type":"Opaque","immutable":true}`, ""},
+		{secrets, "s", `{"stringData":{"a":"again"}}`, "Secret \"s\" is invalid: data: Forbidden: field is immutable when `immutable` is set"},
+	} {
+		_, err := tc.res.Patch(ctx, tc.name, types.MergePatchType, []byte(tc.body), metav1.PatchOptions{})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s %s: %v", tc.name, tc.body, err)
+		case tc.want != "" && (!apierrors.IsInvalid(err) || err.Error() != tc.want):
+			t.Errorf("%s %s: %v, want %s", tc.name, tc.body, err, tc.want)
+		}
+	}
+	if cm, err := cms.Get(ctx, "frozen", metav1.GetOptions{}); err != nil || cm.GetLabels()["x"] != "y" {
+		t.Errorf("frozen: %v %v", cm, err)
+	}
+}

@@ -7,7 +7,9 @@
 // apply with managedFields and conflicts (sigs.k8s.io/structured-merge-diff,
 // through the apiserver's own field manager), status and scale
 // subresources, delete with finalizers and preconditions, dry runs,
-// resourceVersion and generation kept as the apiserver keeps them.
+// resourceVersion and generation kept as the apiserver keeps them, a
+// Secret's stringData merged into its data, immutable ConfigMaps and
+// Secrets and a Secret's type kept as its validation keeps them.
 //
 // It does not model controllers (no Pods for a Deployment, no garbage
 // collector: ownerReferences do not cascade, deleting a namespace deletes
@@ -116,6 +118,7 @@ func (s *Server) Add(objs ...map[string]any) error {
 		if u.GetName() == "" {
 			return fmt.Errorf("a %s without metadata.name", gvk.Kind)
 		}
+		mergeStringData(res, u)
 		if res.namespaced {
 			if u.GetNamespace() == "" {
 				u.SetNamespace("default")

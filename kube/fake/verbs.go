@@ -246,6 +246,7 @@ func decodeBody(req *request, body []byte) (*unstructured.Unstructured, error) {
 	if req.name != "" {
 		u.SetName(req.name)
 	}
+	mergeStringData(req.res, u)
 	return u, nil
 }
 
@@ -436,6 +437,9 @@ func (s *Server) commit(req *request, q url.Values, verb string, old, next *unst
 	if sameObject(old, next) {
 		return old.DeepCopy(), nil
 	}
+	if err := validateUpdate(req.res, old, next); err != nil {
+		return nil, err
+	}
 	if hasGeneration(req.res) && specChanged(old, next) {
 		next.SetGeneration(old.GetGeneration() + 1)
 	}
@@ -543,6 +547,7 @@ func (s *Server) patch(req *request, q url.Values, contentType string, body []by
 		return nil, err
 	}
 	next := &unstructured.Unstructured{Object: m}
+	mergeStringData(req.res, next)
 	if req.sub == "scale" {
 		return s.updateScale(req, q, old, next, agent)
 	}
