@@ -85,8 +85,10 @@ failed. Tests reach the cluster of the current context, as scripts do.`,
 					return nil, nil, nil, err
 				}
 				sys.SetContext(thread, ctx)
-				thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
+				// run_script first, so that modules the test loads (helpers
+				// of several test files) have it too.
 				globals["run_script"] = runScript(session, dir)
+				thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 				return thread, globals, func() { builtins.EndSession(thread) }, nil
 			}
 			sum := testrun.Run(cfg, files)
