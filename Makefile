@@ -41,10 +41,13 @@ sandbox-status: $(SANDBOX)
 run: build sandbox-up
 	bin/k8sh --kubeconfig $(KUBECONFIG_SANDBOX)
 
-# Unit tests only: no cluster needed.
-test-unit:
+# Unit tests only: no cluster needed. The example scripts' tests
+# (scripts/*_test.star, on fake clusters) run through k8sh test; `make test`
+# runs them as scripts.TestStarTests, skipped here so as not to run them twice.
+test-unit: build
 	$(GO) -C sandbox test -short -count=1 ./...
-	$(GO) test -short ./...
+	bin/k8sh test scripts/
+	$(GO) test -short -skip '^TestStarTests$$' ./...
 
 test: build sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) -C sandbox test -count=1 -timeout 15m ./...

@@ -251,6 +251,9 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	return exitOK
 }
 
+// dryRunNote is the line --dry-run writes to stderr first.
+const dryRunNote = "k8sh: --dry-run: changes are sent as server-side dry runs; nothing is persisted"
+
 // newThread makes the thread of a run and its predeclared names: argv is
 // sys.argv, dir the file module's directory ("" for the working one),
 // stdin what sys.stdin_read reads (nil for nothing).
@@ -260,7 +263,7 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		return nil, nil, nil, nil, err
 	}
 	if opts.dryRun {
-		fmt.Fprintln(stderr, "k8sh: --dry-run: changes are sent as server-side dry runs; nothing is persisted")
+		fmt.Fprintln(stderr, dryRunNote)
 	}
 	thread = &starlark.Thread{
 		Name: "main",

@@ -85,8 +85,10 @@ failed. Tests reach the cluster of the current context, as scripts do.`,
 					return nil, nil, nil, err
 				}
 				sys.SetContext(thread, ctx)
-				thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
+				// run_script first, so that modules the test loads (helpers
+				// of several test files) have it too.
 				globals["run_script"] = runScript(session, dir)
+				thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 				return thread, globals, func() { builtins.EndSession(thread) }, nil
 			}
 			sum := testrun.Run(cfg, files)
@@ -112,7 +114,7 @@ failed. Tests reach the cluster of the current context, as scripts do.`,
 	root.AddCommand(cmd)
 }
 
-const runScriptDoc = `run_script(path, args=[], stdin=None)
+const runScriptDoc = `run_script(path, args=[], stdin=None, dry_run=False)
 
 In k8sh test only: runs the script at path (relative to the test file) as
 k8sh would run it with args, in this process and on the test's session (a
@@ -120,6 +122,9 @@ fake cluster of k8s.fake, its namespace and flags), and returns
 struct(code, stdout, stderr): its exit status (0, sys.exit's code, 1 for an
 error), what it printed, and what it wrote to stderr (sys.eprint, sys.exit's
 message, the error with its position). stdin is what sys.stdin_read reads.
+dry_run=True runs it as k8sh --dry-run would: sys.dry_run is True, every
+change is a server-side dry run, and stderr starts with k8sh's line saying
+so.
   r = run_script("namespace-cleanup.star", ["--older-than", "1h"])
   assert.eq(r.code, 0)
   assert.contains(r.stdout, "deleted 2 objects")`
@@ -131,11 +136,12 @@ func init() { doc.Set("run_script", runScriptDoc) }
 func runScript(s *builtins.Session, dir string) *starlark.Builtin {
 	return doc.Documented("run_script", func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		var (
-			path  string
-			argv  *starlark.List
-			stdin starlark.Value = starlark.None
+			path   string
+			argv   *starlark.List
+			stdin  starlark.Value = starlark.None
+			dryRun bool
 		)
-		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "args?", &argv, "stdin?", &stdin); err != nil {
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "args?", &argv, "stdin?", &stdin, "dry_run?", &dryRun); err != nil {
 			return nil, err
 		}
 		full := path
@@ -159,6 +165,10 @@ func runScript(s *builtins.Session, dir string) *starlark.Builtin {
 		var out, errOut strings.Builder
 		child := *s // the same cluster, namespace and flags; its own sys and file
 		child.Sys.Argv, child.Sys.Stderr, child.Sys.Stdin = scriptArgs, &errOut, nil
+		if dryRun {
+			child.DryRun = true
+			errOut.WriteString(dryRunNote + "\n")
+		}
 		switch in := stdin.(type) {
 		case starlark.NoneType:
 		case starlark.String:

@@ -72,7 +72,8 @@ status and scale subresources, delete with finalizers, dry runs; objects
 keep resourceVersion, uid, creationTimestamp and generation as the
 apiserver keeps them. It does not run controllers (no Pods for a
 Deployment, no garbage collection: deleting a namespace deletes its
-objects at once), admission, validation or defaulting, and serves no
+objects at once), admission, validation (but for immutable ConfigMaps
+and Secrets and a Secret's type) or defaulting, and serves no
 exec, logs, port-forward or Tables (k8s.print shows the columns of
 objects it can work out). docs/testing.md says more.
   k8s.fake("""

@@ -119,6 +119,32 @@ show("widget update", [w1.spec.size, w1.metadata.generation])
 show("widgets", [x.metadata.name for x in k8s.list("widgets." + "GROUP")])
 k8s.delete("wdg", "w1")
 show("widget deleted", k8s.exists("wdg", "w1"))
+
+# A CRD of two versions (v1alpha1 listed first): its objects are served at
+# both, whichever they were written at; the highest version is preferred.
+open_schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+crd2 = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "gadgets.GROUP"},
+    "spec": {"group": "GROUP", "scope": "Namespaced", "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+        "versions": [{"name": "v1alpha1", "served": True, "storage": False, "schema": open_schema},
+                     {"name": "v1", "served": True, "storage": True, "schema": open_schema}]}}
+k8s.apply([crd2,
+    {"apiVersion": "GROUP/v1", "kind": "Gadget", "metadata": {"name": "g1"}, "spec": {"size": 1}},
+    {"apiVersion": "GROUP/v1alpha1", "kind": "Gadget", "metadata": {"name": "g2"}, "spec": {"size": 2}}])
+for v in ("v1alpha1", "v1"):
+    show("gadgets at " + v, [(o.apiVersion, o.metadata.name, o.spec.size) for o in k8s.list("gadgets." + v + ".GROUP")])
+show("gadget preferred", k8s.get("gadgets", "g2").apiVersion)
+
+# A Secret's stringData goes into data; its type stays; an immutable
+# ConfigMap keeps its data.
+sec = k8s.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sd"}, "type": "Opaque", "data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "z"}})
+show("stringData", [sec.data, "stringData" in sec])
+show("stringData patch", k8s.patch("secret/sd", {"stringData": {"a": "new"}}).data)
+show("secret type", err(lambda: k8s.patch("secret/sd", {"type": "example.com/other"})))
+k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True})
+show("immutable data", err(lambda: k8s.patch("cm/frozen", {"data": {"a": "2"}})))
+show("immutable unset", err(lambda: k8s.patch("cm/frozen", {"immutable": False, "binaryData": {"b": "eA=="}})))
+show("immutable labels", k8s.patch("cm/frozen", {"metadata": {"labels": {"x": "y"}}}).metadata.labels)
 `
 
 // TestFakeConformanceE2E runs the same program on the sandbox and on
@@ -129,7 +155,9 @@ func TestFakeConformanceE2E(t *testing.T) {
 	src := strings.NewReplacer("GROUP", group).Replace(conformance)
 	t.Cleanup(func() {
 		gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-		dynamic.NewForConfigOrDie(env.Config).Resource(gvr).Delete(context.Background(), "widgets."+group, metav1.DeleteOptions{})
+		for _, crd := range []string{"widgets", "gadgets"} {
+			dynamic.NewForConfigOrDie(env.Config).Resource(gvr).Delete(context.Background(), crd+"."+group, metav1.DeleteOptions{})
+		}
 	})
 	real := runStar(t, e2eClient(t, env, "sandbox"), src)
 	faked := runStar(t, nil, "k8s.fake({'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': '"+env.Namespace+"'}})\nctx.namespace('"+env.Namespace+"')\n"+src)

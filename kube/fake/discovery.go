@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
 )
 
 // builtinDiscovery is kube-apiserver 1.37's aggregated discovery of its
@@ -157,8 +158,13 @@ func (d *discovery) crdGroups() apidiscoveryv2.APIGroupDiscoveryList {
 	}
 	var out apidiscoveryv2.APIGroupDiscoveryList
 	groups := make([]string, 0, len(byGroup))
-	for g := range byGroup {
+	for g, d := range byGroup {
 		groups = append(groups, g)
+		// The apiserver lists a CRD group's versions by version priority
+		// (v1, v1beta1, v1alpha1, ...): the first is the preferred one.
+		sort.SliceStable(d.Versions, func(i, j int) bool {
+			return version.CompareKubeAwareVersionStrings(d.Versions[i].Version, d.Versions[j].Version) > 0
+		})
 	}
 	sort.Strings(groups)
 	for _, g := range groups {

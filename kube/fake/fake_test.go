@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	discoveryclient "k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 )
@@ -179,5 +180,151 @@ func TestAddRefuses(t *testing.T) {
 		if err := s.Add(tc.obj); err == nil || err.Error() != tc.want {
 			t.Errorf("Add(%v) = %v, want %q", tc.obj, err, tc.want)
 		}
+	}
+}
+
+// TestCRDVersions: a CRD's objects are served at each served version, as
+// the apiserver converts them ("None" conversion: apiVersion only),
+// whatever version they were written at; discovery prefers the highest
+// version, as the apiserver's.
+func TestCRDVersions(t *testing.T) {
+	version := func(name string, storage bool) map[string]any {
+		return map[string]any{"name": name, "served": true, "storage": storage,
+			"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}
+	}
+	crd := map[string]any{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "widgets.example.com"},
+		"spec": map[string]any{"group": "example.com", "scope": "Namespaced",
+			"names":    map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget"},
+			"versions": []any{version("v1alpha1", false), version("v1", true)}}}
+	widget := func(v, name string, size int64) map[string]any {
+		return map[string]any{"apiVersion": "example.com/" + v, "kind": "Widget",
+			"metadata": map[string]any{"name": name, "namespace": "default"}, "spec": map[string]any{"size": size}}
+	}
+	s, dyn := newClient(t, crd, widget("v1", "a", 3))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dc, err := discoveryclient.NewDiscoveryClientForConfig(&rest.Config{Host: "http://fake.invalid", Transport: Transport(s)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := dc.ServerGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.Groups {
+		if g.Name == "example.com" && (g.PreferredVersion.Version != "v1" || len(g.Versions) != 2 || g.Versions[1].Version != "v1alpha1") {
+			t.Errorf("discovery of example.com: %+v, want v1 preferred, then v1alpha1", g)
+		}
+	}
+	at := func(v string) dynamic.ResourceInterface {
+		return dyn.Resource(schema.GroupVersionResource{Group: "example.com", Version: v, Resource: "widgets"}).Namespace("default")
+	}
+	old, err := at("v1alpha1").Get(ctx, "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, _, _ := unstructured.NestedInt64(old.Object, "spec", "size"); old.GetAPIVersion() != "example.com/v1alpha1" || size != 3 {
+		t.Errorf("a at v1alpha1: %v", old.Object)
+	}
+	w, err := at("v1alpha1").Watch(ctx, metav1.ListOptions{ResourceVersion: old.GetResourceVersion()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if _, err := at("v1alpha1").Create(ctx, &unstructured.Unstructured{Object: widget("v1alpha1", "b", 5)}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := at("v1").Patch(ctx, "a", types.MergePatchType, []byte(`{"spec":{"size":4}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1", "v1alpha1"} {
+		l, err := at(v).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, it := range l.Items {
+			size, _, _ := unstructured.NestedInt64(it.Object, "spec", "size")
+			got = append(got, fmt.Sprintf("%s %s %d", it.GetAPIVersion(), it.GetName(), size))
+		}
+		if want := fmt.Sprintf("[example.com/%s a 4 example.com/%s b 5]", v, v); fmt.Sprint(got) != want {
+			t.Errorf("list at %s: %v, want %s", v, got, want)
+		}
+	}
+	var events []string
+	for len(events) < 2 {
+		select {
+		case ev := <-w.ResultChan():
+			u := ev.Object.(*unstructured.Unstructured)
+			events = append(events, fmt.Sprintf("%s %s %s", ev.Type, u.GetAPIVersion(), u.GetName()))
+		case <-ctx.Done():
+			t.Fatalf("events %v", events)
+		}
+	}
+	if want := "[ADDED example.com/v1alpha1 b MODIFIED example.com/v1alpha1 a]"; fmt.Sprint(events) != want {
+		t.Errorf("watch at v1alpha1: %v, want %s", events, want)
+	}
+}
+
+// TestConfigMapSecretValidation: a Secret's stringData goes into data, as
+// the apiserver's decoding puts it; an immutable ConfigMap or Secret keeps
+// its data, and a Secret its type, as the apiserver's validation refuses.
+func TestConfigMapSecretValidation(t *testing.T) {
+	secretGVR := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	_, dyn := newClient(t,
+		map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "frozen", "namespace": "default"},
+			"data": map[string]any{"a": "1"}, "immutable": true},
+		map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "given", "namespace": "default"},
+			"stringData": map[string]any{"s": "given"}})
+	ctx := context.Background()
+	cms, secrets := dyn.Resource(cmGVR).Namespace("default"), dyn.Resource(secretGVR).Namespace("default")
+	data := func(u *unstructured.Unstructured) string {
+		m, _, _ := unstructured.NestedStringMap(u.Object, "data")
+		_, has := u.Object["stringData"]
+		return fmt.Sprintf("%v stringData=%v", m, has)
+	}
+	s, err := secrets.Create(ctx, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "s"}, "data": map[string]any{"a": "eA==", "b": "eQ=="}, "stringData": map[string]any{"b": "z", "c": "w"}}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := data(s), "map[a:eA== b:eg== c:dw==] stringData=false"; got != want {
+		t.Errorf("created with stringData: %s, want %s", got, want)
+	}
+	s, err = secrets.Patch(ctx, "s", types.MergePatchType, []byte(`{"stringData":{"a":"new"}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := data(s), "map[a:bmV3 b:eg== c:dw==] stringData=false"; got != want {
+		t.Errorf("patched with stringData: %s, want %s", got, want)
+	}
+	if g, err := secrets.Get(ctx, "given", metav1.GetOptions{}); err != nil || data(g) != "map[s:Z2l2ZW4=] stringData=false" {
+		t.Errorf("given with stringData: %v %v", g, err)
+	}
+	for _, tc := range []struct {
+		res        dynamic.ResourceInterface
+		name, body string
+		want       string // the error; "" for none
+	}{
+		{cms, "frozen", `{"metadata":{"labels":{"x":"y"}}}`, ""},
+		{cms, "frozen", `{"data":{"a":"2"}}`, "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"},
+		{cms, "frozen", `{"immutable":false,"binaryData":{"b":"eA=="}}`,
+			"ConfigMap \"frozen\" is invalid: [immutable: Forbidden: field is immutable when `immutable` is set, binaryData: Forbidden: field is immutable when `immutable` is set]"},
+		{secrets, "s", `{"type":"kubernetes.io/tls"}`, `Secret "s" is invalid: type: Invalid value: "kubernetes.io/tls": field is immutable`},
+		{secrets, "s", `{"type":"Opaque","immutable":true}`, ""},
+		{secrets, "s", `{"stringData":{"a":"again"}}`, "Secret \"s\" is invalid: data: Forbidden: field is immutable when `immutable` is set"},
+	} {
+		_, err := tc.res.Patch(ctx, tc.name, types.MergePatchType, []byte(tc.body), metav1.PatchOptions{})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s %s: %v", tc.name, tc.body, err)
+		case tc.want != "" && (!apierrors.IsInvalid(err) || err.Error() != tc.want):
+			t.Errorf("%s %s: %v, want %s", tc.name, tc.body, err, tc.want)
+		}
+	}
+	if cm, err := cms.Get(ctx, "frozen", metav1.GetOptions{}); err != nil || cm.GetLabels()["x"] != "y" {
+		t.Errorf("frozen: %v %v", cm, err)
 	}
 }

@@ -7,7 +7,9 @@
 // apply with managedFields and conflicts (sigs.k8s.io/structured-merge-diff,
 // through the apiserver's own field manager), status and scale
 // subresources, delete with finalizers and preconditions, dry runs,
-// resourceVersion and generation kept as the apiserver keeps them.
+// resourceVersion and generation kept as the apiserver keeps them, a
+// Secret's stringData merged into its data, immutable ConfigMaps and
+// Secrets and a Secret's type kept as its validation keeps them.
 //
 // It does not model controllers (no Pods for a Deployment, no garbage
 // collector: ownerReferences do not cascade, deleting a namespace deletes
@@ -57,6 +59,7 @@ type Event struct {
 	GVR    schema.GroupVersionResource
 	Object *unstructured.Unstructured
 	rv     int64
+	store  schema.GroupVersionResource // the store's key of GVR (storageOf)
 }
 
 // Change is one change a client made, for tests that assert on what a
@@ -115,6 +118,7 @@ func (s *Server) Add(objs ...map[string]any) error {
 		if u.GetName() == "" {
 			return fmt.Errorf("a %s without metadata.name", gvk.Kind)
 		}
+		mergeStringData(res, u)
 		if res.namespaced {
 			if u.GetNamespace() == "" {
 				u.SetNamespace("default")
@@ -179,13 +183,43 @@ func (s *Server) res(gvr schema.GroupVersionResource) *resource { return s.disc.
 
 func key(ns, name string) string { return ns + "/" + name }
 
+// bucket is the objects of a resource, at any of its versions.
 func (s *Server) bucket(gvr schema.GroupVersionResource) map[string]*unstructured.Unstructured {
+	gvr = s.storageOf(gvr)
 	b := s.objects[gvr]
 	if b == nil {
 		b = map[string]*unstructured.Unstructured{}
 		s.objects[gvr] = b
 	}
 	return b
+}
+
+// storageOf is the key of a resource's objects in the store. The objects
+// of a custom resource are one set whatever version they are read or
+// written at (the apiserver stores them at the storage version and, for a
+// CRD without a conversion webhook, converts them by setting apiVersion),
+// so their key has no version.
+func (s *Server) storageOf(gvr schema.GroupVersionResource) schema.GroupVersionResource {
+	if res := s.disc.byGVR[gvr]; res != nil && res.crd {
+		gvr.Version = ""
+	}
+	return gvr
+}
+
+// atVersion is u as res's version serves it: a custom resource's
+// apiVersion is the one asked for (the "None" conversion of a CRD); u
+// itself when that is already so, else a shallow copy.
+func atVersion(res *resource, u *unstructured.Unstructured) *unstructured.Unstructured {
+	gv := res.gvr.GroupVersion().String()
+	if !res.crd || u.GetAPIVersion() == gv {
+		return u
+	}
+	c := &unstructured.Unstructured{Object: make(map[string]any, len(u.Object))}
+	for k, v := range u.Object {
+		c.Object[k] = v
+	}
+	c.SetAPIVersion(gv)
+	return c
 }
 
 // storeNew stores u, new, with the metadata the server sets.
@@ -254,7 +288,7 @@ func crdGroupResource(crd *unstructured.Unstructured) string {
 }
 
 func (s *Server) event(res *resource, u *unstructured.Unstructured, typ string) {
-	s.log = append(s.log, Event{Type: typ, GVR: res.gvr, Object: u.DeepCopy(), rv: s.rv})
+	s.log = append(s.log, Event{Type: typ, GVR: res.gvr, Object: u.DeepCopy(), rv: s.rv, store: s.storageOf(res.gvr)})
 	close(s.notify)
 	s.notify = make(chan struct{})
 }

@@ -34,6 +34,9 @@ func (s *Server) lookup(req *request) (*unstructured.Unstructured, error) {
 	if !ok {
 		return nil, apierrors.NewNotFound(gr(req.res), req.name)
 	}
+	// A custom resource is stored at the version asked for last: the
+	// versions of one differ only in apiVersion (atVersion).
+	o.SetAPIVersion(req.res.gvr.GroupVersion().String())
 	return o, nil
 }
 
@@ -85,7 +88,7 @@ func (s *Server) list(req *request, q url.Values) (any, error) {
 	}
 	items := make([]any, 0, end-start)
 	for _, k := range keys[start:end] {
-		items = append(items, s.bucket(req.res.gvr)[k].DeepCopy().Object)
+		items = append(items, atVersion(req.res, s.bucket(req.res.gvr)[k]).DeepCopy().Object)
 	}
 	meta := map[string]any{"resourceVersion": strconv.FormatInt(s.rv, 10)}
 	if next != "" {
@@ -243,6 +246,7 @@ func decodeBody(req *request, body []byte) (*unstructured.Unstructured, error) {
 	if req.name != "" {
 		u.SetName(req.name)
 	}
+	mergeStringData(req.res, u)
 	return u, nil
 }
 
@@ -433,6 +437,9 @@ func (s *Server) commit(req *request, q url.Values, verb string, old, next *unst
 	if sameObject(old, next) {
 		return old.DeepCopy(), nil
 	}
+	if err := validateUpdate(req.res, old, next); err != nil {
+		return nil, err
+	}
 	if hasGeneration(req.res) && specChanged(old, next) {
 		next.SetGeneration(old.GetGeneration() + 1)
 	}
@@ -540,6 +547,7 @@ func (s *Server) patch(req *request, q url.Values, contentType string, body []by
 		return nil, err
 	}
 	next := &unstructured.Unstructured{Object: m}
+	mergeStringData(req.res, next)
 	if req.sub == "scale" {
 		return s.updateScale(req, q, old, next, agent)
 	}
@@ -714,7 +722,7 @@ func (s *Server) deleteCollection(req *request, q url.Values, body []byte) (any,
 		if _, err := s.deleteOne(req.res, o, opts); err != nil {
 			return nil, err
 		}
-		items = append(items, o.DeepCopy().Object)
+		items = append(items, atVersion(req.res, o).DeepCopy().Object)
 	}
 	return map[string]any{"apiVersion": req.res.gvr.GroupVersion().String(), "kind": req.res.kind + "List",
 		"metadata": map[string]any{"resourceVersion": strconv.FormatInt(s.rv, 10)}, "items": items}, nil

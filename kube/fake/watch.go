@@ -34,6 +34,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, req *request) {
 	rvArg := q.Get("resourceVersion")
 	s.mu.Lock()
 	from := s.rv
+	store := s.storageOf(req.res.gvr)
 	if !initial && rvArg != "" && rvArg != "0" {
 		n, err := strconv.ParseInt(rvArg, 10, 64)
 		if err != nil {
@@ -50,7 +51,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, req *request) {
 		for _, o := range s.bucket(req.res.gvr) {
 			if in(o) {
 				seen[key(o.GetNamespace(), o.GetName())] = true
-				first = append(first, Event{Type: "ADDED", Object: o.DeepCopy()})
+				first = append(first, Event{Type: "ADDED", Object: atVersion(req.res, o).DeepCopy()})
 			}
 		}
 	} else {
@@ -58,7 +59,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, req *request) {
 			if e.rv > from {
 				break
 			}
-			if e.GVR == req.res.gvr {
+			if e.store == store {
 				seen[key(e.Object.GetNamespace(), e.Object.GetName())] = e.Type != "DELETED" && in(e.Object)
 			}
 		}
@@ -103,7 +104,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, req *request) {
 		s.mu.Lock()
 		var batch []Event
 		for _, e := range s.log {
-			if e.rv <= pos || e.GVR != req.res.gvr {
+			if e.rv <= pos || e.store != store {
 				continue
 			}
 			k := key(e.Object.GetNamespace(), e.Object.GetName())
@@ -122,7 +123,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, req *request) {
 		changed := s.notify
 		s.mu.Unlock()
 		for _, e := range batch {
-			if !send(e.Type, e.Object.Object) {
+			if !send(e.Type, atVersion(req.res, e.Object).Object) {
 				return
 			}
 		}
