@@ -384,11 +384,11 @@ func (f *LogFollower) stream(ctx context.Context, pod, container string) error {
 			waited, n = 0, 0
 		}
 		wait := time.Duration(rand.Int64N(int64(min(retryBase<<n, retryCap)))) + 1
-		if waited += wait; waited > retryFor {
+		if waited += wait; waited > retryFor() {
 			if lastErr == nil {
 				lastErr = errors.New("the stream keeps ending while the container runs")
 			}
-			return fmt.Errorf("%s: the log stream broke and could not be resumed for %s: %w", what, retryFor, lastErr)
+			return fmt.Errorf("%s: the log stream broke and could not be resumed for %s: %w", what, retryFor(), lastErr)
 		}
 		if sleepCtx(ctx, wait) != nil {
 			return nil

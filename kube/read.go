@@ -334,7 +334,7 @@ func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav
 	// A connection cut while the body came (the transport retries only
 	// what fails before an answer): read the same page again, from the
 	// same continue token, for as long as the transport would retry.
-	for waited, n := time.Duration(0), 0; err != nil && bodyCut(err) && waited < retryFor && ctx.Err() == nil; n++ {
+	for waited, n := time.Duration(0), 0; err != nil && bodyCut(err) && waited < retryFor() && ctx.Err() == nil; n++ {
 		wait := time.Duration(rand.Int64N(int64(min(retryBase<<n, retryCap)))) + 1 // full jitter, as the transport
 		if sleepCtx(ctx, wait) != nil {
 			break

@@ -12,20 +12,53 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"golang.org/x/net/http2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Retry policy for transient failures.
 const (
 	retryAttempts = 5                      // tries in all for an error status (5xx, 429), the first included
-	retryFor      = 30 * time.Second       // how long a connection failure is retried, in waits
 	retryBase     = 200 * time.Millisecond // first backoff; doubles each time
 	retryCap      = 5 * time.Second        // longest backoff we choose ourselves
 	retryAfterCap = 30 * time.Second       // longest Retry-After we honour
 )
+
+// The limits of RetryLimits, in nanoseconds: how long a connection failure
+// is retried, in waits (a kube-apiserver restart takes ~12 s), and how
+// long a request that is not a stream waits without a byte of its answer.
+var retryForNs, stallNs atomic.Int64
+
+func init() {
+	retryForNs.Store(int64(30 * time.Second))
+	stallNs.Store(int64(70 * time.Second))
+}
+
+func retryFor() time.Duration     { return time.Duration(retryForNs.Load()) }
+func stallTimeout() time.Duration { return time.Duration(stallNs.Load()) }
+
+// RetryLimits are how long k8sh goes on through faults.
+type RetryLimits struct {
+	// For is how long a connection failure (refused after the server
+	// answered once, reset, cut, stalled) is retried, in waits: 30 s.
+	For time.Duration
+	// Stall is how long a request that is not a stream (a watch, a log
+	// follow, exec, attach, port-forward) waits without a byte of its
+	// answer before its connection counts as broken: 70 s, past the
+	// apiserver's own 60 s limit, after which it answers 504 itself.
+	Stall time.Duration
+}
+
+// SetRetryLimits changes the limits of every client (tests make them
+// short) and returns a function that restores the previous ones.
+func SetRetryLimits(l RetryLimits) (restore func()) {
+	prevFor, prevStall := retryForNs.Swap(int64(l.For)), stallNs.Swap(int64(l.Stall))
+	return func() { retryForNs.Store(prevFor); stallNs.Store(prevStall) }
+}
 
 // retryTransport retries what is safe to retry:
 //   - an idempotent request (GET, HEAD, OPTIONS: reads, lists, the start of a
@@ -91,13 +124,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var waited time.Duration
 	statusTries := 0
 	for attempt := 1; ; attempt++ {
-		resp, err := t.next.RoundTrip(req)
+		resp, err := t.attempt(req)
 		if resp != nil {
 			answered.Store(req.URL.Host, true)
 			statusTries++
 		}
 		wait, retry := t.decide(req, resp, err, attempt)
-		last := statusTries >= retryAttempts || resp == nil && waited+wait > retryFor
+		last := statusTries >= retryAttempts || resp == nil && waited+wait > retryFor()
 		if !retry || last || (req.Body != nil && req.GetBody == nil) {
 			if err != nil && !idempotentRequest(req) && !refused(err) {
 				return nil, &OutcomeUnknownError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
@@ -126,6 +159,83 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 	}
+}
+
+// attempt sends req once. A request that is not a stream fails with a
+// stallError when no byte of its answer (headers or body) comes for
+// stallTimeout: a connection that stalls without breaking (a stuck proxy,
+// a peer gone without a reset) would otherwise hold the call forever.
+func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
+	stall := stallTimeout()
+	if streaming(req) || stall <= 0 {
+		return t.next.RoundTrip(req)
+	}
+	ctx, cancel := context.WithCancelCause(req.Context())
+	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		watchdog.Stop()
+		if context.Cause(ctx) == errStalled && req.Context().Err() == nil {
+			err = &stallError{d: stall}
+		}
+		cancel(nil)
+		return nil, err
+	}
+	resp.Body = &stallBody{ReadCloser: resp.Body, ctx: ctx, parent: req.Context(), cancel: cancel, watchdog: watchdog, d: stall}
+	return resp, nil
+}
+
+var errStalled = errors.New("stalled")
+
+// stallBody is an answer's body that fails with a stallError when no byte
+// of it comes for d.
+type stallBody struct {
+	io.ReadCloser
+	ctx, parent context.Context
+	cancel      context.CancelCauseFunc
+	watchdog    *time.Timer
+	d           time.Duration
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && context.Cause(b.ctx) == errStalled && b.parent.Err() == nil {
+		return n, &stallError{d: b.d}
+	}
+	if err == nil {
+		b.watchdog.Reset(b.d)
+	}
+	return n, err
+}
+
+func (b *stallBody) Close() error {
+	b.watchdog.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
+}
+
+// stallError is a connection on which the answer stopped coming: a
+// timeout, retried as a broken connection is.
+type stallError struct{ d time.Duration }
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("no answer from the server for %s: the connection stalled", e.d)
+}
+func (e *stallError) Timeout() bool   { return true }
+func (e *stallError) Temporary() bool { return true }
+
+// streaming tells whether req asks for an answer that may rightly be
+// quiet for long: a watch, a log follow, exec, attach, port-forward, a
+// proxied connection.
+func streaming(req *http.Request) bool {
+	q := req.URL.Query()
+	if w := q.Get("watch"); w == "true" || w == "1" || q.Get("follow") == "true" || req.Header.Get("Upgrade") != "" {
+		return true
+	}
+	p := req.URL.Path
+	return strings.Contains(p, "/watch/") || strings.Contains(p, "/proxy") ||
+		strings.HasSuffix(p, "/exec") || strings.HasSuffix(p, "/attach") || strings.HasSuffix(p, "/portforward")
 }
 
 // decide tells whether to try again and after how long.
@@ -178,6 +288,13 @@ func refused(err error) bool {
 
 func transient(err error) bool {
 	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	// HTTP/2: the server (or a proxy) reset the request's stream, or
+	// went away from the connection.
+	var se http2.StreamError
+	var ga http2.GoAwayError
+	if errors.As(err, &se) || errors.As(err, &ga) || strings.Contains(err.Error(), "http2: client connection lost") {
 		return true
 	}
 	var ne net.Error

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -164,8 +165,8 @@ func TestRefusedRetriedOnlyAfterAnswer(t *testing.T) {
 	for _, w := range waits {
 		sum += w
 	}
-	if len(waits) <= retryAttempts || sum > retryFor || sum < retryFor-2*retryCap {
-		t.Errorf("answered before: %d waits of %v in all, want about %v of waiting", len(waits), sum, retryFor)
+	if len(waits) <= retryAttempts || sum > retryFor() || sum < retryFor()-2*retryCap {
+		t.Errorf("answered before: %d waits of %v in all, want about %v of waiting", len(waits), sum, retryFor())
 	}
 }
 
@@ -203,5 +204,78 @@ func TestApplyRetriedLikeARead(t *testing.T) {
 	var unknown *OutcomeUnknownError
 	if !errors.As(err, &unknown) || !strings.Contains(err.Error(), "the server answered 504 Gateway Timeout, so it may or may not have been applied") {
 		t.Errorf("create answered 504: %v", err)
+	}
+}
+
+// TestRetryStall: a request whose answer stops coming (before its headers,
+// or in its body) fails as a stalled connection after the stall limit: a
+// read is retried and gets its answer, a write's outcome is unknown, a
+// watch is left alone.
+func TestRetryStall(t *testing.T) {
+	defer SetRetryLimits(RetryLimits{For: 30 * time.Second, Stall: 100 * time.Millisecond})()
+	var calls atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.URL.Query().Get("watch") == "true" {
+			w.(http.Flusher).Flush()
+			select { // quieter than the stall limit, then an event
+			case <-time.After(300 * time.Millisecond):
+			case <-release:
+			}
+			w.Write([]byte("event"))
+			return
+		}
+		switch {
+		case n == 1 || r.Method == http.MethodPost: // no headers
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case n == 2: // a body that stops
+			w.Write([]byte("par"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		default:
+			w.Write([]byte("whole"))
+		}
+	}))
+	defer srv.Close()
+	defer close(release) // before srv.Close, which waits for the handlers
+	var waits []time.Duration
+	tr := testTransport(&waits)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := tr.RoundTrip(req) // attempt 1 stalls before the headers, attempt 2 answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body) // attempt 2's body stalls
+	resp.Body.Close()
+	var se *stallError
+	if !errors.As(err, &se) || !transient(err) || string(body) != "par" {
+		t.Fatalf("a stalled body: %q, %v; want a transient stallError", body, err)
+	}
+	if calls.Load() != 2 || len(waits) != 1 {
+		t.Errorf("%d calls, %d waits; want 2 and 1", calls.Load(), len(waits))
+	}
+	req, _ = http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("{}")), nil }
+	_, err = tr.RoundTrip(req)
+	var ou *OutcomeUnknownError
+	if !errors.As(err, &ou) || !errors.As(err, &se) {
+		t.Errorf("a stalled POST: %v; want an unknown outcome of a stalled connection", err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"?watch=true", nil)
+	resp, err = tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != "event" {
+		t.Errorf("a quiet watch: %q, %v; want its event", body, err)
 	}
 }
