@@ -2,7 +2,9 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -250,6 +252,19 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 			d.Preconditions = &metav1.Preconditions{UID: &t.uid}
 		}
 		uid, err := c.deleteObject(ctx, r, t.ns, t.name, d)
+		var unknown *OutcomeUnknownError
+		for n := 0; errors.As(err, &unknown) && t.uid != "" && n < retryAttempts && ctx.Err() == nil; n++ {
+			// Sent, then the connection failed: with the UID precondition,
+			// sending it again is safe, and a 404 (or a 409: another
+			// object of that name) now means the first one did it.
+			if sleepCtx(ctx, time.Duration(rand.Int64N(int64(retryBase<<n)))+1) != nil {
+				break
+			}
+			uid, err = c.deleteObject(ctx, r, t.ns, t.name, d)
+			if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+				err = nil
+			}
+		}
 		switch {
 		case err == nil:
 			deleted[i] = true

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Retry policy for transient failures.
@@ -64,7 +63,8 @@ func SetRetryLimits(l RetryLimits) (restore func()) {
 //   - an idempotent request (GET, HEAD, OPTIONS: reads, lists, the start of a
 //     watch; a server-side apply, which sends the whole intent again; a dry
 //     run) that failed with 429, 500, 502, 503 or 504 (up to retryAttempts
-//     tries), or with a connection reset, a refused connection, an EOF or a
+//     tries; 429 and 503, an overloaded server, for retryFor of waiting),
+//     or with a connection reset, a refused connection, an EOF or a
 //     timeout (for retryFor of waiting: a kube-apiserver restart takes ~12
 //     s);
 //   - any request whose connection was refused, since nothing reached the
@@ -126,11 +126,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := t.attempt(req)
 		if resp != nil {
-			answered.Store(req.URL.Host, true)
 			statusTries++
 		}
 		wait, retry := t.decide(req, resp, err, attempt)
-		last := statusTries >= retryAttempts || resp == nil && waited+wait > retryFor()
+		// An overloaded server (429, 503: "come back later") and a
+		// connection failure are retried for retryFor of waiting; other
+		// error statuses (500, 502, 504) for retryAttempts tries.
+		timed := resp == nil || overloaded(resp.StatusCode)
+		last := timed && waited+wait > retryFor() || !timed && statusTries >= retryAttempts
 		if !retry || last || (req.Body != nil && req.GetBody == nil) {
 			if err != nil && !idempotentRequest(req) && !refused(err) {
 				return nil, &OutcomeUnknownError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
@@ -161,59 +164,62 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// attempt sends req once. A request that is not a stream fails with a
-// stallError when no byte of its answer (headers or body) comes for
-// stallTimeout: a connection that stalls without breaking (a stuck proxy,
-// a peer gone without a reset) would otherwise hold the call forever.
+func overloaded(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+}
+
+// attempt sends req once. The answer to a request that is not a stream is
+// read whole here, so that a body that breaks off (a cut, a reset) is a
+// failed attempt like a connection that broke before the answer: retried
+// for a read or a server-side apply, an unknown outcome for another write.
+// Such a request also fails with a stallError when no byte of its answer
+// (headers or body) comes for stallTimeout: a connection that stalls
+// without breaking (a stuck proxy, a peer gone without a reset) would
+// otherwise hold the call forever.
 func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
-	stall := stallTimeout()
-	if streaming(req) || stall <= 0 {
-		return t.next.RoundTrip(req)
+	if streaming(req) {
+		resp, err := t.next.RoundTrip(req)
+		if resp != nil {
+			answered.Store(req.URL.Host, true)
+		}
+		return resp, err
 	}
+	stall := stallTimeout()
 	ctx, cancel := context.WithCancelCause(req.Context())
+	defer cancel(nil)
 	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
+	defer watchdog.Stop()
+	stalled := func(err error) error {
+		if context.Cause(ctx) == errStalled && req.Context().Err() == nil {
+			return &stallError{d: stall}
+		}
+		return err
+	}
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		watchdog.Stop()
-		if context.Cause(ctx) == errStalled && req.Context().Err() == nil {
-			err = &stallError{d: stall}
-		}
-		cancel(nil)
-		return nil, err
+		return nil, stalled(err)
 	}
-	resp.Body = &stallBody{ReadCloser: resp.Body, ctx: ctx, parent: req.Context(), cancel: cancel, watchdog: watchdog, d: stall}
+	answered.Store(req.URL.Host, true)
+	var body bytes.Buffer
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		body.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			resp.Body.Close()
+			return nil, stalled(err)
+		}
+		watchdog.Reset(stall)
+	}
+	resp.Body.Close()
+	resp.Body = io.NopCloser(&body)
 	return resp, nil
 }
 
 var errStalled = errors.New("stalled")
-
-// stallBody is an answer's body that fails with a stallError when no byte
-// of it comes for d.
-type stallBody struct {
-	io.ReadCloser
-	ctx, parent context.Context
-	cancel      context.CancelCauseFunc
-	watchdog    *time.Timer
-	d           time.Duration
-}
-
-func (b *stallBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && context.Cause(b.ctx) == errStalled && b.parent.Err() == nil {
-		return n, &stallError{d: b.d}
-	}
-	if err == nil {
-		b.watchdog.Reset(b.d)
-	}
-	return n, err
-}
-
-func (b *stallBody) Close() error {
-	b.watchdog.Stop()
-	err := b.ReadCloser.Close()
-	b.cancel(nil)
-	return err
-}
 
 // stallError is a connection on which the answer stopped coming: a
 // timeout, retried as a broken connection is.
@@ -226,8 +232,8 @@ func (e *stallError) Timeout() bool   { return true }
 func (e *stallError) Temporary() bool { return true }
 
 // streaming tells whether req asks for an answer that may rightly be
-// quiet for long: a watch, a log follow, exec, attach, port-forward, a
-// proxied connection.
+// quiet for long, or long: a watch, a log (followed or not), exec, attach,
+// port-forward, a proxied connection.
 func streaming(req *http.Request) bool {
 	q := req.URL.Query()
 	if w := q.Get("watch"); w == "true" || w == "1" || q.Get("follow") == "true" || req.Header.Get("Upgrade") != "" {
@@ -235,7 +241,7 @@ func streaming(req *http.Request) bool {
 	}
 	p := req.URL.Path
 	return strings.Contains(p, "/watch/") || strings.Contains(p, "/proxy") ||
-		strings.HasSuffix(p, "/exec") || strings.HasSuffix(p, "/attach") || strings.HasSuffix(p, "/portforward")
+		strings.HasSuffix(p, "/exec") || strings.HasSuffix(p, "/log") || strings.HasSuffix(p, "/attach") || strings.HasSuffix(p, "/portforward")
 }
 
 // decide tells whether to try again and after how long.
@@ -255,8 +261,8 @@ func (t *retryTransport) decide(req *http.Request, resp *http.Response, err erro
 		}
 		return backoff, idempotentRequest(req) && transient(err)
 	}
-	if !idempotentRequest(req) && resp.StatusCode != http.StatusTooManyRequests {
-		return 0, false
+	if !idempotentRequest(req) && !overloaded(resp.StatusCode) {
+		return 0, false // 429 and 503 say the server did not do it
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
@@ -270,16 +276,6 @@ func (t *retryTransport) decide(req *http.Request, resp *http.Response, err erro
 		}
 	}
 	return backoff, true
-}
-
-// bodyCut tells whether err is a response body that broke off: a reset,
-// an unexpected EOF, a timeout while reading it (not a status error).
-func bodyCut(err error) bool {
-	var se apierrors.APIStatus
-	if errors.As(err, &se) {
-		return false
-	}
-	return transient(err)
 }
 
 func refused(err error) bool {

@@ -32,7 +32,8 @@ import (
 // answer of its own (429 with Retry-After, 500, 503, 504), a response cut
 // or reset after N bytes of its body, or a stall. A client that trusts the
 // CA (a sandbox kubeconfig with its server changed to URL) sees an
-// apiserver with faults.
+// apiserver with faults. NETPROXY_DEBUG=1 in the environment prints each
+// request and each fault that strikes on stderr.
 type HTTPProxy struct {
 	target *url.URL
 	srv    *http.Server
@@ -100,13 +101,18 @@ type Fault struct {
 	// For is how long a Stall lasts.
 	For time.Duration
 
-	re    *regexp.Regexp
-	hits  atomic.Int64
-	count int64 // bytes passed, for Every; under the proxy's mu
+	re     *regexp.Regexp
+	hits   atomic.Int64
+	struck atomic.Int64
+	count  int64 // bytes passed, for Every; under the proxy's mu
 }
 
 // Hits is how many requests f has met.
 func (f *Fault) Hits() int64 { return f.hits.Load() }
+
+// Struck is how many times f did what it does: answered, cut, reset or
+// stalled (a response shorter than After is met but not struck).
+func (f *Fault) Struck() int64 { return f.struck.Load() }
 
 // HTTPOptions configure StartHTTP.
 type HTTPOptions struct {
@@ -240,6 +246,9 @@ func (p *HTTPProxy) match(r *http.Request) *Fault {
 }
 
 func (p *HTTPProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if os.Getenv("NETPROXY_DEBUG") != "" {
+		fmt.Fprintln(os.Stderr, "netproxy:", r.Method, r.URL.String())
+	}
 	p.Requests.Add(1)
 	f := p.match(r)
 	switch {
@@ -249,6 +258,7 @@ func (p *HTTPProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.Forward {
 			p.rp.ServeHTTP(discardWriter{h: http.Header{}}, r)
 		}
+		f.struck.Add(1)
 		answer(w, f)
 	default:
 		p.rp.ServeHTTP(&faultWriter{ResponseWriter: w, p: p, f: f, req: r}, r)
@@ -343,6 +353,10 @@ func (w *faultWriter) passed(n int64) {
 // strike does the fault: a Stall waits, a Cut or Reset breaks the
 // connection (or the HTTP/2 stream) and ends the handler.
 func (w *faultWriter) strike() {
+	if os.Getenv("NETPROXY_DEBUG") != "" {
+		fmt.Fprintln(os.Stderr, "netproxy: strike", w.f.Action, w.sent, w.req.URL.String())
+	}
+	w.f.struck.Add(1)
 	if w.f.Every {
 		w.p.mu.Lock()
 		w.f.count = 0

@@ -1,0 +1,440 @@
+package builtins
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.uber.org/goleak"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/kube/kubetest"
+	"github.com/k8sh/k8sh/lib/sys"
+	"github.com/k8sh/k8sh/tools/netproxy"
+)
+
+// The fault matrix (docs/reliability.md): each builtin that reads or
+// writes many objects, or streams, runs through tools/netproxy's HTTP fault
+// proxy under each fault, and must lose nothing, repeat nothing, fail with
+// a clear error when it gives up, and leave no goroutine behind. The
+// limits are made short (a stall counts after 1 s, connection failures are
+// retried for 15 s) so that the matrix takes seconds, not minutes.
+var matrixLimits = kube.RetryLimits{For: 15 * time.Second, Stall: time.Second}
+
+// A matrixFault installs one column's faults on requests whose path and
+// query match path (and method, "" for any). stream tells whether the
+// requests are streams (a watch): a stream is stalled for a while, not
+// until it gives up.
+type matrixFault struct {
+	name  string
+	add   func(t *testing.T, p *netproxy.HTTPProxy, method, path string, every int64, stream bool) []*netproxy.Fault
+	burst bool // status answers: they do not strike in the middle of a body
+}
+
+func addFault(t *testing.T, p *netproxy.HTTPProxy, f *netproxy.Fault) *netproxy.Fault {
+	t.Helper()
+	f, err := p.Add(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+var matrixFaults = []matrixFault{
+	{name: "cut", add: func(t *testing.T, p *netproxy.HTTPProxy, method, path string, every int64, _ bool) []*netproxy.Fault {
+		return []*netproxy.Fault{addFault(t, p, &netproxy.Fault{Method: method, Path: path, Action: netproxy.Cut, After: every, Every: true})}
+	}},
+	{name: "reset", add: func(t *testing.T, p *netproxy.HTTPProxy, method, path string, every int64, _ bool) []*netproxy.Fault {
+		return []*netproxy.Fault{addFault(t, p, &netproxy.Fault{Method: method, Path: path, Action: netproxy.Reset, After: every, Every: true})}
+	}},
+	{name: "stall", add: func(t *testing.T, p *netproxy.HTTPProxy, method, path string, every int64, stream bool) []*netproxy.Fault {
+		if stream { // quiet for longer than the stall limit, then on
+			return []*netproxy.Fault{addFault(t, p, &netproxy.Fault{Method: method, Path: path, Times: 2, Action: netproxy.Stall, After: every / 4, For: 3 * matrixLimits.Stall})}
+		}
+		// Until the client gives up on the answer: twice in the headers,
+		// twice in the body.
+		return []*netproxy.Fault{
+			addFault(t, p, &netproxy.Fault{Method: method, Path: path, Times: 2, Action: netproxy.Stall}),
+			addFault(t, p, &netproxy.Fault{Method: method, Path: path, Times: 2, Action: netproxy.Stall, After: 100}),
+		}
+	}},
+	{name: "429+503", burst: true, add: func(t *testing.T, p *netproxy.HTTPProxy, method, path string, _ int64, _ bool) []*netproxy.Fault {
+		return []*netproxy.Fault{
+			addFault(t, p, &netproxy.Fault{Method: method, Path: path, Times: 3, Status: 429, RetryAfter: 1}),
+			addFault(t, p, &netproxy.Fault{Method: method, Path: path, Times: 3, Status: 503}),
+		}
+	}},
+}
+
+// faultClient is a k8sh client of env's sandbox, in namespace ns, through
+// the proxy p, its discovery done before any fault.
+func faultClient(t *testing.T, env *kubetest.Env, server, ns string) *kube.Client {
+	t.Helper()
+	flags := kube.NewConfigFlags()
+	kc, kctx, dir := env.Kubeconfig, "sandbox", t.TempDir()
+	flags.KubeConfig, flags.Namespace, flags.Context, flags.CacheDir, flags.APIServer = &kc, &ns, &kctx, &dir, &server
+	c := kube.NewClient(flags)
+	for _, kind := range []string{"configmaps", "pods"} {
+		if _, err := c.Resolve(kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// faultStar runs src on a session of c and returns its globals and error.
+func faultStar(t *testing.T, c Cluster, src string) (starlark.StringDict, error) {
+	t.Helper()
+	thread := &starlark.Thread{Name: t.Name(), Print: func(*starlark.Thread, string) {}}
+	SetSession(thread, &Session{Cluster: c})
+	sys.SetContext(thread, context.Background())
+	return starlark.ExecFileOptions(starOptions, thread, "matrix.star", src, Globals(nil))
+}
+
+// padded are n ConfigMaps prefix-0..n-1 labelled fm=label, each with data
+// v="0" and pad bytes of random (so hardly compressible) text.
+func padded(n int, prefix, label string, pad int) []*unstructured.Unstructured {
+	objs := make([]*unstructured.Unstructured, n)
+	for i := range objs {
+		b := make([]byte, pad*3/4)
+		rand.Read(b)
+		objs[i] = &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": prefix + strconv.Itoa(i), "labels": map[string]any{"fm": label}},
+			"data":     map[string]any{"v": "0", "pad": base64.StdEncoding.EncodeToString(b)},
+		}}
+	}
+	return objs
+}
+
+// direct is a k8sh client of env that goes to the apiserver itself: the
+// test's own reads and writes.
+func direct(t *testing.T, env *kubetest.Env, ns string) *kube.Client {
+	return faultClient(t, env, env.Config.Host, ns)
+}
+
+func mustApply(t *testing.T, c *kube.Client, ns string, objs []*unstructured.Unstructured) {
+	t.Helper()
+	if _, err := c.Apply(context.Background(), objs, kube.ApplyOptions{Namespace: ns, Parallel: 16}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// names reads the names of the ConfigMaps labelled fm=label in ns.
+func names(t *testing.T, env *kubetest.Env, ns, label string) []string {
+	t.Helper()
+	l, err := env.Clientset.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "fm=" + label})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, cm := range l.Items {
+		out = append(out, cm.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// starStrings is a Starlark list of str as Go strings.
+func starStrings(v starlark.Value) []string {
+	var out []string
+	if l, ok := v.(*starlark.List); ok {
+		for i := range l.Len() {
+			s, _ := starlark.AsString(l.Index(i))
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// wholeOnce checks that got holds each of want once.
+func wholeOnce(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	count := map[string]int{}
+	for _, s := range got {
+		count[s]++
+	}
+	var lost, twice []string
+	for _, s := range want {
+		switch count[s] {
+		case 0:
+			lost = append(lost, s)
+		case 1:
+		default:
+			twice = append(twice, s)
+		}
+		delete(count, s)
+	}
+	if len(lost) > 0 || len(twice) > 0 || len(count) > 0 || len(got) != len(want) {
+		t.Errorf("%s: %d of %d; lost %v, repeated %v, extra %v", what, len(got), len(want), lost, twice, count)
+	}
+}
+
+// struck checks that the faults did strike (a cell that met no fault
+// proves nothing).
+func struck(t *testing.T, fs []*netproxy.Fault) {
+	t.Helper()
+	var n int64
+	for _, f := range fs {
+		n += f.Struck()
+	}
+	if n == 0 {
+		t.Errorf("no fault struck: the cell tested nothing")
+	}
+	t.Logf("%d faults struck", n)
+}
+
+// versionWriter sets data.v of the ConfigMaps prefix-0..n-1 to 1..final,
+// each round after the last, straight to the apiserver, once start is
+// closed.
+func versionWriter(t *testing.T, env *kubetest.Env, ns, prefix string, n, final int, start <-chan struct{}) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		select {
+		case <-start:
+		case <-time.After(time.Minute):
+			done <- fmt.Errorf("the stream never started")
+			return
+		}
+		cms := env.Clientset.CoreV1().ConfigMaps(ns)
+		for v := 1; v <= final; v++ {
+			for i := range n {
+				patch := fmt.Sprintf(`{"data":{"v":"%d"}}`, v)
+				if _, err := cms.Patch(context.Background(), prefix+strconv.Itoa(i), "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+					done <- err
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		done <- nil
+	}()
+	return done
+}
+
+// whenHit closes the returned channel once f has met a request.
+func whenHit(f *netproxy.Fault) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for deadline := time.Now().Add(time.Minute); f.Hits() == 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return ch
+}
+
+// leakOptions are the goroutines that outlive a call by design: the
+// HTTP transports' idle connections.
+func leakOptions(before goleak.Option) []goleak.Option {
+	return []goleak.Option{before,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreAnyFunction("golang.org/x/net/http2.(*ClientConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*http2ClientConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*conn).serve"), // the proxies' servers, closed with them
+	}
+}
+
+// noLeak fails t if goroutines started since before are still running
+// (waiting up to 30 s for those that are ending).
+func noLeak(t *testing.T, before goleak.Option) {
+	t.Helper()
+	opts := leakOptions(before)
+	err := goleak.Find(opts...)
+	for deadline := time.Now().Add(30 * time.Second); err != nil && time.Now().Before(deadline); err = goleak.Find(opts...) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFaultMatrixE2E: list, iter, watch, wait, apply of 500 and delete by
+// selector, each under cut every N KB, resets, stalls past the client's
+// limit and 429/503 bursts (TestFaultMatrixRestartE2E: an apiserver
+// restart, and logs). Every cell runs in parallel, on a proxy of its own.
+func TestFaultMatrixE2E(t *testing.T) {
+	kube.SilenceClientLogs()
+	env := kubetest.Sandbox(t)
+	before := goleak.IgnoreCurrent()
+	defer kube.SetRetryLimits(matrixLimits)()
+	read := env.Namespace // 1200 ConfigMaps for list and iter: three pages
+	mustApply(t, direct(t, env, read), read, padded(1200, "r-", "read", 300))
+	readNames := names(t, env, read, "read")
+
+	t.Run("cells", func(t *testing.T) {
+		for _, fault := range matrixFaults {
+			// list and iter: every object once, across three pages.
+			for _, op := range []struct{ name, src string }{
+				{"list", `names = [o.metadata.name for o in k8s.list("configmaps", selector="fm=read")]`},
+				{"iter", "names = []\ndef f():\n  for o in k8s.iter(\"configmaps\", selector=\"fm=read\"):\n    names.append(o.metadata.name)\nf()"},
+			} {
+				t.Run(op.name+"/"+fault.name, func(t *testing.T) {
+					t.Parallel()
+					p := env.FaultProxy(t, false)
+					c := faultClient(t, env, p.URL(), read)
+					fs := fault.add(t, p, "GET", `/configmaps\?`, 250<<10, false)
+					g, err := faultStar(t, c, op.src)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wholeOnce(t, op.name, starStrings(g["names"]), readNames)
+					struck(t, fs)
+				})
+			}
+			// watch and wait: every version of every object, once, in
+			// order, while a writer changes them.
+			t.Run("watch/"+fault.name, func(t *testing.T) {
+				t.Parallel()
+				env := kubetest.Sandbox(t)
+				ns := env.Namespace
+				mustApply(t, direct(t, env, ns), ns, padded(20, "w-", "w", 1000))
+				p := env.FaultProxy(t, false)
+				c := faultClient(t, env, p.URL(), ns)
+				fs := fault.add(t, p, "GET", `watch=true`, 20<<10, true)
+				done := versionWriter(t, env, ns, "w-", 20, 5, whenHit(fs[0]))
+				g, err := faultStar(t, c, `
+seen = {}
+log = []
+def f():
+    for ev in k8s.watch("configmaps", selector="fm=w", timeout="90s"):
+        n = ev.object.metadata.name
+        log.append("%s %s" % (n, ev.object.data["v"]))
+        seen[n] = ev.object.data["v"]
+        if len(seen) == 20 and all([v == "5" for v in seen.values()]):
+            break
+f()
+`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				var want []string
+				for i := range 20 {
+					for v := range 6 {
+						want = append(want, fmt.Sprintf("w-%d %d", i, v))
+					}
+				}
+				got := starStrings(g["log"])
+				wholeOnce(t, "watch", got, want)
+				last := map[string]string{}
+				for _, l := range got { // in order, per object
+					n, v, _ := strings.Cut(l, " ")
+					if v < last[n] {
+						t.Errorf("%s after version %s", l, last[n])
+					}
+					last[n] = v
+				}
+				struck(t, fs)
+			})
+			t.Run("wait/"+fault.name, func(t *testing.T) {
+				t.Parallel()
+				env := kubetest.Sandbox(t)
+				ns := env.Namespace
+				mustApply(t, direct(t, env, ns), ns, padded(20, "w-", "w", 1000))
+				p := env.FaultProxy(t, false)
+				c := faultClient(t, env, p.URL(), ns)
+				fs := fault.add(t, p, "GET", `watch=true`, 20<<10, true)
+				done := versionWriter(t, env, ns, "w-", 20, 5, whenHit(fs[0]))
+				g, err := faultStar(t, c, `
+objs = k8s.wait("configmaps", selector="fm=w", until=lambda o: o.data["v"] == "5", timeout="90s")
+got = sorted(["%s %s" % (o.metadata.name, o.data["v"]) for o in objs])
+`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				var want []string
+				for i := range 20 {
+					want = append(want, fmt.Sprintf("w-%d 5", i))
+				}
+				wholeOnce(t, "wait", starStrings(g["got"]), want)
+				struck(t, fs)
+			})
+			// apply of 500: a server-side apply is retried like a read;
+			// every object is there once.
+			t.Run("apply/"+fault.name, func(t *testing.T) {
+				t.Parallel()
+				env := kubetest.Sandbox(t)
+				ns := env.Namespace
+				p := env.FaultProxy(t, false)
+				c := faultClient(t, env, p.URL(), ns)
+				fs := fault.add(t, p, "PATCH", `/configmaps/`, 60<<10, false)
+				g, err := faultStar(t, c, `
+objs = k8s.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a-%d" % i, "labels": {"fm": "a"}}, "data": {"i": str(i)}} for i in range(500)])
+applied = [o.metadata.name for o in objs]
+`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []string
+				for i := range 500 {
+					want = append(want, "a-"+strconv.Itoa(i))
+				}
+				wholeOnce(t, "applied", starStrings(g["applied"]), want)
+				sort.Strings(want)
+				wholeOnce(t, "on the server", names(t, env, ns, "a"), want)
+				struck(t, fs)
+			})
+			// delete by selector: a DELETE cut after it was sent is an
+			// unknown outcome, named in the error; the rest are gone.
+			t.Run("delete/"+fault.name, func(t *testing.T) {
+				t.Parallel()
+				env := kubetest.Sandbox(t)
+				ns := env.Namespace
+				mustApply(t, direct(t, env, ns), ns, padded(500, "d-", "d", 10))
+				p := env.FaultProxy(t, false)
+				c := faultClient(t, env, p.URL(), ns)
+				fs := fault.add(t, p, "DELETE", `/configmaps/`, 60<<10, false)
+				_, err := faultStar(t, c, `k8s.delete("configmaps", selector="fm=d")`)
+				left := names(t, env, ns, "d")
+				checkDeleteError(t, err, ns, left)
+				struck(t, fs)
+			})
+		}
+	})
+	noLeak(t, before)
+}
+
+// checkDeleteError checks what k8s.delete said against what is left: an
+// object still there is one the error names (as namespace/kind/name) as
+// of unknown outcome or failed.
+func checkDeleteError(t *testing.T, err error, ns string, left []string) {
+	t.Helper()
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+		t.Logf("k8s.delete: %s", msg)
+	}
+	for _, n := range left {
+		if !strings.Contains(msg, ns+"/configmap/"+n+":") {
+			t.Errorf("%s is left, and the error does not name it as %s/configmap/%s: %q", n, ns, n, msg)
+		}
+	}
+	if err != nil && !regexp.MustCompile(`^k8s\.delete: `).MatchString(msg) {
+		t.Errorf("the error does not name the builtin: %q", msg)
+	}
+}
+
+var _ = slices.Contains[[]string]
+var _ = sync.Mutex{}
+var _ corev1.ConfigMap
