@@ -112,7 +112,7 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 		deleted = make([]bool, n)
 	)
 	for i, o := range objs {
-		names[i] = ObjectName(o)
+		names[i] = bulkName(o)
 		r, err := c.ResolveGVK(o.GetAPIVersion(), o.GetKind())
 		if err == nil && o.GetName() == "" {
 			err = fmt.Errorf("the object has no metadata.name")
@@ -129,6 +129,7 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 			}
 		}
 		res[i], targets[i] = r, deleteTarget{ns: ns, name: o.GetName()}
+		names[i] = BulkName(ns, o.GetKind(), o.GetName())
 	}
 	// The reverse of the order given; Namespaces and CRDs after the rest.
 	var first, last []int
@@ -252,11 +253,11 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 			d.Preconditions = &metav1.Preconditions{UID: &t.uid}
 		}
 		uid, err := c.deleteObject(ctx, r, t.ns, t.name, d)
-		var unknown *OutcomeUnknownError
-		for n := 0; errors.As(err, &unknown) && t.uid != "" && n < retryAttempts && ctx.Err() == nil; n++ {
-			// Sent, then the connection failed: with the UID precondition,
-			// sending it again is safe, and a 404 (or a 409: another
-			// object of that name) now means the first one did it.
+		for n := 0; t.uid != "" && retryableDelete(err) && n < retryAttempts && ctx.Err() == nil; n++ {
+			// With the UID precondition a DELETE can be sent again like a
+			// read: after an unknown outcome (sent, then the connection
+			// failed) or a server error, a 404 (or a 409: another object
+			// of that name) now means the first one did it.
 			if sleepCtx(ctx, time.Duration(rand.Int64N(int64(retryBase<<n)))+1) != nil {
 				break
 			}
@@ -285,13 +286,22 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 	})
 	var names, errNames []string
 	for i, t := range targets {
-		errNames = append(errNames, kindName+"/"+label(t))
+		errNames = append(errNames, BulkName(t.ns, kindName, t.name))
 		if deleted[i] {
 			names = append(names, label(t))
 		}
 	}
 	sort.Strings(names)
 	return names, bulkError(errNames, errs)
+}
+
+// retryableDelete tells whether a DELETE with a UID precondition that
+// failed with err is sent again: its outcome is unknown, or the server
+// failed (500, 503, 504).
+func retryableDelete(err error) bool {
+	var unknown *OutcomeUnknownError
+	return errors.As(err, &unknown) || apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
+		apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err)
 }
 
 // waitGone waits until the object t is gone (or replaced by another of the

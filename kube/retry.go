@@ -261,8 +261,8 @@ func (t *retryTransport) decide(req *http.Request, resp *http.Response, err erro
 		}
 		return backoff, idempotentRequest(req) && transient(err)
 	}
-	if !idempotentRequest(req) && !overloaded(resp.StatusCode) {
-		return 0, false // 429 and 503 say the server did not do it
+	if !idempotentRequest(req) && resp.StatusCode != http.StatusTooManyRequests {
+		return 0, false // only 429 says the server did not do it
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,

@@ -41,9 +41,31 @@ func ObjectName(u *unstructured.Unstructured) string {
 	return kind + "/" + name
 }
 
+// BulkName names an object in the error of a call on many objects, where
+// objects of several namespaces may meet: "namespace/kind/name"
+// ("default/deployment/web"), or "kind/name" for a cluster-scoped one,
+// the kind in lower case as kubectl's messages write it.
+func BulkName(namespace, kind, name string) string {
+	kn := strings.ToLower(kind) + "/" + name
+	if namespace == "" {
+		return kn
+	}
+	return namespace + "/" + kn
+}
+
+// bulkName is BulkName of u (ObjectName's words for a missing kind or
+// name) in its namespace: the one a call places it in, once placed.
+func bulkName(u *unstructured.Unstructured) string {
+	if ns := u.GetNamespace(); ns != "" {
+		return ns + "/" + ObjectName(u)
+	}
+	return ObjectName(u)
+}
+
 // ObjectError is the failure of one object in a call.
 type ObjectError struct {
-	// Object names it: "deployment/web".
+	// Object names it: "default/deployment/web" (BulkName) in a call on
+	// many objects, "deployment/web" in a call on one.
 	Object string
 	Err    error
 }
@@ -60,7 +82,13 @@ type BulkError struct {
 
 func (e *BulkError) Error() string {
 	if len(e.Errors) == 1 && e.Total == 1 {
-		return e.Errors[0].Error()
+		// A call on one object: "kind/name", as the caller knows where.
+		oe := e.Errors[0]
+		if strings.Count(oe.Object, "/") == 2 {
+			_, short, _ := strings.Cut(oe.Object, "/")
+			return short + ": " + oe.Err.Error()
+		}
+		return oe.Error()
 	}
 	// A server that cannot be reached fails every object alike: each such
 	// message is said once, with the number of objects it failed.
@@ -318,7 +346,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	names := make([]string, len(objs))
 	var crds, rest []int
 	for i, o := range objs {
-		names[i] = ObjectName(o)
+		names[i] = bulkName(o)
 		if isCRD(o) {
 			crds = append(crds, i)
 		} else {
@@ -332,6 +360,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		nss := make([]string, len(idx))
 		for j, i := range idx {
 			res[j], nss[j], errs[i] = c.target(objs[i], opts.Namespace)
+			names[i] = bulkName(objs[i]) // placed in its namespace
 		}
 		perrs := forEach(ctx, len(idx), opts.Parallel, func(j int) error {
 			i := idx[j]

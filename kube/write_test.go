@@ -41,6 +41,13 @@ func TestBulkError(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}
+	single := bulkError([]string{"ns/configmap/a"}, []error{errors.New("boom")})
+	if single.Error() != "configmap/a: boom" {
+		t.Errorf("one object: %v, want configmap/a: boom (the caller knows where)", single)
+	}
+	if BulkName("ns", "ConfigMap", "a") != "ns/configmap/a" || BulkName("", "Namespace", "ns") != "namespace/ns" {
+		t.Errorf("BulkName: %s, %s", BulkName("ns", "ConfigMap", "a"), BulkName("", "Namespace", "ns"))
+	}
 	if bulkError([]string{"a"}, []error{nil}) != nil {
 		t.Error("no failure must give a nil error")
 	}
