@@ -6,17 +6,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.starlark.net/starlark"
 	"go.uber.org/goleak"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -411,6 +408,45 @@ applied = [o.metadata.name for o in objs]
 				struck(t, fs)
 			})
 		}
+		// When the fault lasts, the call gives up with an error that
+		// names the builtin, what failed and (for many objects) each
+		// object as namespace/kind/name.
+		for _, gu := range []struct {
+			name, method, path string
+			fault              *netproxy.Fault
+			src, want          string
+		}{
+			{"list/503", "GET", `/configmaps\?`, &netproxy.Fault{Status: 503},
+				`k8s.list("configmaps")`, `^k8s\.list: netproxy: injected 503 \(ServiceUnavailable\)$`},
+			{"list/reset", "GET", `/configmaps\?`, &netproxy.Fault{Action: netproxy.Reset, After: 10},
+				`k8s.list("configmaps")`, `^k8s\.list: unable to connect to the server: read tcp [^ ]*: read: connection reset \(still failing after \d+ tries in 1\d\.\ds\)$`},
+			{"apply/stall", "PATCH", `/configmaps/`, &netproxy.Fault{Action: netproxy.Stall},
+				`k8s.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g-%d" % i}} for i in range(2)])`,
+				`^k8s\.apply: 2 of 2 objects failed: NS/configmap/g-0: unable to connect to the server: no answer from the server for 1s: the connection stalled \(still failing after \d+ tries in 1\d\.\ds\); NS/configmap/g-1: `},
+			{"create/cut", "POST", `/configmaps`, &netproxy.Fault{Action: netproxy.Cut},
+				`k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g"}})`,
+				`^k8s\.create: .*POST https://.*/configmaps.*: the connection failed after the request was sent, so it may or may not have been applied; read the object to see`},
+			{"delete-objects/504", "DELETE", `/configmaps/`, &netproxy.Fault{Status: 504, Forward: true},
+				`k8s.delete([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g-%d" % i}} for i in range(2)])`,
+				`^k8s\.delete: 2 of 2 objects failed: NS/configmap/g-0: DELETE https://[^ ]*/configmaps/g-0: the server answered 504 Gateway Timeout, so it may or may not have been applied; read the object to see \(netproxy: injected 504\); NS/configmap/g-1: DELETE`},
+		} {
+			t.Run("gives-up/"+gu.name, func(t *testing.T) {
+				t.Parallel()
+				env := kubetest.Sandbox(t)
+				ns := env.Namespace
+				mustApply(t, direct(t, env, ns), ns, padded(2, "g-", "g", 10))
+				p := env.FaultProxy(t, false)
+				c := faultClient(t, env, p.URL(), ns)
+				f := gu.fault
+				f.Method, f.Path = gu.method, gu.path
+				addFault(t, p, f)
+				_, err := faultStar(t, c, gu.src)
+				want := strings.ReplaceAll(gu.want, "NS", ns)
+				if err == nil || !regexp.MustCompile(want).MatchString(err.Error()) {
+					t.Errorf("error %v\nwant one matching %s", err, want)
+				}
+			})
+		}
 	})
 	noLeak(t, before)
 }
@@ -435,6 +471,3 @@ func checkDeleteError(t *testing.T, err error, ns string, left []string) {
 	}
 }
 
-var _ = slices.Contains[[]string]
-var _ = sync.Mutex{}
-var _ corev1.ConfigMap

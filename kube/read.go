@@ -408,6 +408,12 @@ func apiError(err error, ns string) error {
 		return &reasonError{msg: fmt.Sprintf("you must be logged in to the server (%v)", err), err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	}
+	var unknown *OutcomeUnknownError
+	if errors.As(err, &unknown) {
+		return unknown // the request reached the server: no "unable to connect"
+	}
+	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		host := "the server"
 		var ue *url.Error

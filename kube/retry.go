@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -138,9 +139,22 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if err != nil && !idempotentRequest(req) && !refused(err) {
 				return nil, &OutcomeUnknownError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
 			}
+			if err != nil && attempt > 1 && req.Context().Err() == nil && !refused(err) {
+				return nil, &gaveUpError{err: err, tries: attempt, waited: waited}
+			}
+			if resp != nil && (overloaded(resp.StatusCode) || resp.StatusCode >= 500) {
+				// Retried here as long as k8sh retries: client-go would
+				// retry an answer with Retry-After ten times more, each
+				// of which retried here again.
+				resp.Header.Del("Retry-After")
+			}
 			if err == nil && resp.StatusCode == http.StatusGatewayTimeout && !idempotentRequest(req) {
 				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 				resp.Body.Close()
+				var status struct{ Message string }
+				if json.Unmarshal(msg, &status) == nil && status.Message != "" {
+					msg = []byte(status.Message) // the server's Status: its message
+				}
 				return nil, &OutcomeUnknownError{Method: req.Method, URL: req.URL.Redacted(), Status: resp.Status, Err: fmt.Errorf("%s", bytes.TrimSpace(msg))}
 			}
 			return resp, err
@@ -295,6 +309,22 @@ func transient(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// gaveUpError is a connection failure of a request that was retried until
+// the limit. Its message says so, and neither it nor its words are those
+// of a reset or an EOF, which client-go's requests retry ten times more
+// (each of which retried here again: five minutes for a server that
+// resets every connection).
+type gaveUpError struct {
+	err    error
+	tries  int
+	waited time.Duration
+}
+
+func (e *gaveUpError) Error() string {
+	msg := strings.ReplaceAll(e.err.Error(), "connection reset by peer", "connection reset")
+	return fmt.Sprintf("%s (still failing after %d tries in %s)", msg, e.tries, e.waited.Round(100*time.Millisecond))
 }
 
 // OutcomeUnknownError is a mutation that failed after it may have reached
