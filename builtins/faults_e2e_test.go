@@ -419,10 +419,10 @@ applied = [o.metadata.name for o in objs]
 			{"list/503", "GET", `/configmaps\?`, &netproxy.Fault{Status: 503},
 				`k8s.list("configmaps")`, `^k8s\.list: netproxy: injected 503 \(ServiceUnavailable\)$`},
 			{"list/reset", "GET", `/configmaps\?`, &netproxy.Fault{Action: netproxy.Reset, After: 10},
-				`k8s.list("configmaps")`, `^k8s\.list: unable to connect to the server: read tcp [^ ]*: read: connection reset \(still failing after \d+ tries in 1\d\.\ds\)$`},
+				`k8s.list("configmaps")`, `^k8s\.list: unable to connect to the server: read tcp [^ ]*: read: connection reset \(still failing after \d+ tries in [\d.]+s\)$`},
 			{"apply/stall", "PATCH", `/configmaps/`, &netproxy.Fault{Action: netproxy.Stall},
 				`k8s.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g-%d" % i}} for i in range(2)])`,
-				`^k8s\.apply: 2 of 2 objects failed: NS/configmap/g-0: unable to connect to the server: no answer from the server for 1s: the connection stalled \(still failing after \d+ tries in 1\d\.\ds\); NS/configmap/g-1: `},
+				`^k8s\.apply: 2 of 2 objects failed: NS/configmap/g-0: unable to connect to the server: no answer from the server for 1s: the connection stalled \(still failing after \d+ tries in [\d.]+s\); NS/configmap/g-1: `},
 			{"create/cut", "POST", `/configmaps`, &netproxy.Fault{Action: netproxy.Cut},
 				`k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g"}})`,
 				`^k8s\.create: .*POST https://.*/configmaps.*: the connection failed after the request was sent, so it may or may not have been applied; read the object to see`},
@@ -470,4 +470,3 @@ func checkDeleteError(t *testing.T, err error, ns string, left []string) {
 		t.Errorf("the error does not name the builtin: %q", msg)
 	}
 }
-
