@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,9 +31,11 @@ import (
 // writes many objects, or streams, runs through tools/netproxy's HTTP fault
 // proxy under each fault, and must lose nothing, repeat nothing, fail with
 // a clear error when it gives up, and leave no goroutine behind. The
-// limits are made short (a stall counts after 1 s, connection failures are
-// retried for 15 s) so that the matrix takes seconds, not minutes.
-var matrixLimits = kube.RetryLimits{For: 15 * time.Second, Stall: time.Second}
+// stall limit is made short (a stall counts after 2 s, not 70 s) so that
+// the matrix takes seconds, not minutes; connection failures are retried
+// for 30 s of waiting, as by default (an apiserver restart here takes up
+// to 20 s).
+var matrixLimits = kube.RetryLimits{For: 30 * time.Second, Stall: 2 * time.Second}
 
 // A matrixFault installs one column's faults on requests whose path and
 // query match path (and method, "" for any). stream tells whether the
@@ -408,6 +414,10 @@ applied = [o.metadata.name for o in objs]
 				struck(t, fs)
 			})
 		}
+		t.Run("restart-and-logs", func(t *testing.T) {
+			t.Parallel()
+			restartAndLogs(t)
+		})
 		// When the fault lasts, the call gives up with an error that
 		// names the builtin, what failed and (for many objects) each
 		// object as namespace/kind/name.
@@ -422,7 +432,7 @@ applied = [o.metadata.name for o in objs]
 				`k8s.list("configmaps")`, `^k8s\.list: unable to connect to the server: read tcp [^ ]*: read: connection reset \(still failing after \d+ tries in [\d.]+s\)$`},
 			{"apply/stall", "PATCH", `/configmaps/`, &netproxy.Fault{Action: netproxy.Stall},
 				`k8s.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g-%d" % i}} for i in range(2)])`,
-				`^k8s\.apply: 2 of 2 objects failed: NS/configmap/g-0: unable to connect to the server: no answer from the server for 1s: the connection stalled \(still failing after \d+ tries in [\d.]+s\); NS/configmap/g-1: `},
+				`^k8s\.apply: 2 of 2 objects failed: NS/configmap/g-0: unable to connect to the server: no answer from the server for 2s: the connection stalled \(still failing after \d+ tries in [\d.]+s\); NS/configmap/g-1: `},
 			{"create/cut", "POST", `/configmaps`, &netproxy.Fault{Action: netproxy.Cut},
 				`k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g"}})`,
 				`^k8s\.create: .*POST https://.*/configmaps.*: the connection failed after the request was sent, so it may or may not have been applied; read the object to see`},
@@ -469,4 +479,217 @@ func checkDeleteError(t *testing.T, err error, ns string, left []string) {
 	if err != nil && !regexp.MustCompile(`^k8s\.delete: `).MatchString(msg) {
 		t.Errorf("the error does not name the builtin: %q", msg)
 	}
+}
+
+// logWriter appends CRI log lines to a private sandbox's pod.log, which
+// kwok serves as the log of each of its pods.
+type logWriter struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (w *logWriter) write(t *testing.T, tag string, from, to int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := from; i <= to; i++ {
+		if _, err := fmt.Fprintf(w.f, "%s stdout F %s line %d\n", time.Now().UTC().Format(time.RFC3339Nano), tag, i); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// followScript follows target's log (a pod's name, or "" for the selector
+// app=web) until it has the lines 1..n of tag.
+func followScript(target, tag string, n int) string {
+	call := fmt.Sprintf("k8s.logs(%q, follow=True, timeout=\"120s\")", target)
+	if target == "" {
+		call = `k8s.logs(selector="app=web", follow=True, timeout="120s")`
+	}
+	return fmt.Sprintf(`
+got = []
+def f():
+    for line in %s:
+        if line.text.startswith("%s "):
+            got.append(line.text)
+            if len(got) == %d:
+                break
+f()
+`, call, tag, n)
+}
+
+// starAsync runs src on c in a goroutine; the channel gives its globals
+// and error.
+func starAsync(t *testing.T, c Cluster, src string) <-chan starResult {
+	ch := make(chan starResult, 1)
+	go func() {
+		thread := &starlark.Thread{Name: t.Name(), Print: func(*starlark.Thread, string) {}}
+		SetSession(thread, &Session{Cluster: c})
+		sys.SetContext(thread, context.Background())
+		g, err := starlark.ExecFileOptions(starOptions, thread, "matrix.star", src, Globals(nil))
+		ch <- starResult{g, err}
+	}()
+	return ch
+}
+
+type starResult struct {
+	g   starlark.StringDict
+	err error
+}
+
+func (r starResult) must(t *testing.T, what string) starlark.StringDict {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("%s: %v", what, r.err)
+	}
+	return r.g
+}
+
+func lines(tag string, n int) []string {
+	var out []string
+	for i := 1; i <= n; i++ {
+		out = append(out, fmt.Sprintf("%s line %d", tag, i))
+	}
+	return out
+}
+
+// restartAndLogs is the private sandbox's part of the matrix: k8s.logs
+// (named and selector follows) under each fault, then every builtin of the
+// matrix across an apiserver restart (its watches, waits and follows
+// running through it; its lists, applies and deletes started while the
+// apiserver is away).
+func restartAndLogs(t *testing.T) {
+	env := kubetest.PrivateSandbox(t)
+	ns := env.Namespace
+	pod := kubetest.CreateWeb(t, env, ns)
+	f, err := os.OpenFile(filepath.Join(filepath.Dir(env.Kubeconfig), "pod.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := &logWriter{f: f}
+
+	t.Run("logs", func(t *testing.T) {
+		for _, fault := range matrixFaults {
+			t.Run(fault.name, func(t *testing.T) {
+				t.Parallel()
+				p := env.FaultProxy(t, false)
+				c := faultClient(t, env, p.URL(), ns)
+				// A resumed stream starts again from the second of the last
+				// line (the kubelet's sinceTime): N must pass a second's
+				// lines of every cell.
+				fs := fault.add(t, p, "GET", `/log\?`, 6<<10, true)
+				tag := "L-" + fault.name
+				named := starAsync(t, c, followScript(pod, tag, 60))
+				bySel := starAsync(t, c, followScript("", tag, 60))
+				for i := 0; i < 60; i += 5 {
+					w.write(t, tag, i+1, i+5)
+					time.Sleep(200 * time.Millisecond)
+				}
+				wholeOnce(t, "named follow", starStrings((<-named).must(t, "named follow")["got"]), lines(tag, 60))
+				wholeOnce(t, "selector follow", starStrings((<-bySel).must(t, "selector follow")["got"]), lines(tag, 60))
+				struck(t, fs)
+			})
+		}
+	})
+
+	t.Run("restart", func(t *testing.T) {
+		d := direct(t, env, ns)
+		mustApply(t, d, ns, padded(1200, "r-", "read", 300))
+		mustApply(t, d, ns, padded(20, "w-", "w", 100))
+		mustApply(t, d, ns, padded(500, "d-", "d", 10))
+		readNames := names(t, env, ns, "read")
+		// Started before the restart, running through it.
+		watch := starAsync(t, d, `
+seen = {}
+log = []
+def f():
+    for ev in k8s.watch("configmaps", selector="fm=w", timeout="120s"):
+        n = ev.object.metadata.name
+        log.append("%s %s" % (n, ev.object.data["v"]))
+        seen[n] = ev.object.data["v"]
+        if len(seen) == 20 and all([v == "3" for v in seen.values()]):
+            break
+f()
+`)
+		wait := starAsync(t, d, `objs = k8s.wait("configmaps", selector="fm=w", until=lambda o: o.data["v"] == "3", timeout="120s")`)
+		named := starAsync(t, d, followScript(pod, "R", 40))
+		bySel := starAsync(t, d, followScript("", "R", 40))
+		setVersion := func(v int) {
+			for i := range 20 {
+				patch := fmt.Sprintf(`{"data":{"v":"%d"}}`, v)
+				if _, err := env.Clientset.CoreV1().ConfigMaps(ns).Patch(context.Background(), "w-"+strconv.Itoa(i), "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		setVersion(1)
+		w.write(t, "R", 1, 20)
+		time.Sleep(time.Second) // the streams have it
+
+		// Started once the apiserver refuses connections.
+		host := strings.TrimPrefix(env.Config.Host, "https://")
+		away := make(chan bool, 1)
+		during := make(chan []<-chan starResult, 1)
+		go func() {
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				c, err := net.DialTimeout("tcp", host, time.Second)
+				if err != nil {
+					away <- true
+					break
+				}
+				c.Close()
+				if time.Now().After(deadline) {
+					away <- false
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			during <- []<-chan starResult{
+				starAsync(t, d, `names = [o.metadata.name for o in k8s.list("configmaps", selector="fm=read")]`),
+				starAsync(t, d, "names = []\ndef f():\n  for o in k8s.iter(\"configmaps\", selector=\"fm=read\"):\n    names.append(o.metadata.name)\nf()"),
+				starAsync(t, d, `applied = [o.metadata.name for o in k8s.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a-%d" % i, "labels": {"fm": "a"}}} for i in range(500)])]`),
+				starAsync(t, d, `k8s.delete("configmaps", selector="fm=d")`),
+			}
+		}()
+		kubetest.RestartAPIServer(t, env)
+		if !<-away {
+			t.Fatal("the apiserver never refused a connection: the restart was not seen")
+		}
+		setVersion(2)
+		setVersion(3)
+		w.write(t, "R", 21, 40)
+
+		ops := <-during
+		wholeOnce(t, "list", starStrings((<-ops[0]).must(t, "list")["names"]), readNames)
+		wholeOnce(t, "iter", starStrings((<-ops[1]).must(t, "iter")["names"]), readNames)
+		var want []string
+		for i := range 500 {
+			want = append(want, "a-"+strconv.Itoa(i))
+		}
+		wholeOnce(t, "apply", starStrings((<-ops[2]).must(t, "apply")["applied"]), want)
+		sort.Strings(want)
+		wholeOnce(t, "applied on the server", names(t, env, ns, "a"), want)
+		del := <-ops[3]
+		checkDeleteError(t, del.err, ns, names(t, env, ns, "d"))
+
+		// The watch lists first: an object the writer changed before that
+		// list starts at version 1. Then each version once, in order.
+		perObject := map[string][]string{}
+		for _, l := range starStrings((<-watch).must(t, "watch")["log"]) {
+			n, v, _ := strings.Cut(l, " ")
+			perObject[n] = append(perObject[n], v)
+		}
+		for i := range 20 {
+			n := "w-" + strconv.Itoa(i)
+			if got := strings.Join(perObject[n], ","); got != "0,1,2,3" && got != "1,2,3" {
+				t.Errorf("watch: %s went through versions %s, want 0,1,2,3 (or 1,2,3), each once", n, got)
+			}
+		}
+		if objs, _ := (<-wait).must(t, "wait")["objs"].(*starlark.List); objs == nil || objs.Len() != 20 {
+			t.Errorf("wait returned %v, want the 20 objects", objs)
+		}
+		wholeOnce(t, "named follow", starStrings((<-named).must(t, "named follow")["got"]), lines("R", 40))
+		wholeOnce(t, "selector follow", starStrings((<-bySel).must(t, "selector follow")["got"]), lines("R", 40))
+	})
 }
