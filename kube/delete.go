@@ -109,10 +109,11 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 		targets = make([]deleteTarget, n)
 		errs    = make([]error, n)
 		names   = make([]string, n)
+		wheres  = make([]string, n) // their namespaces
 		deleted = make([]bool, n)
 	)
 	for i, o := range objs {
-		names[i] = bulkName(o)
+		names[i], wheres[i] = ObjectName(o), o.GetNamespace()
 		r, err := c.ResolveGVK(o.GetAPIVersion(), o.GetKind())
 		if err == nil && o.GetName() == "" {
 			err = fmt.Errorf("the object has no metadata.name")
@@ -129,7 +130,7 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 			}
 		}
 		res[i], targets[i] = r, deleteTarget{ns: ns, name: o.GetName()}
-		names[i] = BulkName(ns, o.GetKind(), o.GetName())
+		wheres[i] = ns
 	}
 	// The reverse of the order given; Namespaces and CRDs after the rest.
 	var first, last []int
@@ -192,7 +193,7 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 			out = append(out, u)
 		}
 	}
-	return out, bulkError(names, errs)
+	return out, bulkError(names, wheres, errs)
 }
 
 // namespaceGone tells whether namespace ns does not exist or is being
@@ -284,15 +285,15 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 		}
 		return nil
 	})
-	var names, errNames []string
+	var names, errNames, errNss []string
 	for i, t := range targets {
-		errNames = append(errNames, BulkName(t.ns, kindName, t.name))
+		errNames, errNss = append(errNames, kindName+"/"+t.name), append(errNss, t.ns)
 		if deleted[i] {
 			names = append(names, label(t))
 		}
 	}
 	sort.Strings(names)
-	return names, bulkError(errNames, errs)
+	return names, bulkError(errNames, errNss, errs)
 }
 
 // retryableDelete tells whether a DELETE with a UID precondition that

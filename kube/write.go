@@ -43,34 +43,26 @@ func ObjectName(u *unstructured.Unstructured) string {
 
 // BulkName names an object in the error of a call on many objects, where
 // objects of several namespaces may meet: "namespace/kind/name"
-// ("default/deployment/web"), or "kind/name" for a cluster-scoped one,
-// the kind in lower case as kubectl's messages write it.
-func BulkName(namespace, kind, name string) string {
-	kn := strings.ToLower(kind) + "/" + name
+// ("default/deployment/web") from the namespace and ObjectName's
+// "kind/name"; "kind/name" for a cluster-scoped one (or one not placed).
+func BulkName(namespace, object string) string {
 	if namespace == "" {
-		return kn
+		return object
 	}
-	return namespace + "/" + kn
-}
-
-// bulkName is BulkName of u (ObjectName's words for a missing kind or
-// name) in its namespace: the one a call places it in, once placed.
-func bulkName(u *unstructured.Unstructured) string {
-	if ns := u.GetNamespace(); ns != "" {
-		return ns + "/" + ObjectName(u)
-	}
-	return ObjectName(u)
+	return namespace + "/" + object
 }
 
 // ObjectError is the failure of one object in a call.
 type ObjectError struct {
-	// Object names it: "default/deployment/web" (BulkName) in a call on
-	// many objects, "deployment/web" in a call on one.
-	Object string
-	Err    error
+	// Namespace ("" for none) and Object ("deployment/web") name it.
+	Namespace, Object string
+	Err               error
 }
 
-func (e *ObjectError) Error() string { return e.Object + ": " + e.Err.Error() }
+// Name is the object's BulkName: "default/deployment/web".
+func (e *ObjectError) Name() string { return BulkName(e.Namespace, e.Object) }
+
+func (e *ObjectError) Error() string { return e.Name() + ": " + e.Err.Error() }
 func (e *ObjectError) Unwrap() error { return e.Err }
 
 // BulkError is the failures of a call on many objects, in input order. What
@@ -83,12 +75,7 @@ type BulkError struct {
 func (e *BulkError) Error() string {
 	if len(e.Errors) == 1 && e.Total == 1 {
 		// A call on one object: "kind/name", as the caller knows where.
-		oe := e.Errors[0]
-		if strings.Count(oe.Object, "/") == 2 {
-			_, short, _ := strings.Cut(oe.Object, "/")
-			return short + ": " + oe.Err.Error()
-		}
-		return oe.Error()
+		return e.Errors[0].Object + ": " + e.Errors[0].Err.Error()
 	}
 	// A server that cannot be reached fails every object alike: each such
 	// message is said once, with the number of objects it failed.
@@ -159,7 +146,7 @@ func Interrupted(err error) (summary string, ok bool) {
 		case errors.As(oe.Err, &ns):
 			notSent++
 		case errors.As(oe.Err, &ou), errors.Is(oe.Err, context.Canceled), errors.Is(oe.Err, context.DeadlineExceeded):
-			unknown = append(unknown, oe.Object)
+			unknown = append(unknown, oe.Name())
 		default:
 			failed++
 		}
@@ -185,12 +172,13 @@ func Interrupted(err error) (summary string, ok bool) {
 	return strings.Join(parts, ", "), true
 }
 
-// bulkError returns nil when errs holds no error, else a *BulkError.
-func bulkError(names []string, errs []error) error {
+// bulkError returns nil when errs holds no error, else a *BulkError whose
+// objects are names[i] ("kind/name") in nss[i].
+func bulkError(names, nss []string, errs []error) error {
 	be := &BulkError{Total: len(errs)}
 	for i, err := range errs {
 		if err != nil {
-			be.Errors = append(be.Errors, &ObjectError{Object: names[i], Err: err})
+			be.Errors = append(be.Errors, &ObjectError{Namespace: nss[i], Object: names[i], Err: err})
 		}
 	}
 	if len(be.Errors) == 0 {
@@ -345,8 +333,9 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	errs := make([]error, len(objs))
 	names := make([]string, len(objs))
 	var crds, rest []int
+	wheres := make([]string, len(objs))
 	for i, o := range objs {
-		names[i] = bulkName(o)
+		names[i], wheres[i] = ObjectName(o), o.GetNamespace()
 		if isCRD(o) {
 			crds = append(crds, i)
 		} else {
@@ -360,7 +349,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		nss := make([]string, len(idx))
 		for j, i := range idx {
 			res[j], nss[j], errs[i] = c.target(objs[i], opts.Namespace)
-			names[i] = bulkName(objs[i]) // placed in its namespace
+			wheres[i] = objs[i].GetNamespace() // placed in its namespace
 		}
 		perrs := forEach(ctx, len(idx), opts.Parallel, func(j int) error {
 			i := idx[j]
@@ -398,7 +387,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		}
 	}
 	applyAll(rest)
-	return out, bulkError(names, errs)
+	return out, bulkError(names, wheres, errs)
 }
 
 // applyOne applies obj as opts.manager(). Fields kubectl applied client-side
