@@ -116,7 +116,7 @@ func TestBulkLabelSetE2E(t *testing.T) {
 	_, announced := runSession(t, s, `
 names = ["bulk-" + ("00" + str(i))[-3:] for i in range(200)]
 r = catch(lambda: k8s.label("deploy", {"tier": "front"}, selector="app=bulk"))
-assert.true(r.error.startswith("k8s.label: 1 of 200 objects failed: deployment/bulk-100: "), r.error)
+assert.true(r.error.startswith("k8s.label: 1 of 200 objects failed: NS/deployment/bulk-100: "), r.error)
 assert.true("bulk-100 refuses changes" in r.error, r.error)
 got = k8s.list("deploy", selector="app=bulk,tier=front")
 assert.eq([d.metadata.name for d in got], [n for n in names if n != "bulk-100"])
@@ -126,7 +126,7 @@ assert.eq([d.metadata.name for d in l], [n for n in names if n != "bulk-100"])
 assert.eq(set([d.metadata.labels.seen for d in l]), set(["yes"]))
 
 r = catch(lambda: k8s.set_image("deploy", "nginx:2", selector="app=bulk"))
-assert.true(r.error.startswith("k8s.set_image: 1 of 200 objects failed: deployment/bulk-100: "), r.error)
+assert.true(r.error.startswith("k8s.set_image: 1 of 200 objects failed: NS/deployment/bulk-100: "), r.error)
 images = {d.metadata.name: d.spec.template.spec.containers[0].image for d in k8s.list("deploy", selector="app=bulk")}
 assert.eq([n for n in names if images[n] != "nginx:2"], ["bulk-100"])
 
