@@ -173,7 +173,7 @@ func unpackTargets(thread *starlark.Thread, b *starlark.Builtin, c Cluster, targ
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		out := &targets{many: true, what: fmt.Sprintf("every %s matching %s", kind, sel.s)}
+		out := &targets{many: true, what: fmt.Sprintf("every %s matching %s", string(kind), sel.s)}
 		for _, item := range l.Items {
 			out.refs = append(out.refs, kube.Ref{Kind: string(kind), Name: item.GetName(), Namespace: item.GetNamespace()})
 		}
@@ -182,7 +182,7 @@ func unpackTargets(thread *starlark.Thread, b *starlark.Builtin, c Cluster, targ
 	r, err := unpackNamed(b, target, name, ns)
 	if err != nil {
 		if k, ok := target.(starlark.String); ok && name == "" && !strings.Contains(string(k), "/") {
-			return nil, fmt.Errorf("%s: which %s? give a name, a list or selector=", b.Name(), k)
+			return nil, fmt.Errorf("%s: which %s? give a name, a list or selector=", b.Name(), string(k))
 		}
 		return nil, err
 	}
@@ -241,6 +241,9 @@ func rolloutChange(op kube.RolloutOp) func(*starlark.Thread, *starlark.Builtin, 
 		res, rerr := rc.Rollout(sys.Context(thread), op, t.refs, kube.RolloutOptions{
 			ToRevision: int64(toRev), DryRun: ch.dryRun, Parallel: parallel, Warn: s.Sys.Stderr,
 		})
+		if res == nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), rerr)
+		}
 		objs := make([]*unstructured.Unstructured, len(res))
 		verbs := make([]string, len(res))
 		for i, r := range res {
@@ -251,7 +254,7 @@ func rolloutChange(op kube.RolloutOp) func(*starlark.Thread, *starlark.Builtin, 
 		var v starlark.Value
 		if t.many {
 			v = objectValues(objs)
-		} else if objs[0] != nil {
+		} else if len(objs) == 1 && objs[0] != nil {
 			v = NewObject(objs[0].Object)
 		}
 		ch.doneEach(verbs, v, objs)

@@ -387,11 +387,17 @@ type RolloutResult struct {
 func (c *Client) Rollout(ctx context.Context, op RolloutOp, refs []Ref, o RolloutOptions) ([]*RolloutResult, error) {
 	out := make([]*RolloutResult, len(refs))
 	names := make([]string, len(refs))
+	// A kind that has no rollout (or cannot be paused) is bad input: it
+	// fails the call before anything is changed.
 	for i, ref := range refs {
-		names[i] = strings.ToLower(ref.Kind) + "/" + ref.Name
-		if r, err := c.Resolve(ref.Kind); err == nil {
-			names[i] = strings.ToLower(r.GVK.Kind) + "/" + ref.Name
+		r, err := c.rolloutResource(ref.Kind, string(op))
+		if err != nil {
+			return nil, err
 		}
+		if (op == RolloutPause || op == RolloutResume) && r.GVK.Kind != "Deployment" {
+			return nil, fmt.Errorf("cannot %s %s: only deployments can be paused and resumed", op, r)
+		}
+		names[i] = strings.ToLower(r.GVK.Kind) + "/" + ref.Name
 	}
 	errs := forEach(ctx, len(refs), o.Parallel, func(i int) error {
 		var err error
@@ -418,9 +424,6 @@ func (c *Client) rolloutPatch(ctx context.Context, op RolloutOp, ref Ref, dryRun
 		fn, verb = polymorphichelpers.ObjectResumerFn, "resumed"
 	case RolloutRestart:
 		fn, verb = polymorphichelpers.ObjectRestarterFn, "restarted"
-	}
-	if op != RolloutRestart && r.GVK.Kind != "Deployment" {
-		return nil, fmt.Errorf("cannot %s %s: only deployments can be paused and resumed", op, r)
 	}
 	ns := c.namespaceFor(r, ref.Namespace)
 	u, err := c.Get(ctx, ref.Kind, ref.Name, ns)
@@ -480,7 +483,7 @@ func (c *Client) rollback(ctx context.Context, ref Ref, o RolloutOptions) (*Roll
 		// kubectl's warning (k8s.io/kubectl/pkg/cmd/rollout/rollout_undo.go).
 		fmt.Fprintf(o.Warn, "Warning: resource %[1]s/%[2]s was previously managed with 'kubectl apply'. "+
 			"Rolling back will not update the %[3]s annotation, which may cause unexpected behavior on future 'kubectl apply' operations. "+
-			"Consider using 'kubectl apply' with your previous configuration file instead.\n", r, ref.Name, corev1.LastAppliedConfigAnnotation)
+			"Consider using 'kubectl apply' with your previous configuration file instead.\n", r.GVR.Resource, ref.Name, corev1.LastAppliedConfigAnnotation)
 	}
 	cs, err := c.clientset()
 	if err != nil {
