@@ -157,7 +157,9 @@ func TestRolloutStatusLikeKubectlE2E(t *testing.T) {
 	}()
 	var got captured
 	sdone := make(chan error, 1)
-	go func() { sdone <- replRun(env, c, &got, `assert_done = k8s.rollout.status("deploy/slow", timeout="3m")`) }()
+	go func() {
+		sdone <- replRun(env, c, &got, `assert_done = k8s.rollout.status("deploy/slow", timeout="3m")`)
+	}()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		kmu.Lock()
 		n := len(klines)
