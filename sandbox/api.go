@@ -189,6 +189,14 @@ func kwokNode(name, podCIDR string) map[string]any {
 		"status": map[string]any{
 			"allocatable": res,
 			"capacity":    res,
+			// Both addresses, so that kwok's node-initialize stage adds
+			// none: when a node that lacks one is initialized again (after
+			// it was NotReady), the stage's template writes "addresses:"
+			// with no items, and the node loses the one it had.
+			"addresses": []map[string]string{
+				{"type": "InternalIP", "address": "127.0.0.1"},
+				{"type": "Hostname", "address": name},
+			},
 		},
 	}
 }

@@ -294,6 +294,11 @@ func (e *env) components(p *pki, ports map[string]int) []component {
 			"--service-cluster-ip-range", serviceCIDR,
 			"--leader-elect=false",
 			"--secure-port=0",
+			// kwok's heartbeat comes every 20-25s, and a change of the node
+			// (a cordon) puts it off by as much again: 50s (the default)
+			// would mark a node that is cordoned and uncordoned a few times
+			// NotReady, and taint it.
+			"--node-monitor-grace-period=2m",
 			// default is /usr/libexec/kubernetes/..., which it would create
 			"--flex-volume-plugin-dir", filepath.Join(e.stateDir, "flexvolume"),
 		}},
