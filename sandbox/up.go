@@ -35,8 +35,8 @@ const (
 //     server of ours behind it fails at once with "connection refused" on
 //     127.2.x.y, instead of dialling an address that leaves the machine (the
 //     former 10.0.0.0/24 did).
-//   - podCIDR: kwok gives Pods addresses in 127.1.0.0/16, so the pod proxy
-//     dials loopback too.
+//   - podCIDR: kwok gives Pods addresses in 127.1.0.0/16 (kwok-node-1's
+//     in node1PodCIDR, 127.3.0.0/16), so the pod proxy dials loopback too.
 //   - The egress guard: all of kube-apiserver's "cluster" and "controlplane"
 //     traffic (webhooks by Service or by URL, aggregated APIs, kubelet calls,
 //     the pod, service and node proxies) goes through the HTTP CONNECT proxy of
