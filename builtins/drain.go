@@ -37,23 +37,27 @@ nodes, as kubectl's --selector), every node it matches.`
 
 const cordonDoc = `k8s.cordon(node=None, *, selector=None, dry_run=False, context=None)
 
-Marks a node unschedulable, as kubectl cordon does: new pods are not
+Marks a node unschedulable, as kubectl cordon does. New pods are not
 scheduled there; those running stay. Returns the Node (a list of them for
 a list or a selector), announced as kubectl prints it: "node/kwok-node-1
-cordoned", or "already cordoned". ` + nodesDoc + changeDoc
+cordoned", or "already cordoned".
+
+` + nodesDoc + changeDoc
 
 const uncordonDoc = `k8s.uncordon(node=None, *, selector=None, dry_run=False, context=None)
 
 Marks a node schedulable again, as kubectl uncordon does. Returns the Node
 (a list of them for a list or a selector), announced as kubectl prints it:
-"node/kwok-node-1 uncordoned", or "already uncordoned". ` + nodesDoc + changeDoc
+"node/kwok-node-1 uncordoned", or "already uncordoned".
+
+` + nodesDoc + changeDoc
 
 const drainDoc = `k8s.drain(node=None, *, ignore_daemonsets=True, delete_emptydir_data=False, force=False, grace_period=None, timeout="5m", disable_eviction=False, selector=None, pod_selector=None, dry_run=False, context=None)
 
-Drains a node for maintenance, as kubectl drain does (kubectl's own drain
-library): it cordons the node, then evicts its pods through the Eviction
-API, so that PodDisruptionBudgets are honoured, and waits until they are
-gone. An eviction that a budget refuses is tried again every 5s, and the
+Drains a node for maintenance, as kubectl drain does. With kubectl's own
+drain library, it cordons the node, then evicts its pods through the
+Eviction API, so that PodDisruptionBudgets are honoured, and waits until
+they are gone. An eviction that a budget refuses is tried again every 5s, and the
 message on stderr says which budget refuses it and why ("The disruption
 budget web needs 2 healthy pods and has 2 currently"), until timeout.
   k8s.drain("kwok-node-1")
@@ -67,7 +71,9 @@ pods, pods being deleted already). It prints what kubectl drain prints:
 "evicting pod NS/NAME" and "pod/NAME evicted" as they happen, the
 warnings (ignored DaemonSet-managed pods, pods without a controller that
 force deletes) on stderr, and in the REPL "node/NAME cordoned" and
-"node/NAME drained". ` + nodesDoc + `
+"node/NAME drained".
+
+` + nodesDoc + `
 
 As kubectl drain's flags: ignore_daemonsets=False refuses a node with
 DaemonSet-managed pods; delete_emptydir_data=True evicts pods with

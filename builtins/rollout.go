@@ -68,11 +68,13 @@ order, for a selector), and when some fail the error names each of them
 
 const rolloutStatusDoc = `k8s.rollout.status(target, name=None, *, revision=None, timeout="5m", watch=True, namespace=None, context=None)
 
-Waits for the rollout of a deployment, statefulset or daemonset to finish,
-as kubectl rollout status does, printing kubectl's messages as they happen:
+Waits for a rollout to finish, as kubectl rollout status does. It prints
+kubectl's messages as they happen:
   Waiting for deployment "web" rollout to finish: 1 of 3 updated replicas are available...
   deployment "web" successfully rolled out
-and returns True when it is done. ` + rolloutTargetDoc + `
+and returns True when it is done.
+
+` + rolloutTargetDoc + `
 
 revision pins the revision to watch (the status fails if another is
 rolling out). watch=False prints the status once and returns whether the
@@ -84,9 +86,9 @@ this one call.`
 
 const rolloutHistoryDoc = `k8s.rollout.history(target, name=None, *, revision=None, namespace=None, context=None)
 
-The rollout history of a deployment (its ReplicaSets), statefulset or
-daemonset (its ControllerRevisions), as kubectl rollout history reads it:
-a list of revisions in increasing order, each with number, change_cause
+Returns the revisions of a rollout, as kubectl rollout history shows them.
+They come from a deployment's ReplicaSets, or a statefulset's or
+daemonset's ControllerRevisions: a list in increasing order, each with number, change_cause
 (its kubernetes.io/change-cause annotation, "" when it has none) and
 template (the pod template of that revision, a k8s.object). The REPL and
 print show it as kubectl rollout history prints it: the table of
@@ -96,40 +98,50 @@ context for this one call.`
 
 const rolloutUndoDoc = `k8s.rollout.undo(target, name=None, *, to_revision=None, selector=None, namespace=None, dry_run=False, parallel=8, context=None)
 
-Rolls back a deployment, statefulset or daemonset to its previous revision,
-or to to_revision, as kubectl rollout undo does (the pod template of that
-revision, from its ReplicaSet or ControllerRevision, becomes the object's),
-and returns the object as it is then: "deployment.apps/web rolled back",
-or "skipped rollback (current template already matches revision 2)". A
-paused deployment is refused, as kubectl refuses it. ` + rolloutTargetsDoc + changeDoc
+Rolls back a rollout, as kubectl rollout undo does. The pod template of
+the previous revision (or of to_revision), from its ReplicaSet or
+ControllerRevision, becomes the object's, and it returns the object as it
+is then: "deployment.apps/web rolled back", or "skipped rollback (current
+template already matches revision 2)". A paused deployment is refused, as
+kubectl refuses it.
+
+` + rolloutTargetsDoc + changeDoc
 
 const rolloutPauseDoc = `k8s.rollout.pause(target, name=None, *, selector=None, namespace=None, dry_run=False, parallel=8, context=None)
 
-Pauses the rollout of a deployment, as kubectl rollout pause does: changes
+Pauses the rollout of a deployment, as kubectl rollout pause does. Changes
 to its pod template start no rollout until it is resumed. Returns the
 object: "deployment.apps/web paused". A deployment that is paused already
-fails, in kubectl's words ("is already paused"). ` + rolloutTargetsDoc + changeDoc
+fails, in kubectl's words ("is already paused").
+
+` + rolloutTargetsDoc + changeDoc
 
 const rolloutResumeDoc = `k8s.rollout.resume(target, name=None, *, selector=None, namespace=None, dry_run=False, parallel=8, context=None)
 
-Resumes the paused rollout of a deployment, as kubectl rollout resume does,
-and returns the object: "deployment.apps/web resumed". One that is not
-paused fails, in kubectl's words ("is not paused"). ` + rolloutTargetsDoc + changeDoc
+Resumes the paused rollout of a deployment, as kubectl rollout resume does.
+Returns the object: "deployment.apps/web resumed". One that is not paused
+fails, in kubectl's words ("is not paused").
+
+` + rolloutTargetsDoc + changeDoc
 
 const rolloutRestartDoc = `k8s.rollout.restart(target, name=None, *, selector=None, namespace=None, dry_run=False, parallel=8, context=None)
 
-Restarts the pods of a deployment, statefulset or daemonset as kubectl
-rollout restart does: it sets the pod template annotation
-kubectl.kubernetes.io/restartedAt to now, so the controller rolls them,
-and returns the object: "deployment.apps/web restarted". A paused
-deployment is refused. k8s.restart is the same builtin. ` + rolloutTargetsDoc + changeDoc
+Restarts the pods of a workload, as kubectl rollout restart does. It sets
+the pod template annotation kubectl.kubernetes.io/restartedAt to now, so
+the controller rolls the pods, and returns the object:
+"deployment.apps/web restarted". A paused deployment is refused, and so is
+a second restart within the same second (kubectl's words). k8s.restart is
+the same builtin.
+
+` + rolloutTargetsDoc + changeDoc
 
 const restartDoc = `k8s.restart(target, name=None, *, selector=None, namespace=None, dry_run=False, parallel=8, context=None)
 
-k8s.rollout.restart by its former name: restarts the pods of a deployment,
-statefulset or daemonset as kubectl rollout restart does (the pod template
-annotation kubectl.kubernetes.io/restartedAt set to now) and returns the
-object. ` + rolloutTargetsDoc + changeDoc
+Restarts the pods of a workload: k8s.rollout.restart by its former name.
+As kubectl rollout restart, it sets the pod template annotation
+kubectl.kubernetes.io/restartedAt to now, and returns the object.
+
+` + rolloutTargetsDoc + changeDoc
 
 // targets are the objects a bulk change acts on, as the user gave them.
 type targets struct {
