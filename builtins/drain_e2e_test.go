@@ -102,28 +102,7 @@ spec:
       containers: [{name: c, image: nginx}]
 `, ns, onDrainNode), "apply", "-n", ns, "-f", "-")
 	podsOnNode(t, env, ns, "app=web", 2, drainNode)
-	nodes, err := env.Clientset.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		pods, err := env.Clientset.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=agent"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		running := 0
-		for _, p := range pods.Items {
-			if p.Status.Phase == corev1.PodRunning {
-				running++
-			}
-		}
-		if running == len(nodes.Items) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the DaemonSet of %s runs %d pods, want %d", ns, running, len(nodes.Items))
-		}
-	}
+	drainSetupWaitDS(t, env, ns, "app=agent")
 }
 
 // normalized is what a drain printed with its namespace as NS and the
@@ -325,4 +304,112 @@ if sorted(r.evicted) != r.evicted or len(r.evicted) != 2: fail(r.evicted)
 	}
 	podsOnNode(t, env, ns, "app=guarded", 2, "")
 	t.Logf("k8s.drain printed:\n%s%s", out, cap.stderr())
+}
+
+// TestDrainRefusalsLikeKubectlE2E compares, as server-side dry runs (the
+// node is not cordoned, nothing moves), what k8s.drain and kubectl drain
+// say of the pods a drain refuses without a flag, and with it: a pod that
+// no controller manages (force), a pod with an emptyDir volume
+// (delete_emptydir_data), DaemonSet pods (ignore_daemonsets=False), and
+// deleting instead of evicting (disable_eviction).
+func TestDrainRefusalsLikeKubectlE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kubectl := env.Kubectl(t)
+	c := e2eClient(t, env, "sandbox")
+	kubectl.Must(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Pod
+metadata: {name: bare, labels: {case: bare}}
+spec:
+  nodeName: %[1]s
+  containers: [{name: c, image: nginx}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: scratch}
+spec:
+  replicas: 1
+  selector: {matchLabels: {case: scratch}}
+  template:
+    metadata: {labels: {case: scratch}}
+    spec:%[2]s
+      containers: [{name: c, image: nginx, volumeMounts: [{name: tmp, mountPath: /tmp}]}]
+      volumes: [{name: tmp, emptyDir: {}}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {case: ds}}
+  template:
+    metadata: {labels: {case: ds}}
+    spec: {containers: [{name: c, image: nginx}]}
+`, drainNode, onDrainNode), "apply", "-f", "-")
+	podsOnNode(t, env, env.Namespace, "case=bare", 1, drainNode)
+	podsOnNode(t, env, env.Namespace, "case=scratch", 1, drainNode)
+	drainSetupWaitDS(t, env, env.Namespace, "case=ds")
+	suffix := regexp.MustCompile(`(scratch|agent)-[a-z0-9]{5}`)
+	norm := func(s string) string { return suffix.ReplaceAllString(s, "$1-*****") }
+	for _, ch := range []struct{ star, kubectl string }{
+		{`pod_selector="case=bare"`, "--pod-selector=case=bare --ignore-daemonsets"},
+		{`pod_selector="case=bare", force=True`, "--pod-selector=case=bare --ignore-daemonsets --force"},
+		{`pod_selector="case=bare", force=True, disable_eviction=True, grace_period=0`, "--pod-selector=case=bare --ignore-daemonsets --force --disable-eviction --grace-period=0"},
+		{`pod_selector="case=scratch"`, "--pod-selector=case=scratch --ignore-daemonsets"},
+		{`pod_selector="case=scratch", delete_emptydir_data=True`, "--pod-selector=case=scratch --ignore-daemonsets --delete-emptydir-data"},
+		{`pod_selector="case=ds", ignore_daemonsets=False`, "--pod-selector=case=ds"},
+	} {
+		var cap captured
+		err := replRun(env, c, &cap, fmt.Sprintf("k8s.drain(%q, %s, dry_run=True)", drainNode, ch.star))
+		kout, kerr, code := kubectl.Run("", append([]string{"drain", drainNode, "--dry-run=server", "--timeout=1m"}, strings.Fields(ch.kubectl)...)...)
+		if (err != nil) != (code != 0) {
+			t.Fatalf("k8s.drain(%s): %v; kubectl drain %s: exit %d %s", ch.star, err, ch.kubectl, code, kerr)
+		}
+		t.Logf("k8s.drain(%s): %v\n%s%s", ch.star, err, cap.stdout(), cap.stderr())
+		if err != nil {
+			// kubectl ends with "error: cannot delete ...: NS/bare";
+			// k8sh: "k8s.drain: node/NODE: cannot delete ...: NS/bare".
+			lines := strings.Split(strings.TrimSpace(kerr), "\n")
+			want := strings.TrimPrefix(lines[len(lines)-1], "error: ")
+			if !strings.HasSuffix(norm(err.Error()), ": "+norm(want)) {
+				t.Errorf("k8s.drain(%s) failed with\n  %v\nkubectl drain %s with\n  %s", ch.star, err, ch.kubectl, want)
+			}
+			continue
+		}
+		if g, w := norm(sortedMiddle(cap.stdout())), norm(sortedMiddle(kout)); g != w {
+			t.Errorf("k8s.drain(%s) printed:\n%s\nkubectl drain %s:\n%s", ch.star, g, ch.kubectl, w)
+		}
+		if g, w := norm(cap.stderr()), norm(kerr); g != w {
+			t.Errorf("k8s.drain(%s) warned:\n%s\nkubectl drain %s:\n%s", ch.star, g, ch.kubectl, w)
+		}
+	}
+	podsOnNode(t, env, env.Namespace, "case=bare", 1, drainNode)
+	podsOnNode(t, env, env.Namespace, "case=scratch", 1, drainNode)
+}
+
+// drainSetupWaitDS waits until the DaemonSet pods of ns that selector
+// matches run on every node.
+func drainSetupWaitDS(t *testing.T, env *kubetest.Env, ns, selector string) {
+	t.Helper()
+	nodes, err := env.Clientset.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		pods, err := env.Clientset.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		if running == len(nodes.Items) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the DaemonSet pods %s: %d running, want %d", selector, running, len(nodes.Items))
+		}
+	}
 }
