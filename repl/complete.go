@@ -37,15 +37,18 @@ var (
 		"k8s.get": true, "k8s.list": true, "k8s.iter": true, "k8s.exists": true,
 		"k8s.events": true, "k8s.watch": true, "k8s.wait": true, "k8s.delete": true,
 		"k8s.scale": true, "k8s.restart": true, "k8s.patch": true,
+		"k8s.rollout.status": true, "k8s.rollout.history": true, "k8s.rollout.undo": true,
+		"k8s.rollout.pause": true, "k8s.rollout.resume": true, "k8s.rollout.restart": true,
 	}
-	reKindArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*$`)
-	reNameArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']\s*,\s*$`)
+	reKindArg   = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*$`)
+	reNameArg   = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']\s*,\s*$`)
+	reNodeArg   = regexp.MustCompile(`k8s\.(drain|cordon|uncordon)\(\s*$`)
 	reLogsArg   = regexp.MustCompile(`k8s\.logs\(\s*$`)
 	reNSArg     = regexp.MustCompile(`(\bnamespace\s*=|\bctx\.namespace\()\s*$`)
 	reCtxArg    = regexp.MustCompile(`(\bcontext\s*=|\bctx\.use\()\s*$`)
 	reNSValue   = regexp.MustCompile(`\bnamespace\s*=\s*["']([^"']*)["']`)
 	reNameKw    = regexp.MustCompile(`\bname\s*=\s*$`)
-	reKindCall  = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']`)
+	reKindCall  = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']`)
 	reChain     = regexp.MustCompile(`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
 	reIdent     = regexp.MustCompile(`[A-Za-z_]\w*$`)
 	reCallee    = regexp.MustCompile(`([A-Za-z_][\w.]*)\s*$`)
@@ -93,6 +96,8 @@ func (c *Completer) stringCandidates(pre string) []string {
 		return c.Source.Contexts()
 	case reLogsArg.MatchString(pre):
 		return c.Source.Names("pods", c.namespaceIn(pre))
+	case reNodeArg.MatchString(pre):
+		return c.Source.Names("nodes", "")
 	}
 	if m := reKindArg.FindStringSubmatch(pre); m != nil && kindFuncs[m[1]] {
 		return c.Source.Kinds()
