@@ -328,7 +328,11 @@ func rolloutStatus(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if timeout.set {
 		o.Timeout = timeout.d
 	}
-	_, done, err := rc.RolloutStatus(sys.Context(thread), kube.Ref{Kind: r.kind, Name: r.name, Namespace: r.namespace}, o)
+	ctx := sys.Context(thread)
+	_, done, err := rc.RolloutStatus(ctx, kube.Ref{Kind: r.kind, Name: r.name, Namespace: r.namespace}, o)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: interrupted", b.Name())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}

@@ -224,7 +224,14 @@ spec:
 			t.Errorf("k8s.rollout.status(%q, watch=False) printed %q, kubectl %q", target, got, want)
 		}
 	}
+	// A revision that is not the one rolled out: kubectl's error.
+	_, kerrOut, code := kubectl.Run("", "rollout", "status", "deploy/slow", "--revision=1")
+	if code == 0 || !strings.HasPrefix(kerrOut, "error: desired revision (1) is different from the running revision (2)") {
+		t.Fatalf("kubectl rollout status --revision=1: exit %d %s", code, kerrOut)
+	}
 	runStar(t, c, `
+assert.fails(lambda: k8s.rollout.status("deploy/slow", revision=1), "^k8s.rollout.status: deployment/slow: desired revision \\(1\\) is different from the running revision \\(2\\)$")
+assert.eq(k8s.rollout.status("deploy/slow", revision=2, watch=False), True)
 assert.eq(k8s.rollout.status("ds/agent", watch=False), True)
 assert.fails(lambda: k8s.rollout.status("deploy/nope"), 'k8s.rollout.status: deployment/nope: deployments.apps "nope" not found')
 assert.fails(lambda: k8s.rollout.status("cm", "x"), "k8s.rollout.status: cannot show the rollout status of configmaps: only deployments, statefulsets and daemonsets have rollouts")
