@@ -186,8 +186,9 @@ func unpackTargets(thread *starlark.Thread, b *starlark.Builtin, c Cluster, targ
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 		out := &targets{many: true, what: fmt.Sprintf("every %s matching %s", string(kind), sel.s)}
-		for _, item := range l.Items {
-			out.refs = append(out.refs, kube.Ref{Kind: string(kind), Name: item.GetName(), Namespace: item.GetNamespace()})
+		for i := range l.Items {
+			item := &l.Items[i]
+			out.refs = append(out.refs, kube.Ref{Kind: string(kind), Name: item.GetName(), Namespace: item.GetNamespace(), Object: item})
 		}
 		return out, nil
 	}

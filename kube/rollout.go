@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -32,6 +32,10 @@ import (
 // client's default).
 type Ref struct {
 	Kind, Name, Namespace string
+	// Object is the object as a list just read it, if it was: a change
+	// then starts from it rather than reading it again, as kubectl does
+	// with the objects its -l selector lists.
+	Object *unstructured.Unstructured
 }
 
 // rolloutKinds are the kinds kubectl rollout acts on.
@@ -426,9 +430,15 @@ func (c *Client) rolloutPatch(ctx context.Context, op RolloutOp, ref Ref, dryRun
 		fn, verb = polymorphichelpers.ObjectRestarterFn, "restarted"
 	}
 	ns := c.namespaceFor(r, ref.Namespace)
-	u, err := c.Get(ctx, ref.Kind, ref.Name, ns)
-	if err != nil {
-		return nil, err
+	// The bulk client: many objects are bounded by their number in flight
+	// (Parallel), not by the client's rate limit.
+	ri := c.writeClient(r, ns)
+	u := ref.Object
+	if u == nil {
+		var err error
+		if u, err = ri.Get(ctx, ref.Name, metav1.GetOptions{}); err != nil {
+			return nil, apiError(err, ns)
+		}
 	}
 	typed, err := scheme.Scheme.New(u.GroupVersionKind())
 	if err != nil {
@@ -456,13 +466,9 @@ func (c *Client) rolloutPatch(ctx context.Context, op RolloutOp, ref Ref, dryRun
 		}
 		return &RolloutResult{Verb: "already " + verb, Object: u}, nil
 	}
-	res, err := c.Patch(ctx, ref.Kind, ref.Name, ns, "strategic", patch, "", dryRun)
+	res, err := ri.Patch(ctx, ref.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: DefaultFieldManager, DryRun: dryRunOpt(dryRun)})
 	if err != nil {
-		var oe *ObjectError
-		if errors.As(err, &oe) {
-			return nil, oe.Err // the bulk error names the object
-		}
-		return nil, err
+		return nil, writeError(err, ns)
 	}
 	return &RolloutResult{Verb: verb, Object: res}, nil
 }
