@@ -102,8 +102,9 @@ Rolls back a rollout, as kubectl rollout undo does. The pod template of
 the previous revision (or of to_revision), from its ReplicaSet or
 ControllerRevision, becomes the object's, and it returns the object as it
 is then: "deployment.apps/web rolled back", or "skipped rollback (current
-template already matches revision 2)". A paused deployment is refused, as
-kubectl refuses it.
+template already matches revision 2)"; with dry_run, the object as it is
+(kubectl's rollbacker keeps the dry run's answer to itself). A paused
+deployment is refused, as kubectl refuses it.
 
 ` + rolloutTargetsDoc + changeDoc
 
