@@ -70,20 +70,20 @@ func jsonText(t *testing.T, v any) string {
 	return string(b)
 }
 
-// seedEscapes creates, in env's namespace, a CRD (Widget, with printer
+// seedEscapes creates, in env's namespace, a CRD (EscWidget, with printer
 // columns on two string fields) whose CR w1 holds escapes and a line break
-// in both, a Widget w2-longer-name without, and an Event about w1 whose
+// in both, an EscWidget w2-longer-name without, and an Event about w1 whose
 // reason and message hold escapes and line breaks. The CRD's group is
 // group, unique to the test, and is removed when t ends.
 func seedEscapes(t *testing.T, env *kubetest.Env, kubectl kubectlRunner, group string) {
 	t.Helper()
-	crdName := "widgets." + group
+	crdName := "escwidgets." + group
 	crd := map[string]any{
 		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
 		"metadata": map[string]any{"name": crdName},
 		"spec": map[string]any{
 			"group": group, "scope": "Namespaced",
-			"names": map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget"},
+			"names": map[string]any{"plural": "escwidgets", "singular": "escwidget", "kind": "EscWidget"},
 			"versions": []any{map[string]any{
 				"name": "v1", "served": true, "storage": true,
 				"schema": map[string]any{"openAPIV3Schema": map[string]any{
@@ -104,7 +104,7 @@ func seedEscapes(t *testing.T, env *kubetest.Env, kubectl kubectlRunner, group s
 		{"name": "w2-longer-name", "spec": map[string]any{"title": "plain", "color": "blue", "note": "n"}},
 	} {
 		mustKubectl(t, kubectl, jsonText(t, map[string]any{
-			"apiVersion": group + "/v1", "kind": "Widget",
+			"apiVersion": group + "/v1", "kind": "EscWidget",
 			"metadata": map[string]any{"name": w["name"], "namespace": env.Namespace},
 			"spec":     w["spec"],
 		}), "create", "-f", "-")
@@ -112,7 +112,7 @@ func seedEscapes(t *testing.T, env *kubetest.Env, kubectl kubectlRunner, group s
 	mustKubectl(t, kubectl, jsonText(t, map[string]any{
 		"apiVersion": "v1", "kind": "Event",
 		"metadata":       map[string]any{"name": "ev1", "namespace": env.Namespace},
-		"involvedObject": map[string]any{"apiVersion": group + "/v1", "kind": "Widget", "name": "w1", "namespace": env.Namespace},
+		"involvedObject": map[string]any{"apiVersion": group + "/v1", "kind": "EscWidget", "name": "w1", "namespace": env.Namespace},
 		"reason":         escReason, "message": escMessage, "type": "Warning", "count": 1,
 		"firstTimestamp": "2020-01-01T00:00:00Z", "lastTimestamp": "2020-01-01T00:00:00Z",
 		"source": map[string]any{"component": "k8sh-test"},
@@ -141,12 +141,12 @@ func TestTerminalEscapesE2E(t *testing.T) {
 	for _, tc := range []struct{ star, kubectl string }{
 		{`k8s.print(k8s.list("events"))`, "get events"},
 		{`k8s.print(k8s.list("events"), output="wide")`, "get events -o wide"},
-		{`k8s.print(k8s.list("widgets"))`, "get widgets"},
-		{`k8s.print(k8s.list("widgets"), output="wide")`, "get widgets -o wide"},
-		{`k8s.print(k8s.get("widget", "w1"))`, "get widget w1"},
-		{`k8s.print(k8s.list("widgets"), output="name")`, "get widgets -o name"},
-		{`k8s.print(k8s.get("widget", "w1"), output="yaml")`, "get widget w1 -o yaml"},
-		{`k8s.print(k8s.get("widget", "w1"), output="json")`, "get widget w1 -o json"},
+		{`k8s.print(k8s.list("escwidgets"))`, "get escwidgets"},
+		{`k8s.print(k8s.list("escwidgets"), output="wide")`, "get escwidgets -o wide"},
+		{`k8s.print(k8s.get("escwidget", "w1"))`, "get escwidget w1"},
+		{`k8s.print(k8s.list("escwidgets"), output="name")`, "get escwidgets -o name"},
+		{`k8s.print(k8s.get("escwidget", "w1"), output="yaml")`, "get escwidget w1 -o yaml"},
+		{`k8s.print(k8s.get("escwidget", "w1"), output="json")`, "get escwidget w1 -o json"},
 		{`k8s.print(k8s.get("event", "ev1"), output="yaml")`, "get event ev1 -o yaml"},
 		{`k8s.print(k8s.get("event", "ev1"), output="json")`, "get event ev1 -o json"},
 	} {
@@ -173,7 +173,7 @@ func TestTerminalEscapesE2E(t *testing.T) {
 		})
 	}
 	// The table really has the escapes and the cut cells in it.
-	r := k8sh(t, "", nil, append(args, "-c", `k8s.print(k8s.list("widgets"))`)...)
+	r := k8sh(t, "", nil, append(args, "-c", `k8s.print(k8s.list("escwidgets"))`)...)
 	if !strings.Contains(r.Stdout, "^[]0;pwned\x07hello...") || !strings.Contains(r.Stdout, "^[[31mred^[[0m") ||
 		strings.Contains(r.Stdout, "second line") {
 		t.Errorf("widgets table:\n%q", r.Stdout)

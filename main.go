@@ -4,6 +4,7 @@
 //	k8sh script.star [args]   run a script; sys.argv is [script.star, args...]
 //	k8sh -c CODE [args]       run CODE
 //	k8sh - [args]             run the program read from standard input
+//	k8sh exec POD -- CMD...   kubectl exec (-i, -t, -c CONTAINER)
 //
 // Kubeconfig flags are kubectl's: --kubeconfig, --context, -n/--namespace, ...
 package main
@@ -128,6 +129,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().StringVar(&opts.logFormat, "log-format", "text", "format of the -v lines: text or json")
 	flags.AddFlags(cmd.PersistentFlags()) // `k8sh version` reads them too
 	addShellCommands(cmd, flags, stdout)
+	addExecCommand(cmd, flags, stdin, stdout, stderr, &status)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
 		return exitUsage
@@ -255,8 +257,20 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		ReadOnly:   opts.readOnly,
 		Yes:        opts.yes,
 	}
+	s.Terminal = userTerminal(stdout)
 	builtins.SetSession(thread, s)
 	return thread, builtins.Globals(s), s, clients, nil
+}
+
+// userTerminal is the terminal k8s.shell takes over: k8sh's standard input
+// when it and stdout are one, else nil.
+func userTerminal(stdout io.Writer) builtins.Terminal {
+	out, _ := stdout.(*os.File)
+	t := &repl.Terminal{In: os.Stdin, Out: out}
+	if !t.IsTerminal() {
+		return nil
+	}
+	return t
 }
 
 // configPath is k8sh's config file: $XDG_CONFIG_HOME/k8sh/config.yaml,

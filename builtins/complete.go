@@ -80,3 +80,57 @@ func (cs *CompletionSource) Contexts() []string {
 }
 
 func (cs *CompletionSource) Params(fn string) []string { return doc.Params(fn) }
+
+// Fields implements repl.FieldSource: the fields the kind's OpenAPI schema
+// allows at path, with their types, from the cached schema (explain.go).
+func (cs *CompletionSource) Fields(apiVersion, kind string, path []string) (names, types []string) {
+	s := cs.schemaAt(apiVersion, kind, path)
+	if s == nil {
+		return nil, nil
+	}
+	for _, f := range s.Fields() {
+		names = append(names, f)
+		types = append(types, s.Field(f).Type())
+	}
+	return names, types
+}
+
+// Enum implements repl.EnumSource: the values the schema's enum allows for
+// the string field at path.
+func (cs *CompletionSource) Enum(apiVersion, kind string, path []string) []string {
+	s := cs.schemaAt(apiVersion, kind, path)
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, v := range s.Enum() {
+		if v, ok := v.(string); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// schemaAt is the schema at path of a kind named exactly (apiVersion and
+// kind) or as a user types it (apiVersion ""), nil when there is none.
+func (cs *CompletionSource) schemaAt(apiVersion, kind string, path []string) *kube.Schema {
+	c, _ := cs.client()
+	if c == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), completionWait)
+	defer cancel()
+	var (
+		s   *kube.Schema
+		err error
+	)
+	if apiVersion == "" {
+		s, err = c.KindSchema(ctx, kind, "")
+	} else {
+		s, err = c.SchemaOf(ctx, apiVersion, kind)
+	}
+	if err != nil {
+		return nil
+	}
+	return s.Lookup(path)
+}

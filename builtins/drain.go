@@ -226,7 +226,7 @@ func cordonBuiltin(cordon bool) func(*starlark.Thread, *starlark.Builtin, starla
 		} else if objs[0] != nil {
 			v = NewObject(objs[0].Object)
 		}
-		ch.doneEach(verbs, v, objs)
+		ch.doneEach(v, objs, verbs)
 		if len(be.Errors) > 0 {
 			return nil, fmt.Errorf("%s: %w", b.Name(), be)
 		}
@@ -300,7 +300,7 @@ func drainBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 			continue
 		}
 		nodes[i] = u
-		ch.doneEach([]string{cordonLine(true, changed)}, nil, []*unstructured.Unstructured{u})
+		ch.doneEach(nil, []*unstructured.Unstructured{u}, []string{cordonLine(true, changed)})
 	}
 	results := make([]starlark.Value, 0, len(names))
 	for i, n := range names {
@@ -318,7 +318,7 @@ func drainBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 			"ignored": stringList(res.Ignored),
 		})
 		results = append(results, v)
-		ch.doneEach([]string{"drained"}, v, []*unstructured.Unstructured{nodes[i]})
+		ch.doneEach(v, []*unstructured.Unstructured{nodes[i]}, []string{"drained"})
 	}
 	if len(be.Errors) > 0 {
 		return nil, fmt.Errorf("%s: %w", b.Name(), be)

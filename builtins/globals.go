@@ -57,10 +57,18 @@ var helpBuiltin = doc.Builtin("help", `help(x=None)
 
 Without an argument, lists the modules and their builtins, one line each.
 With a builtin (help(k8s.get)) or a module (help(k8s)), prints its
-documentation.`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+documentation. With an object read from the cluster, or a map inside one
+(help(d.spec.strategy)), prints what kubectl explain says of its kind or
+field (k8s.explain).`, func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var x starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "x?", &x); err != nil {
 		return nil, err
+	}
+	if o, ok := x.(*Object); ok {
+		if text, ok := explainObject(thread, b, o); ok {
+			thread.Print(thread, text)
+			return starlark.None, nil
+		}
 	}
 	thread.Print(thread, helpText(x))
 	return starlark.None, nil

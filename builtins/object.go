@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,6 +31,13 @@ type Object struct {
 	// row is the object's row of the server's table as it was read, which
 	// k8s.print shows; nil for an object that was not read with one.
 	row *tableRow
+	// parent, key and items say where a map inside an object was reached:
+	// field key of parent, then items levels of list (the map of
+	// containers[0] has key "containers" and items 1). The schema of its
+	// kind is read there (SchemaPath). parent is nil for a whole object.
+	parent *Object
+	key    string
+	items  int
 }
 
 // objectRoot is shared by an object and every value reached through it.
@@ -126,24 +134,25 @@ func (o *Object) keys() []string {
 func (o *Object) value(k string) starlark.Value {
 	v := o.m[k]
 	if l, ok := v.([]any); ok {
-		sl := o.root.list(l)
+		sl := o.root.list(l, o, k, 1)
 		o.root.remember(o.m, k)
 		o.m[k] = sl
 		return sl
 	}
-	return o.root.wrap(v)
+	return o.root.wrap(v, o, k, 0)
 }
 
 // list converts a JSON array into a Starlark list whose maps are Objects of
-// this root, and remembers it so that freezing the object freezes it.
-func (r *objectRoot) list(l []any) *starlark.List {
+// this root, and remembers it so that freezing the object freezes it. The
+// array is field key of parent, items levels of list deep.
+func (r *objectRoot) list(l []any, parent *Object, key string, items int) *starlark.List {
 	elems := make([]starlark.Value, len(l))
 	for i, e := range l {
 		if inner, ok := e.([]any); ok {
-			elems[i] = r.list(inner)
+			elems[i] = r.list(inner, parent, key, items+1)
 			continue
 		}
-		elems[i] = r.wrap(e)
+		elems[i] = r.wrap(e, parent, key, items)
 	}
 	sl := starlark.NewList(elems)
 	if r.frozen {
@@ -153,17 +162,44 @@ func (r *objectRoot) list(l []any) *starlark.List {
 	return sl
 }
 
-// wrap converts one JSON value (not an array) to Starlark.
-func (r *objectRoot) wrap(v any) starlark.Value {
+// wrap converts one JSON value (not an array) to Starlark; a map is an
+// Object reached at field key of parent, items levels of list deep.
+func (r *objectRoot) wrap(v any, parent *Object, key string, items int) starlark.Value {
 	switch v := v.(type) {
 	case map[string]any:
-		return &Object{m: v, root: r}
+		return &Object{m: v, root: r, parent: parent, key: key, items: items}
 	case *starlark.List:
 		return v
 	case starlark.Value:
 		return v
 	}
 	return starconv.Scalar(v)
+}
+
+// SchemaPath says where the schema of this value is: the apiVersion and
+// kind of the whole object, and the field names from it ("[]" for an item
+// of a list). The kind is "" for a value that is not part of an object with
+// a kind (a plain dict made into an object).
+func (o *Object) SchemaPath() (apiVersion, kind string, path []string) {
+	top := o
+	for ; top.parent != nil && !top.listItem(); top = top.parent {
+		for range top.items {
+			path = append(path, "[]")
+		}
+		path = append(path, top.key)
+	}
+	slices.Reverse(path)
+	apiVersion, _ = top.m["apiVersion"].(string)
+	kind, _ = top.m["kind"].(string)
+	return apiVersion, kind, path
+}
+
+// listItem reports whether o is an object in the items of a list kind
+// (a PodList's Pod), whose schema is its own kind's.
+func (o *Object) listItem() bool {
+	pk, _ := o.parent.m["kind"].(string)
+	k, _ := o.m["kind"].(string)
+	return o.key == "items" && o.items == 1 && o.parent.parent == nil && strings.HasSuffix(pk, "List") && k != ""
 }
 
 // Attr returns field name; the methods get, keys, values and items are there

@@ -9,7 +9,6 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
@@ -46,9 +45,9 @@ func init() {
 // rolloutCluster is what k8s.rollout needs of a cluster: kube.Client
 // implements it.
 type rolloutCluster interface {
-	RolloutStatus(ctx context.Context, ref kube.Ref, o kube.RolloutStatusOptions) (*unstructured.Unstructured, bool, error)
-	RolloutHistory(ctx context.Context, ref kube.Ref, revision int64) (*kube.History, error)
-	Rollout(ctx context.Context, op kube.RolloutOp, refs []kube.Ref, o kube.RolloutOptions) ([]*kube.RolloutResult, error)
+	RolloutStatus(ctx context.Context, sel kube.Selection, o kube.RolloutStatusOptions) (*unstructured.Unstructured, bool, error)
+	RolloutHistory(ctx context.Context, sel kube.Selection, revision int64) (*kube.History, error)
+	Rollout(ctx context.Context, op kube.RolloutOp, sels []kube.Selection, o kube.RolloutOptions) ([]kube.Outcome, error)
 }
 
 var _ rolloutCluster = (*kube.Client)(nil)
@@ -144,65 +143,6 @@ kubectl.kubernetes.io/restartedAt to now, and returns the object.
 
 ` + rolloutTargetsDoc + changeDoc
 
-// targets are the objects a bulk change acts on, as the user gave them.
-type targets struct {
-	refs []kube.Ref
-	many bool   // a list or a selector: the value is a list
-	what string // for Mutating: "deploy/web", "3 objects", "every deploy matching app=web"
-}
-
-// unpackTargets reads the target, name and selector arguments of b: one
-// object (unpackNamed), a list of objects, or a kind and a selector, whose
-// matches c lists now, in name order.
-func unpackTargets(thread *starlark.Thread, b *starlark.Builtin, c Cluster, target starlark.Value, name string, sel selectorArg, ns string) (*targets, error) {
-	switch t := target.(type) {
-	case *starlark.List, starlark.Tuple:
-		if name != "" || sel.s != "" {
-			return nil, fmt.Errorf("%s: a list of objects takes no name or selector", b.Name())
-		}
-		out := &targets{many: true}
-		it := t.(starlark.Iterable).Iterate()
-		defer it.Done()
-		var x starlark.Value
-		for i := 0; it.Next(&x); i++ {
-			r, err := unpackNamed(b, x, "", ns)
-			if err != nil {
-				return nil, fmt.Errorf("%s: item %d: %s", b.Name(), i, strings.TrimPrefix(err.Error(), b.Name()+": "))
-			}
-			out.refs = append(out.refs, kube.Ref{Kind: r.kind, Name: r.name, Namespace: r.namespace})
-		}
-		out.what = fmt.Sprintf("%d objects", len(out.refs))
-		if len(out.refs) == 1 {
-			out.what = out.refs[0].Kind + "/" + out.refs[0].Name
-		}
-		return out, nil
-	}
-	if sel.s != "" {
-		kind, ok := target.(starlark.String)
-		if !ok || strings.Contains(string(kind), "/") || name != "" {
-			return nil, fmt.Errorf("%s: selector= goes with a kind alone (\"deploy\", selector=\"app=web\")", b.Name())
-		}
-		l, err := c.List(sys.Context(thread), string(kind), kube.ListOptions{Namespace: ns, LabelSelector: sel.s})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
-		}
-		out := &targets{many: true, what: fmt.Sprintf("every %s matching %s", string(kind), sel.s)}
-		for i := range l.Items {
-			item := &l.Items[i]
-			out.refs = append(out.refs, kube.Ref{Kind: string(kind), Name: item.GetName(), Namespace: item.GetNamespace(), Object: item})
-		}
-		return out, nil
-	}
-	r, err := unpackNamed(b, target, name, ns)
-	if err != nil {
-		if k, ok := target.(starlark.String); ok && name == "" && !strings.Contains(string(k), "/") {
-			return nil, fmt.Errorf("%s: which %s? give a name, a list or selector=", b.Name(), string(k))
-		}
-		return nil, err
-	}
-	return &targets{refs: []kube.Ref{{Kind: r.kind, Name: r.name, Namespace: r.namespace}}, what: r.what()}, nil
-}
-
 // rolloutChange is the builtin of a change of op: undo, pause, resume or
 // restart.
 func rolloutChange(op kube.RolloutOp) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
@@ -231,11 +171,15 @@ func rolloutChange(op kube.RolloutOp) func(*starlark.Thread, *starlark.Builtin, 
 		if toRev < 0 {
 			return nil, fmt.Errorf("%s: to_revision must not be negative, got %d", b.Name(), toRev)
 		}
-		c, err := clusterFor(thread, b, kctx)
-		if err != nil {
-			return nil, err
+		if name != "" {
+			// ("deploy", "web"), as kubectl takes it: "deploy/web".
+			r, err := unpackRef(b, target, name)
+			if err != nil {
+				return nil, err
+			}
+			target = starlark.String(r.kind + "/" + r.name)
 		}
-		t, err := unpackTargets(thread, b, c, target, name, sel, ns)
+		t, err := unpackTargets(b, target, sel, ns, false)
 		if err != nil {
 			return nil, err
 		}
@@ -252,52 +196,32 @@ func rolloutChange(op kube.RolloutOp) func(*starlark.Thread, *starlark.Builtin, 
 			return nil, fmt.Errorf("%s: this cluster has no rollouts", b.Name())
 		}
 		s, _ := session(thread, b)
-		res, rerr := rc.Rollout(sys.Context(thread), op, t.refs, kube.RolloutOptions{
+		res, rerr := rc.Rollout(sys.Context(thread), op, t.sels, kube.RolloutOptions{
+			LabelSelector: t.opts.LabelSelector, AllNamespaces: t.opts.AllNamespaces,
 			ToRevision: int64(toRev), DryRun: ch.dryRun, Parallel: parallel, Warn: s.Sys.Stderr,
 		})
-		if res == nil {
+		if res == nil && rerr != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), rerr)
 		}
 		objs := make([]*unstructured.Unstructured, len(res))
 		verbs := make([]string, len(res))
+		vals := make([]starlark.Value, len(res))
 		for i, r := range res {
-			if r != nil {
-				objs[i], verbs[i] = r.Object, r.Verb
+			objs[i], verbs[i], vals[i] = r.Object, r.Verb, starlark.None
+			if r.Object != nil {
+				vals[i] = NewObject(r.Object.Object)
 			}
 		}
-		var v starlark.Value
-		if t.many {
-			v = objectValues(objs)
-		} else if len(objs) == 1 && objs[0] != nil {
-			v = NewObject(objs[0].Object)
+		var v starlark.Value = starlark.NewList(vals)
+		if t.single && len(vals) == 1 {
+			v = vals[0]
 		}
-		ch.doneEach(verbs, v, objs)
+		ch.doneEach(v, objs, verbs)
 		if rerr != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), rerr)
 		}
 		return v, nil
 	}
-}
-
-// doneEach is done for changes whose verbs differ from object to object
-// ("paused", "already paused"): one line for each object of objs that is
-// not nil, in kubectl's words.
-func (ch *change) doneEach(verbs []string, result starlark.Value, objs []*unstructured.Unstructured) {
-	dry := ""
-	if ch.dryRun {
-		dry = " (server dry run)"
-	}
-	var lines []string
-	for i, o := range objs {
-		if o == nil {
-			continue
-		}
-		var b strings.Builder
-		if (&printers.NamePrinter{Operation: verbs[i] + dry}).PrintObj(o, &b) == nil {
-			lines = append(lines, strings.TrimSuffix(b.String(), "\n"))
-		}
-	}
-	Announce(ch.thread, ch.c, lines, result)
 }
 
 func rolloutStatus(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -331,7 +255,7 @@ func rolloutStatus(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 		o.Timeout = timeout.d
 	}
 	ctx := sys.Context(thread)
-	_, done, err := rc.RolloutStatus(ctx, kube.Ref{Kind: r.kind, Name: r.name, Namespace: r.namespace}, o)
+	_, done, err := rc.RolloutStatus(ctx, kube.Selection{Kind: r.kind, Name: r.name, Namespace: r.namespace}, o)
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: interrupted", b.Name())
 	}
@@ -363,7 +287,7 @@ func rolloutHistory(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, err
 	}
-	h, err := rc.RolloutHistory(sys.Context(thread), kube.Ref{Kind: r.kind, Name: r.name, Namespace: r.namespace}, int64(revision))
+	h, err := rc.RolloutHistory(sys.Context(thread), kube.Selection{Kind: r.kind, Name: r.name, Namespace: r.namespace}, int64(revision))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}

@@ -62,6 +62,9 @@ type Session struct {
 	Confirm  func(prompt string) (string, error)
 	// Announce, set by the REPL, shows one line for each change made.
 	Announce func(line string)
+	// Terminal is the user's terminal, for k8s.shell and
+	// k8s.attach(tty=True); nil when k8sh does not run on one.
+	Terminal Terminal
 }
 
 // Contexts is what the ctx module needs of the kubeconfig: kube.Clients.

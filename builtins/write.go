@@ -84,21 +84,40 @@ func begin(thread *starlark.Thread, b *starlark.Builtin, kctx string, dryRun boo
 // " (server dry run)" for a dry run), and gives Announce the builtin's
 // value, result, so that the REPL's echo does not print it again.
 func (ch *change) done(verb string, result starlark.Value, objs ...*unstructured.Unstructured) {
+	verbs := make([]string, len(objs))
+	for i := range verbs {
+		verbs[i] = verb
+	}
+	ch.doneEach(result, objs, verbs)
+}
+
+// doneEach is done with a verb for each object (verbs[i] of objs[i]):
+// "labeled", "not labeled". A nil object or an empty verb says nothing.
+func (ch *change) doneEach(result starlark.Value, objs []*unstructured.Unstructured, verbs []string) {
+	ch.doneNotes(result, objs, verbs, nil)
+}
+
+// doneNotes is doneEach with lines said before each object's (notes[i]
+// before objs[i]'s), as kubectl prints `label "x" not found.`.
+func (ch *change) doneNotes(result starlark.Value, objs []*unstructured.Unstructured, verbs []string, notes [][]string) {
 	dry := ""
 	if ch.dryRun {
 		dry = " (server dry run)"
 	}
 	lines := make([]string, 0, len(objs))
-	p := &printers.NamePrinter{Operation: verb + dry}
-	for _, o := range objs {
-		if o == nil {
+	for i, o := range objs {
+		if o == nil || verbs[i] == "" {
 			continue
 		}
-		if verb == "deleted" {
+		if i < len(notes) {
+			lines = append(lines, notes[i]...)
+		}
+		if verbs[i] == "deleted" {
 			lines = append(lines, deletedLine(o, dry))
 			continue
 		}
 		var b strings.Builder
+		p := &printers.NamePrinter{Operation: verbs[i] + dry}
 		if p.PrintObj(o, &b) == nil {
 			lines = append(lines, strings.TrimSuffix(b.String(), "\n"))
 		}

@@ -114,6 +114,9 @@ type Client struct {
 	namespace string
 	resolved  atomic.Bool // Resolve was called before
 
+	openapiOnce sync.Once
+	openapi     *openAPIStore // the OpenAPI v3 documents (openapi.go)
+
 	rawOnce sync.Once
 	raw     *rest.RESTClient
 	bulkRaw *rest.RESTClient // raw without the client-side rate limit, as bulk

@@ -31,8 +31,10 @@ type ExecOptions struct {
 	// does not ask for that stream. With TTY, stderr comes on Stdout.
 	Stdout, Stderr io.Writer
 	TTY            bool
-	// Size, with TTY, reports the terminal's size and its changes.
-	Size remotecommand.TerminalSizeQueue
+	// Size, with TTY, reports the terminal's size: its first call returns
+	// the size now, each later one blocks until the size changes; ok false
+	// ends the reporting.
+	Size func() (width, height uint16, ok bool)
 	// Warn receives kubectl's notes (the defaulted container); nil drops
 	// them.
 	Warn io.Writer
@@ -125,7 +127,7 @@ func (c *Client) Exec(ctx context.Context, pod *corev1.Pod, o ExecOptions) (int,
 		return 0, err
 	}
 	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: stderr, Tty: o.TTY, TerminalSizeQueue: o.Size,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: stderr, Tty: o.TTY, TerminalSizeQueue: sizeQueue(o.Size),
 	})
 	var code utilexec.CodeExitError
 	switch {
@@ -156,4 +158,22 @@ func (c *Client) executor(u *url.URL) (remotecommand.Executor, error) {
 	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
+}
+
+// sizeQueue is size as client-go's TerminalSizeQueue, or nil.
+func sizeQueue(size func() (uint16, uint16, bool)) remotecommand.TerminalSizeQueue {
+	if size == nil {
+		return nil
+	}
+	return sizeFunc(size)
+}
+
+type sizeFunc func() (uint16, uint16, bool)
+
+func (f sizeFunc) Next() *remotecommand.TerminalSize {
+	w, h, ok := f()
+	if !ok {
+		return nil
+	}
+	return &remotecommand.TerminalSize{Width: w, Height: h}
 }

@@ -27,17 +27,6 @@ import (
 	"k8s.io/kubectl/pkg/scheme"
 )
 
-// Ref names one object as a user gives it: its kind as typed ("deploy",
-// "Deployment.v1.apps"), its name, and its namespace ("" for the
-// client's default).
-type Ref struct {
-	Kind, Name, Namespace string
-	// Object is the object as a list just read it, if it was: a change
-	// then starts from it rather than reading it again, as kubectl does
-	// with the objects its -l selector lists.
-	Object *unstructured.Unstructured
-}
-
 // rolloutKinds are the kinds kubectl rollout acts on.
 var rolloutKinds = map[schema.GroupKind]bool{
 	{Group: "apps", Kind: "Deployment"}:  true,
@@ -98,7 +87,7 @@ func (e *RolloutTimeoutError) Error() string {
 // o.Report with each status line, until the rollout is done. It returns
 // the object as last seen and whether the rollout is done (false only
 // without o.Watch).
-func (c *Client) RolloutStatus(ctx context.Context, ref Ref, o RolloutStatusOptions) (*unstructured.Unstructured, bool, error) {
+func (c *Client) RolloutStatus(ctx context.Context, ref Selection, o RolloutStatusOptions) (*unstructured.Unstructured, bool, error) {
 	r, err := c.rolloutResource(ref.Kind, "show the rollout status of")
 	if err != nil {
 		return nil, false, err
@@ -253,7 +242,7 @@ type History struct {
 // ReplicaSets), statefulset or daemonset (its ControllerRevisions), from
 // polymorphichelpers' HistoryViewer, as kubectl rollout history reads it.
 // revision > 0 keeps that revision only (and Text is its detail).
-func (c *Client) RolloutHistory(ctx context.Context, ref Ref, revision int64) (*History, error) {
+func (c *Client) RolloutHistory(ctx context.Context, ref Selection, revision int64) (*History, error) {
 	r, err := c.rolloutResource(ref.Kind, "show the rollout history of")
 	if err != nil {
 		return nil, err
@@ -361,6 +350,10 @@ const (
 
 // RolloutOptions are the options of Rollout.
 type RolloutOptions struct {
+	// LabelSelector chooses the objects of a Selection without a name,
+	// in every namespace with AllNamespaces (as ModifyOptions).
+	LabelSelector string
+	AllNamespaces bool
 	// ToRevision is the revision an undo goes back to (0: the previous).
 	ToRevision int64
 	DryRun     bool
@@ -371,56 +364,40 @@ type RolloutOptions struct {
 	Warn io.Writer
 }
 
-// RolloutResult is what a rollout change did to one object.
-type RolloutResult struct {
-	// Verb is kubectl's word for it: "paused", "resumed", "restarted",
-	// "rolled back", "skipped rollback (current template already matches
-	// revision 2)".
-	Verb string
-	// Object is the object after the change (as read after it, for an
-	// undo; as it was, for a dry run of an undo).
-	Object *unstructured.Unstructured
-}
-
 // Rollout pauses, resumes, restarts or undoes (rolls back) the rollouts
-// of refs, parallel at a time, as kubectl rollout does: with
-// polymorphichelpers' ObjectPauser, ObjectResumer and ObjectRestarter
-// (a strategic merge patch of what they change) and Rollbacker. The
-// results are in the order of refs; an object that failed has none, and
-// the error, a *BulkError, names each one that failed.
-func (c *Client) Rollout(ctx context.Context, op RolloutOp, refs []Ref, o RolloutOptions) ([]*RolloutResult, error) {
-	out := make([]*RolloutResult, len(refs))
-	names := make([]string, len(refs))
+// of sels, parallel at a time, as kubectl rollout does: pause, resume and
+// restart are a Modify whose change is the strategic merge patch of what
+// polymorphichelpers' ObjectPauser, ObjectResumer or ObjectRestarter
+// change; undo is polymorphichelpers' Rollbacker. The outcomes are in the
+// order of sels (a selector's objects in list order), each with kubectl's
+// verb ("paused", "restarted", "rolled back", "skipped rollback (current
+// template already matches revision 2)") and the object after the change
+// (for an undo, as read after it: as it was, for a dry run). An object
+// that failed has no Object, and the error, a *BulkError, names each one
+// that failed.
+func (c *Client) Rollout(ctx context.Context, op RolloutOp, sels []Selection, o RolloutOptions) ([]Outcome, error) {
 	// A kind that has no rollout (or cannot be paused) is bad input: it
 	// fails the call before anything is changed.
-	for i, ref := range refs {
-		r, err := c.rolloutResource(ref.Kind, string(op))
+	for _, sel := range sels {
+		r, err := c.rolloutResource(sel.Kind, string(op))
 		if err != nil {
 			return nil, err
 		}
 		if (op == RolloutPause || op == RolloutResume) && r.GVK.Kind != "Deployment" {
 			return nil, fmt.Errorf("cannot %s %s: only deployments can be paused and resumed", op, r)
 		}
-		names[i] = strings.ToLower(r.GVK.Kind) + "/" + ref.Name
 	}
-	errs := forEach(ctx, len(refs), o.Parallel, func(i int) error {
-		var err error
-		if op == RolloutUndo {
-			out[i], err = c.rollback(ctx, refs[i], o)
-		} else {
-			out[i], err = c.rolloutPatch(ctx, op, refs[i], o.DryRun)
-		}
-		return err
-	})
-	return out, bulkError(names, errs)
+	if op == RolloutUndo {
+		return c.rollbacks(ctx, sels, o)
+	}
+	mo := ModifyOptions{LabelSelector: o.LabelSelector, AllNamespaces: o.AllNamespaces, DryRun: o.DryRun, Parallel: o.Parallel}
+	return c.Modify(ctx, sels, mo, c.rolloutMutation(op))
 }
 
-// rolloutPatch pauses, resumes or restarts the rollout of one object.
-func (c *Client) rolloutPatch(ctx context.Context, op RolloutOp, ref Ref, dryRun bool) (*RolloutResult, error) {
-	r, err := c.rolloutResource(ref.Kind, string(op))
-	if err != nil {
-		return nil, err
-	}
+// rolloutMutation is the change of op (pause, resume, restart) to one
+// object, made by polymorphichelpers' function for it on the typed
+// object, as kubectl rollout makes it.
+func (c *Client) rolloutMutation(op RolloutOp) Mutation {
 	var fn func(runtime.Object) ([]byte, error) = polymorphichelpers.ObjectPauserFn
 	verb := "paused"
 	switch op {
@@ -429,53 +406,79 @@ func (c *Client) rolloutPatch(ctx context.Context, op RolloutOp, ref Ref, dryRun
 	case RolloutRestart:
 		fn, verb = polymorphichelpers.ObjectRestarterFn, "restarted"
 	}
-	ns := c.namespaceFor(r, ref.Namespace)
-	// The bulk client: many objects are bounded by their number in flight
-	// (Parallel), not by the client's rate limit.
-	ri := c.writeClient(r, ns)
-	u := ref.Object
-	if u == nil {
-		var err error
-		if u, err = ri.Get(ctx, ref.Name, metav1.GetOptions{}); err != nil {
-			return nil, apiError(err, ns)
+	return func(u *unstructured.Unstructured) (Change, error) {
+		typed, err := scheme.Scheme.New(u.GroupVersionKind())
+		if err != nil {
+			return Change{}, err
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
+			return Change{}, err
+		}
+		before, err := runtime.Encode(scheme.DefaultJSONEncoder(), typed)
+		if err != nil {
+			return Change{}, err
+		}
+		after, err := fn(typed)
+		if err != nil {
+			// kubectl's words: deployments.apps "web" is already paused.
+			resource := strings.ToLower(u.GetKind()) + "s"
+			if r, rerr := c.ResolveGVK(u.GetAPIVersion(), u.GetKind()); rerr == nil {
+				resource = r.String()
+			}
+			return Change{}, fmt.Errorf("%s %q %v", resource, u.GetName(), err)
+		}
+		patch, err := strategicpatch.CreateTwoWayMergePatch(before, after, typed)
+		if err != nil {
+			return Change{}, err
+		}
+		if string(patch) == "{}" {
+			if op == RolloutRestart {
+				return Change{}, fmt.Errorf("failed to create patch for %s: if restart has already been triggered within the past second, please wait before attempting to trigger another", u.GetName())
+			}
+			return Change{Verb: "already " + verb}, nil
+		}
+		return Change{Patch: patch, Type: types.StrategicMergePatchType, Verb: verb}, nil
+	}
+}
+
+// rollbacks undoes the rollouts of sels, parallel at a time: each named
+// one, and each object of a selection without a name that the selector
+// matches.
+func (c *Client) rollbacks(ctx context.Context, sels []Selection, o RolloutOptions) ([]Outcome, error) {
+	var items []Selection
+	var names []string
+	for _, sel := range sels {
+		r, err := c.Resolve(sel.Kind)
+		if err != nil {
+			return nil, err
+		}
+		if sel.Name != "" {
+			items, names = append(items, sel), append(names, strings.ToLower(r.GVK.Kind)+"/"+sel.Name)
+			continue
+		}
+		l, err := c.List(ctx, sel.Kind, ListOptions{Namespace: sel.Namespace, AllNamespaces: o.AllNamespaces, LabelSelector: o.LabelSelector})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range l.Items {
+			items = append(items, Selection{Kind: sel.Kind, Name: u.GetName(), Namespace: u.GetNamespace()})
+			names = append(names, strings.ToLower(r.GVK.Kind)+"/"+u.GetName())
 		}
 	}
-	typed, err := scheme.Scheme.New(u.GroupVersionKind())
-	if err != nil {
-		return nil, err
-	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
-		return nil, err
-	}
-	before, err := runtime.Encode(scheme.DefaultJSONEncoder(), typed)
-	if err != nil {
-		return nil, err
-	}
-	after, err := fn(typed)
-	if err != nil {
-		// kubectl's words: deployments.apps "web" is already paused.
-		return nil, fmt.Errorf("%s %q %v", r, ref.Name, err)
-	}
-	patch, err := strategicpatch.CreateTwoWayMergePatch(before, after, typed)
-	if err != nil {
-		return nil, err
-	}
-	if string(patch) == "{}" {
-		if op == RolloutRestart {
-			return nil, fmt.Errorf("failed to create patch for %s: if restart has already been triggered within the past second, please wait before attempting to trigger another", ref.Name)
+	out := make([]Outcome, len(items))
+	errs := forEach(ctx, len(items), o.Parallel, func(i int) error {
+		res, err := c.rollback(ctx, items[i], o)
+		if err == nil {
+			out[i] = *res
 		}
-		return &RolloutResult{Verb: "already " + verb, Object: u}, nil
-	}
-	res, err := ri.Patch(ctx, ref.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: DefaultFieldManager, DryRun: dryRunOpt(dryRun)})
-	if err != nil {
-		return nil, writeError(err, ns)
-	}
-	return &RolloutResult{Verb: verb, Object: res}, nil
+		return err
+	})
+	return out, bulkError(names, errs)
 }
 
 // rollback undoes the rollout of one object with polymorphichelpers'
 // Rollbacker, as kubectl rollout undo does.
-func (c *Client) rollback(ctx context.Context, ref Ref, o RolloutOptions) (*RolloutResult, error) {
+func (c *Client) rollback(ctx context.Context, ref Selection, o RolloutOptions) (*Outcome, error) {
 	r, err := c.rolloutResource(ref.Kind, "undo")
 	if err != nil {
 		return nil, err
@@ -511,5 +514,5 @@ func (c *Client) rollback(ctx context.Context, ref Ref, o RolloutOptions) (*Roll
 	if err != nil {
 		return nil, err
 	}
-	return &RolloutResult{Verb: verb, Object: after}, nil
+	return &Outcome{Verb: verb, Object: after}, nil
 }

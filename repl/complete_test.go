@@ -99,8 +99,10 @@ func TestComplete(t *testing.T) {
 	c.Complete(`k8s.logs("`)
 	c.Complete(`k8s.get("pods", "`)
 	c.Complete(`k8s.get("cm", "x", namespace="ns1")`)
+	c.Complete(`k8s.shell("`)
+	c.Complete(`k8s.exec(  '`)
 	c.Complete(`k8s.cordon("`)
-	want := [][2]string{{"pods", "kube-system"}, {"pods", ""}, {"pods", ""}, {"nodes", ""}}
+	want := [][2]string{{"pods", "kube-system"}, {"pods", ""}, {"pods", ""}, {"pods", ""}, {"pods", ""}, {"nodes", ""}}
 	if diff := cmp.Diff(want, src.namesAsked); diff != "" {
 		t.Errorf("names asked (-want +got):\n%s", diff)
 	}

@@ -50,6 +50,7 @@ func Run(cfg Config) error {
 		// A history that cannot be kept is no reason not to start.
 		os.MkdirAll(filepath.Dir(cfg.HistoryFile), 0o700)
 	}
+	comp := &Completer{Globals: cfg.Globals, Source: cfg.Source}
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:            cfg.Prompt(),
 		Stdout:            cfg.Stdout,
@@ -57,7 +58,8 @@ func Run(cfg Config) error {
 		InterruptPrompt:   "^C",
 		HistoryFile:       cfg.HistoryFile,
 		HistorySearchFold: true,
-		AutoComplete:      &Completer{Globals: cfg.Globals, Source: cfg.Source},
+		AutoComplete:      comp,
+		Listener:          comp,
 	})
 	if err != nil {
 		return err
@@ -76,7 +78,7 @@ func Run(cfg Config) error {
 	defer signal.Stop(sigs)
 
 	for {
-		err := readEvalPrint(cfg, rl, sigs)
+		err := readEvalPrint(cfg, rl, comp, sigs)
 		if err == io.EOF {
 			return nil
 		}
@@ -86,7 +88,7 @@ func Run(cfg Config) error {
 	}
 }
 
-func readEvalPrint(cfg Config, rl *readline.Instance, sigs chan os.Signal) error {
+func readEvalPrint(cfg Config, rl *readline.Instance, comp *Completer, sigs chan os.Signal) error {
 	// Each statement gets its own context, cancelled by Ctrl-C (SIGINT)
 	// while it runs; while typing, readline turns Ctrl-C into ErrInterrupt.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -106,11 +108,15 @@ func readEvalPrint(cfg Config, rl *readline.Instance, sigs chan os.Signal) error
 	opts := *cfg.FileOptions
 	opts.LoadBindsGlobally = true
 	eof, interrupted, lines, complete := false, false, 0, false
+	var typed strings.Builder // the statement's lines so far, for completion
 	readLine := func() ([]byte, error) {
 		if lines == 1 && complete {
 			return []byte("\n"), nil // the one-line for, while or def ends here
 		}
+		comp.SetPending(typed.String())
 		line, err := rl.Readline()
+		line = comp.LineRead(line)
+		typed.WriteString(line + "\n")
 		rl.SetPrompt("... ")
 		if err != nil {
 			eof = err == io.EOF

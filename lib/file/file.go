@@ -386,3 +386,41 @@ func writeFileAtomic(name string, data []byte) error {
 	}
 	return os.Rename(tmp.Name(), name)
 }
+
+// Local resolves path for a builtin outside this module that reads or
+// writes local files (k8s.cp), by this module's rules: it returns a root
+// and path's name in it. Without --sandbox the root is the file system's
+// and a relative path is taken from Dir; with --sandbox it is Dir, which
+// confines what is read to it (symbolic links included), and writing is
+// refused. The caller closes the root.
+func (o Options) Local(path string, write bool) (*os.Root, string, error) {
+	if path == "" {
+		return nil, "", fmt.Errorf("empty path")
+	}
+	dir := o.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return nil, "", err
+		}
+	}
+	if o.Sandbox {
+		if write {
+			return nil, "", fmt.Errorf("writing files is not allowed with --sandbox")
+		}
+		if !filepath.IsLocal(path) {
+			return nil, "", fmt.Errorf("%q is outside the script's directory %s (--sandbox)", path, dir)
+		}
+		root, err := os.OpenRoot(dir)
+		return root, filepath.Clean(path), err
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	name := strings.TrimPrefix(filepath.Clean(path), "/")
+	if name == "" {
+		name = "."
+	}
+	root, err := os.OpenRoot("/")
+	return root, name, err
+}
