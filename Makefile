@@ -41,17 +41,20 @@ sandbox-status: $(SANDBOX)
 run: build sandbox-up
 	bin/k8sh --kubeconfig $(KUBECONFIG_SANDBOX)
 
-# Unit tests only: no cluster needed.
-test-unit:
+# Unit tests only: no cluster needed. The example scripts' tests
+# (scripts/*_test.star, on fake clusters) run through k8sh test; `make test`
+# runs them as scripts.TestStarTests, skipped here so as not to run them twice.
+test-unit: build
 	$(GO) -C sandbox test -short -count=1 ./...
-	$(GO) test -short ./...
+	bin/k8sh test scripts/
+	$(GO) test -short -skip '^TestStarTests$$' ./...
 
 test: build sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) -C sandbox test -count=1 -timeout 15m ./...
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -count=1 -timeout 20m ./...
 
 # A short run of each fuzz target: conversion of Starlark values, YAML
-# manifests, references and selectors. `make test` runs only their seeds
+# manifests, references, selectors and sys.parse_args. `make test` runs only their seeds
 # and testdata/fuzz (what a run found is committed there), so that a new
 # find does not fail an unrelated change. FUZZTIME=1m for a longer one.
 FUZZTIME ?= 3s
@@ -59,6 +62,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFromStarlark$$' -fuzztime $(FUZZTIME) ./lib/starconv/
 	$(GO) test -run '^$$' -fuzz '^FuzzDocuments$$' -fuzztime $(FUZZTIME) ./lib/yaml/
 	$(GO) test -run '^$$' -fuzz '^FuzzReferences$$' -fuzztime $(FUZZTIME) ./builtins/
+	$(GO) test -run '^$$' -fuzz '^FuzzSelectors$$' -fuzztime $(FUZZTIME) ./kube/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime $(FUZZTIME) ./lib/sys/
 
 # Benchmarks of docs/performance.md (about 5 minutes; figures are noisy on a
 # shared machine: compare the lines of one run with each other).

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,13 +31,16 @@ import (
 //	k8sh ARGS...     run k8sh; `! k8sh` expects a failure
 //	status N         the exit status of the last k8sh was N
 //	waitfile PATH    wait (up to 30 s) until PATH exists
+//	cmptimed FILE    stdout is FILE's text, durations aside (k8sh test's
+//	                 "(0.12s)" and "0.123s" compare as "(0.00s)" and "0.000s")
 func TestCLI(t *testing.T) {
 	testscript.Run(t, cliParams(t, "testdata/script", func() ([]string, error) { return nil, nil }))
 }
 
 // TestCLIE2E runs testdata/script-e2e against the sandbox: $KUBECONFIG is
-// its kubeconfig, $NS a namespace of the file's own and $TOKEN the admin's
-// bearer token (which no output may show).
+// its kubeconfig, $NS a namespace of the file's own, $TOKEN the admin's
+// bearer token (which no output may show) and $SCRIPTS the example scripts'
+// directory.
 func TestCLIE2E(t *testing.T) {
 	env := kubetest.Sandbox(t)
 	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
@@ -58,7 +62,11 @@ func TestCLIE2E(t *testing.T) {
 		t.Cleanup(func() {
 			env.Clientset.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 		})
-		return []string{"KUBECONFIG=" + env.Kubeconfig, "NS=" + ns.Name, "TOKEN=" + token}, nil
+		scripts, err := filepath.Abs("scripts")
+		if err != nil {
+			return nil, err
+		}
+		return []string{"KUBECONFIG=" + env.Kubeconfig, "NS=" + ns.Name, "TOKEN=" + token, "SCRIPTS=" + scripts}, nil
 	}))
 }
 
@@ -111,6 +119,20 @@ func cliParams(t *testing.T, dir string, vars func() ([]string, error)) testscri
 				}
 				if got := ts.Getenv("K8SH_STATUS"); (got == args[0]) == neg {
 					ts.Fatalf("exit status %s, want %s%s", got, map[bool]string{true: "not "}[neg], args[0])
+				}
+			},
+			"cmptimed": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: cmptimed FILE")
+				}
+				norm := func(s string) string {
+					s = regexp.MustCompile(`\(\d+\.\d{2}s\)`).ReplaceAllString(s, "(0.00s)")
+					return regexp.MustCompile(`\t\d+\.\d{3}s`).ReplaceAllString(s, "\t0.000s")
+				}
+				got, want := norm(ts.ReadFile("stdout")), norm(ts.ReadFile(args[0]))
+				if got != want {
+					ts.Logf("stdout:\n%s", got)
+					ts.Fatalf("stdout differs from %s (durations aside)", args[0])
 				}
 			},
 			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -71,6 +71,9 @@ type options struct {
 	allowExec bool
 	verbose   bool
 	logFormat string
+	record    string                    // --record: the cassette to write
+	replay    string                    // --replay: the cassette to answer from
+	now       func() (time.Time, error) // time.now's clock when not the real one (--record's)
 }
 
 // sandboxMaxSteps is the step budget of --sandbox without --max-steps: a
@@ -108,11 +111,28 @@ A script's arguments reach it as sys.argv, the script path first.`,
 					return err
 				}
 			}
+			if opts.record != "" && opts.replay != "" {
+				return errors.New("--record and --replay cannot go together")
+			}
+			var rec *kube.Recorder
+			if opts.record != "" {
+				var err error
+				if rec, err = kube.Record(flags); err != nil {
+					return err
+				}
+				opts.now = rec.Now
+			}
 			status = execute(flags, opts, args, stdin, stdout, stderr)
+			if rec != nil {
+				if err := rec.Save(opts.record); err != nil {
+					fmt.Fprintf(stderr, "k8sh: --record: %v\n", err)
+					status = exitError
+				}
+			}
 			return nil
 		},
 	}
-	cmd.SetArgs(args)
+	cmd.SetArgs(goTestFlags(args))
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -127,9 +147,12 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().BoolVar(&opts.allowExec, "allow-exec", false, "with --sandbox, allow sys.exec")
 	cmd.Flags().BoolVarP(&opts.verbose, "verbose", "v", false, "log each API request (verb, URL, status, duration) to stderr")
 	cmd.Flags().StringVar(&opts.logFormat, "log-format", "text", "format of the -v lines: text or json")
+	cmd.Flags().StringVar(&opts.record, "record", "", "write every API request of the run and its answer to the cassette FILE (Secrets' data and tokens left out), for --replay")
+	cmd.Flags().StringVar(&opts.replay, "replay", "", "answer every API request from the cassette FILE that --record wrote, with no cluster: a request it does not hold fails, naming it")
 	flags.AddFlags(cmd.PersistentFlags()) // `k8sh version` reads them too
 	addShellCommands(cmd, flags, stdout)
 	addExecCommand(cmd, flags, stdin, stdout, stderr, &status)
+	addTestCommand(cmd, flags, stdin, stdout, stderr, &status)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
 		return exitUsage
@@ -183,7 +206,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	defer builtins.StopForwards(thread) // a script's port-forwards end with it
+	defer builtins.EndSession(thread) // a script's port-forwards and fake clusters end with it
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx := sigCtx
@@ -228,6 +251,9 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	return exitOK
 }
 
+// dryRunNote is the line --dry-run writes to stderr first.
+const dryRunNote = "k8sh: --dry-run: changes are sent as server-side dry runs; nothing is persisted"
+
 // newThread makes the thread of a run and its predeclared names: argv is
 // sys.argv, dir the file module's directory ("" for the working one),
 // stdin what sys.stdin_read reads (nil for nothing).
@@ -237,7 +263,7 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		return nil, nil, nil, nil, err
 	}
 	if opts.dryRun {
-		fmt.Fprintln(stderr, "k8sh: --dry-run: changes are sent as server-side dry runs; nothing is persisted")
+		fmt.Fprintln(stderr, dryRunNote)
 	}
 	thread = &starlark.Thread{
 		Name: "main",
@@ -256,6 +282,16 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		Policy:     policy,
 		ReadOnly:   opts.readOnly,
 		Yes:        opts.yes,
+		Now:        opts.now,
+	}
+	if opts.replay != "" {
+		path, err := filepath.Abs(opts.replay) // the command line's: relative to the working directory
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if err := builtins.UseReplay(s, path); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("--replay: %w", err)
+		}
 	}
 	s.Terminal = userTerminal(stdout)
 	builtins.SetSession(thread, s)
@@ -323,7 +359,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
-	defer builtins.StopForwards(thread)
+	defer builtins.EndSession(thread)
 	session.Announce = func(line string) { fmt.Fprintln(stdout, line) }
 	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	protected := color.New(color.FgRed, color.Bold)

@@ -302,7 +302,7 @@ func execBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	be := &kube.BulkError{Total: len(pods)}
 	for i, err := range errs {
 		if err != nil {
-			be.Errors = append(be.Errors, &kube.ObjectError{Object: pods[i].ref, Err: err})
+			be.Errors = append(be.Errors, &kube.ObjectError{Namespace: pods[i].pod.Namespace, Object: pods[i].ref, Err: err})
 		}
 	}
 	if len(be.Errors) > 0 {

@@ -159,8 +159,8 @@ assert.fails(lambda: k8s.exec("p1", "sleep 30", timeout="1s"), "k8s.exec: pod/p1
 # a list: in order, bounded, one failure not hiding the others
 rs = k8s.exec(["p1", "p2", "p3"], "echo $POD_NAME; test $POD_NAME != p2", parallel=2, check=False)
 assert.eq([(r.code, r.stdout) for r in rs], [(0, "p1\n"), (1, "p2\n"), (0, "p3\n")])
-assert.fails(lambda: k8s.exec(["p1", "p2", "p3"], "test $POD_NAME != p2"), "^k8s.exec: 1 of 3 objects failed: pod/p2: command terminated with exit code 1$")
-assert.fails(lambda: k8s.exec(["p1", "p2", "p3"], "test $POD_NAME = p2"), "^k8s.exec: 2 of 3 objects failed: pod/p1: command terminated with exit code 1; pod/p3: ")
+assert.fails(lambda: k8s.exec(["p1", "p2", "p3"], "test $POD_NAME != p2"), "^k8s.exec: 1 of 3 objects failed: NS/pod/p2: command terminated with exit code 1$")
+assert.fails(lambda: k8s.exec(["p1", "p2", "p3"], "test $POD_NAME = p2"), "^k8s.exec: 2 of 3 objects failed: NS/pod/p1: command terminated with exit code 1; NS/pod/p3: ")
 assert.fails(lambda: k8s.exec(["p1"], "true", parallel=0), "parallel must be at least 1")
 `)
 	if want := "Defaulted container \"a\" out of: a, b\n"; !strings.Contains(stderr, want) {

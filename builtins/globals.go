@@ -12,6 +12,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/k8sh/k8sh/lib/assert"
 	"github.com/k8sh/k8sh/lib/base64"
 	"github.com/k8sh/k8sh/lib/doc"
 	"github.com/k8sh/k8sh/lib/file"
@@ -39,6 +40,7 @@ func Globals(s *Session) starlark.StringDict {
 		"yaml":   yaml.Module,
 		"re":     re.Module,
 		"base64": base64.Module,
+		"assert": assert.Module,
 		"file":   file.New(s.File),
 		"catch":  catchBuiltin,
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),

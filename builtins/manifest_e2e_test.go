@@ -246,7 +246,7 @@ assert.eq(k8s.delete(cms, wait=True), ["configmap/c0", "configmap/c1", "configma
 k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "here"}})
 r = catch(k8s.delete, [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "here"}},
                        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "absent"}}])
-assert.eq(r.error, 'k8s.delete: 1 of 2 objects failed: configmap/absent: configmaps "absent" not found in namespace "NS" (NotFound)')
+assert.eq(r.error, 'k8s.delete: 1 of 2 objects failed: NS/configmap/absent: configmaps "absent" not found in namespace "NS" (NotFound)')
 assert.true(not k8s.exists("cm", "here"))
 `)
 }

@@ -9,7 +9,9 @@ package builtins
 import (
 	"context"
 	"fmt"
+	"time"
 
+	starlarktime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -65,6 +67,9 @@ type Session struct {
 	// Terminal is the user's terminal, for k8s.shell and
 	// k8s.attach(tty=True); nil when k8sh does not run on one.
 	Terminal Terminal
+	// Now, when set, is time.now's clock: a recording's (--record keeps
+	// each time read) or a replay's (which gives them back).
+	Now func() (time.Time, error)
 }
 
 // Contexts is what the ctx module needs of the kubeconfig: kube.Clients.
@@ -80,6 +85,9 @@ const sessionKey = "k8sh.session"
 // SetSession makes s the session of thread.
 func SetSession(thread *starlark.Thread, s *Session) {
 	thread.SetLocal(sessionKey, s)
+	if s != nil && s.Now != nil {
+		starlarktime.SetNow(thread, s.Now)
+	}
 }
 
 func session(thread *starlark.Thread, b *starlark.Builtin) (*Session, error) {
@@ -136,6 +144,7 @@ func clusterAs[T any](thread *starlark.Thread, b *starlark.Builtin, name, cannot
 // InheritThread gives child the session and context of parent: a thread
 // made for a module that parent loads.
 func InheritThread(child, parent *starlark.Thread) {
-	child.SetLocal(sessionKey, parent.Local(sessionKey))
+	s, _ := parent.Local(sessionKey).(*Session)
+	SetSession(child, s)
 	sys.SetContext(child, sys.Context(parent))
 }

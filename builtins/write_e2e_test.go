@@ -108,7 +108,7 @@ r = catch(k8s.apply, [
     good,
     {"apiVersion": "v1", "kind": "Nope", "metadata": {"name": "n"}},
 ])
-assert.true(r.error.startswith("k8s.apply: 2 of 3 objects failed: configmap/Bad_1: "), r.error)
+assert.true(r.error.startswith("k8s.apply: 2 of 3 objects failed: NS/configmap/Bad_1: "), r.error)
 assert.true("; nope/n: the server doesn't have a resource type" in r.error, r.error)
 assert.eq(len(r.error.split("\n")), 1)
 assert.true(k8s.exists("cm", "good"))

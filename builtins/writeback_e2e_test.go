@@ -320,7 +320,7 @@ assert.eq(text, want)
 assert.eq(k8s.get("cm", "shared").data.k, "1")
 
 r = catch(k8s.diff, [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_1"}}, cm("3")])
-assert.true(r.error.startswith("k8s.diff: 1 of 2 objects failed: configmap/Bad_1: "), r.error)
+assert.true(r.error.startswith("k8s.diff: 1 of 2 objects failed: NS/configmap/Bad_1: "), r.error)
 assert.true("what the others would change:\n--- live/configmap/shared\n" in r.error, r.error)
 assert.true('+  k: "3"\n' in r.error, r.error)
 `)

@@ -2,7 +2,9 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -107,10 +109,11 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 		targets = make([]deleteTarget, n)
 		errs    = make([]error, n)
 		names   = make([]string, n)
+		wheres  = make([]string, n) // their namespaces
 		deleted = make([]bool, n)
 	)
 	for i, o := range objs {
-		names[i] = ObjectName(o)
+		names[i], wheres[i] = ObjectName(o), o.GetNamespace()
 		r, err := c.ResolveGVK(o.GetAPIVersion(), o.GetKind())
 		if err == nil && o.GetName() == "" {
 			err = fmt.Errorf("the object has no metadata.name")
@@ -127,6 +130,7 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 			}
 		}
 		res[i], targets[i] = r, deleteTarget{ns: ns, name: o.GetName()}
+		wheres[i] = ns
 	}
 	// The reverse of the order given; Namespaces and CRDs after the rest.
 	var first, last []int
@@ -189,7 +193,7 @@ func (c *Client) DeleteObjects(ctx context.Context, objs []*unstructured.Unstruc
 			out = append(out, u)
 		}
 	}
-	return out, bulkError(names, errs)
+	return out, bulkError(names, wheres, errs)
 }
 
 // namespaceGone tells whether namespace ns does not exist or is being
@@ -250,6 +254,19 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 			d.Preconditions = &metav1.Preconditions{UID: &t.uid}
 		}
 		uid, err := c.deleteObject(ctx, r, t.ns, t.name, d)
+		for n := 0; t.uid != "" && retryableDelete(err) && n < retryAttempts && ctx.Err() == nil; n++ {
+			// With the UID precondition a DELETE can be sent again like a
+			// read: after an unknown outcome (sent, then the connection
+			// failed) or a server error, a 404 (or a 409: another object
+			// of that name) now means the first one did it.
+			if sleepCtx(ctx, time.Duration(rand.Int64N(int64(retryBase<<n)))+1) != nil {
+				break
+			}
+			uid, err = c.deleteObject(ctx, r, t.ns, t.name, d)
+			if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+				err = nil
+			}
+		}
 		switch {
 		case err == nil:
 			deleted[i] = true
@@ -268,15 +285,24 @@ func (c *Client) deleteResource(ctx context.Context, r Resource, name string, op
 		}
 		return nil
 	})
-	var names, errNames []string
+	var names, errNames, errNss []string
 	for i, t := range targets {
-		errNames = append(errNames, kindName+"/"+label(t))
+		errNames, errNss = append(errNames, kindName+"/"+t.name), append(errNss, t.ns)
 		if deleted[i] {
 			names = append(names, label(t))
 		}
 	}
 	sort.Strings(names)
-	return names, bulkError(errNames, errs)
+	return names, bulkError(errNames, errNss, errs)
+}
+
+// retryableDelete tells whether a DELETE with a UID precondition that
+// failed with err is sent again: its outcome is unknown, or the server
+// failed (500, 503, 504).
+func retryableDelete(err error) bool {
+	var unknown *OutcomeUnknownError
+	return errors.As(err, &unknown) || apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
+		apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err)
 }
 
 // waitGone waits until the object t is gone (or replaced by another of the

@@ -39,12 +39,13 @@ func (c *Client) Diff(ctx context.Context, objs []*unstructured.Unstructured, op
 	}
 	opts.DryRun = true
 	names := make([]string, len(objs))
+	wheres := make([]string, len(objs))
 	res := make([]Resource, len(objs))
 	nss := make([]string, len(objs))
 	errs := make([]error, len(objs))
 	for i, o := range objs {
-		names[i] = ObjectName(o)
 		res[i], nss[i], errs[i] = c.target(o, opts.Namespace)
+		names[i], wheres[i] = ObjectName(o), o.GetNamespace()
 	}
 	texts := make([]string, len(objs))
 	errs2 := forEach(ctx, len(objs), opts.Parallel, func(i int) error {
@@ -58,7 +59,7 @@ func (c *Client) Diff(ctx context.Context, objs []*unstructured.Unstructured, op
 		texts[i], err = c.diffOne(ctx, res[i], nss[i], names[i], objs[i], opts)
 		return err
 	})
-	return strings.Join(texts, ""), bulkError(names, errs2)
+	return strings.Join(texts, ""), bulkError(names, wheres, errs2)
 }
 
 func (c *Client) diffOne(ctx context.Context, r Resource, ns, name string, obj *unstructured.Unstructured, opts ApplyOptions) (string, error) {

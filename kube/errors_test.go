@@ -95,7 +95,7 @@ func TestBulkErrorConnection(t *testing.T) {
 		names[i], errs[i] = fmt.Sprintf("configmap/c%d", i), refused
 	}
 	want := "19 objects: the connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?"
-	if got := bulkError(names, errs).Error(); got != want {
+	if got := bulkError(names, make([]string, len(names)), errs).Error(); got != want {
 		t.Errorf("all refused:\ngot  %s\nwant %s", got, want)
 	}
 
@@ -104,7 +104,7 @@ func TestBulkErrorConnection(t *testing.T) {
 	errs[7] = tlsErr
 	want = "18 of 19 objects failed: 16 objects: the connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?; " +
 		`configmap/c5: configmaps "c5" already exists; configmap/c7: unable to connect to the server: tls: bad certificate`
-	err := bulkError(names, errs)
+	err := bulkError(names, make([]string, len(names)), errs)
 	if got := err.Error(); got != want {
 		t.Errorf("mixed:\ngot  %s\nwant %s", got, want)
 	}
@@ -113,7 +113,7 @@ func TestBulkErrorConnection(t *testing.T) {
 		t.Errorf("the errors of each object are not kept: %#v", err)
 	}
 
-	one := bulkError([]string{"configmap/a"}, []error{refused})
+	one := bulkError([]string{"configmap/a"}, []string{"ns"}, []error{refused})
 	if got := one.Error(); got != "configmap/a: "+refused.Error() {
 		t.Errorf("one object: %s", got)
 	}

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -325,34 +326,36 @@ func (f *LogFollower) stream(ctx context.Context, pod, container string) error {
 			opts.sinceTime = last
 		}
 		delivered := false
+		partial := "" // a last line without its newline
+		skip := atLast
+		deliver := func(ts time.Time, line, text string) bool {
+			if !last.IsZero() && !ts.IsZero() {
+				if ts.Before(last) || ts.Equal(last) && skip > 0 {
+					if ts.Equal(last) {
+						skip--
+					}
+					return true
+				}
+			}
+			if !f.opts.Timestamps {
+				line = text
+			}
+			select {
+			case f.lines <- LogLine{Namespace: f.ns, Pod: pod, Container: container, Text: line}:
+			case <-ctx.Done():
+				return false
+			}
+			delivered = true
+			if ts.Equal(last) {
+				atLast++
+			} else if !ts.IsZero() {
+				last, atLast = ts, 1
+			}
+			return true
+		}
 		rc, err := f.c.logStream(ctx, f.ns, pod, container, opts, true)
 		if err == nil {
-			skip := atLast
-			err = scanLog(ctx, rc, func(ts time.Time, line, text string) bool {
-				if !last.IsZero() && !ts.IsZero() {
-					if ts.Before(last) || ts.Equal(last) && skip > 0 {
-						if ts.Equal(last) {
-							skip--
-						}
-						return true
-					}
-				}
-				if !f.opts.Timestamps {
-					line = text
-				}
-				select {
-				case f.lines <- LogLine{Namespace: f.ns, Pod: pod, Container: container, Text: line}:
-				case <-ctx.Done():
-					return false
-				}
-				delivered = true
-				if ts.Equal(last) {
-					atLast++
-				} else if !ts.IsZero() {
-					last, atLast = ts, 1
-				}
-				return true
-			})
+			partial, err = scanLog(ctx, rc, deliver)
 			rc.Close()
 		}
 		if ctx.Err() != nil {
@@ -372,6 +375,10 @@ func (f *LogFollower) stream(ctx context.Context, pod, container string) error {
 		// The stream ended: the container's end, or a break?
 		if err == nil {
 			if ended, gerr := f.containerEnded(ctx, pod, container); gerr == nil && ended {
+				if partial != "" { // the container's last words, without a newline
+					ts, text := splitStamp(partial)
+					deliver(ts, partial, text)
+				}
 				return nil
 			} else if gerr != nil && apierrors.IsNotFound(gerr) {
 				return nil
@@ -384,11 +391,11 @@ func (f *LogFollower) stream(ctx context.Context, pod, container string) error {
 			waited, n = 0, 0
 		}
 		wait := time.Duration(rand.Int64N(int64(min(retryBase<<n, retryCap)))) + 1
-		if waited += wait; waited > retryFor {
+		if waited += wait; waited > retryFor() {
 			if lastErr == nil {
 				lastErr = errors.New("the stream keeps ending while the container runs")
 			}
-			return fmt.Errorf("%s: the log stream broke and could not be resumed for %s: %w", what, retryFor, lastErr)
+			return fmt.Errorf("%s: the log stream broke and could not be resumed for %s: %w", what, retryFor(), lastErr)
 		}
 		if sleepCtx(ctx, wait) != nil {
 			return nil
@@ -398,26 +405,46 @@ func (f *LogFollower) stream(ctx context.Context, pod, container string) error {
 
 // scanLog reads a log stream asked with timestamps, calling fn with each
 // line's time, the line as read and its text without the timestamp, until
-// fn returns false or the stream ends (nil at its end, else the error).
-func scanLog(ctx context.Context, rc io.Reader, fn func(ts time.Time, line, text string) bool) error {
+// fn returns false or the stream ends (nil at its end, else the error). A
+// last line without its newline is not given to fn but returned: a stream
+// that broke in the middle of a line (a reset read as its end) sends it
+// whole again when resumed, and only a container that ended leaves one.
+func scanLog(ctx context.Context, rc io.Reader, fn func(ts time.Time, line, text string) bool) (string, error) {
+	partial := ""
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			return i + 1, bytes.TrimSuffix(data[:i], []byte("\r")), nil
+		}
+		if atEOF && len(data) > 0 {
+			partial = string(data)
+			return len(data), nil, nil
+		}
+		return 0, nil, nil
+	})
 	for sc.Scan() {
 		line := sc.Text()
-		text, ts := line, time.Time{}
-		if stamp, rest, ok := strings.Cut(line, " "); ok {
-			if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
-				ts, text = t, rest
-			}
-		}
+		ts, text := splitStamp(line)
 		if !fn(ts, line, text) {
-			return nil
+			return "", nil
 		}
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
-		return err
+		return partial, err
 	}
-	return nil
+	return partial, nil
+}
+
+// splitStamp splits a log line asked with timestamps into its time and
+// its text; a line without one is all text.
+func splitStamp(line string) (time.Time, string) {
+	if stamp, rest, ok := strings.Cut(line, " "); ok {
+		if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
+			return t, rest
+		}
+	}
+	return time.Time{}, line
 }
 
 // containerEnded tells whether container of pod has terminated (or the pod

@@ -83,7 +83,6 @@ func (c *Client) Modify(ctx context.Context, sels []Selection, opts ModifyOption
 	var items []modifyItem
 	var pre []error // failures before any object is known: a kind, a list
 	var preNames []string
-	spans := opts.AllNamespaces
 	for _, s := range sels {
 		r, err := c.Resolve(s.Kind)
 		if err != nil {
@@ -111,19 +110,11 @@ func (c *Client) Modify(ctx context.Context, sels []Selection, opts ModifyOption
 		}
 	}
 	if len(pre) > 0 {
-		return nil, bulkError(preNames, pre)
+		return nil, bulkError(preNames, make([]string, len(pre)), pre)
 	}
-	nss := map[string]bool{}
-	for _, it := range items {
-		nss[it.ns] = true
-	}
-	spans = spans || len(nss) > 1
-	names := make([]string, len(items))
+	names, nss := make([]string, len(items)), make([]string, len(items))
 	for i, it := range items {
-		names[i] = it.what
-		if spans && it.ns != "" {
-			names[i] = it.ns + "/" + it.what
-		}
+		names[i], nss[i] = it.what, it.ns
 	}
 	out := make([]Outcome, len(items))
 	errs := forEach(ctx, len(items), opts.Parallel, func(i int) error {
@@ -153,5 +144,5 @@ func (c *Client) Modify(ctx context.Context, sels []Selection, opts ModifyOption
 		out[i] = Outcome{Object: u, Verb: ch.Verb, Notes: ch.Notes}
 		return nil
 	})
-	return out, bulkError(names, errs)
+	return out, bulkError(names, nss, errs)
 }

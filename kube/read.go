@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"path"
 	"slices"
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 	sigsjson "sigs.k8s.io/json"
 )
 
@@ -319,30 +316,17 @@ func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav
 	if name != "" {
 		p = path.Join(p, name)
 	}
-	do := func() rest.Result {
-		req := rc.Get().AbsPath(p).SetHeader("Accept", "application/json")
-		if rows {
-			req = req.SetHeader("Accept", tableAccept).Param("includeObject", "Object")
-		}
-		if name == "" {
-			req = req.VersionedParams(&lo, metav1.ParameterCodec)
-		}
-		return req.Do(ctx)
+	req := rc.Get().AbsPath(p).SetHeader("Accept", "application/json")
+	if rows {
+		req = req.SetHeader("Accept", tableAccept).Param("includeObject", "Object")
 	}
-	res := do()
+	if name == "" {
+		req = req.VersionedParams(&lo, metav1.ParameterCodec)
+	}
+	// A connection cut while the body came is read again by the
+	// transport (retry.go), from the same continue token.
+	res := req.Do(ctx)
 	raw, err := res.Raw()
-	// A connection cut while the body came (the transport retries only
-	// what fails before an answer): read the same page again, from the
-	// same continue token, for as long as the transport would retry.
-	for waited, n := time.Duration(0), 0; err != nil && bodyCut(err) && waited < retryFor && ctx.Err() == nil; n++ {
-		wait := time.Duration(rand.Int64N(int64(min(retryBase<<n, retryCap)))) + 1 // full jitter, as the transport
-		if sleepCtx(ctx, wait) != nil {
-			break
-		}
-		waited += wait
-		res = do()
-		raw, err = res.Raw()
-	}
 	if err != nil {
 		return nil, res.Error() // with the server's Status message
 	}
@@ -424,6 +408,12 @@ func apiError(err error, ns string) error {
 		return &reasonError{msg: fmt.Sprintf("you must be logged in to the server (%v)", err), err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	}
+	var unknown *OutcomeUnknownError
+	if errors.As(err, &unknown) {
+		return unknown // the request reached the server: no "unable to connect"
+	}
+	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		host := "the server"
 		var ue *url.Error
@@ -433,6 +423,10 @@ func apiError(err error, ns string) error {
 			}
 		}
 		return &refusedError{host: host, err: err}
+	}
+	var re *replayError
+	if errors.As(err, &re) {
+		return re // a replay's own words: the request the cassette lacks
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

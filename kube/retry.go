@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,26 +13,59 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"golang.org/x/net/http2"
 )
 
 // Retry policy for transient failures.
 const (
 	retryAttempts = 5                      // tries in all for an error status (5xx, 429), the first included
-	retryFor      = 30 * time.Second       // how long a connection failure is retried, in waits
 	retryBase     = 200 * time.Millisecond // first backoff; doubles each time
 	retryCap      = 5 * time.Second        // longest backoff we choose ourselves
 	retryAfterCap = 30 * time.Second       // longest Retry-After we honour
 )
 
+// The limits of RetryLimits, in nanoseconds: how long a connection failure
+// is retried, in waits (a kube-apiserver restart takes ~12 s), and how
+// long a request that is not a stream waits without a byte of its answer.
+var retryForNs, stallNs atomic.Int64
+
+func init() {
+	retryForNs.Store(int64(30 * time.Second))
+	stallNs.Store(int64(70 * time.Second))
+}
+
+func retryFor() time.Duration     { return time.Duration(retryForNs.Load()) }
+func stallTimeout() time.Duration { return time.Duration(stallNs.Load()) }
+
+// RetryLimits are how long k8sh goes on through faults.
+type RetryLimits struct {
+	// For is how long a connection failure (refused after the server
+	// answered once, reset, cut, stalled) is retried, in waits: 30 s.
+	For time.Duration
+	// Stall is how long a request that is not a stream (a watch, a log
+	// follow, exec, attach, port-forward) waits without a byte of its
+	// answer before its connection counts as broken: 70 s, past the
+	// apiserver's own 60 s limit, after which it answers 504 itself.
+	Stall time.Duration
+}
+
+// SetRetryLimits changes the limits of every client (tests make them
+// short) and returns a function that restores the previous ones.
+func SetRetryLimits(l RetryLimits) (restore func()) {
+	prevFor, prevStall := retryForNs.Swap(int64(l.For)), stallNs.Swap(int64(l.Stall))
+	return func() { retryForNs.Store(prevFor); stallNs.Store(prevStall) }
+}
+
 // retryTransport retries what is safe to retry:
 //   - an idempotent request (GET, HEAD, OPTIONS: reads, lists, the start of a
 //     watch; a server-side apply, which sends the whole intent again; a dry
 //     run) that failed with 429, 500, 502, 503 or 504 (up to retryAttempts
-//     tries), or with a connection reset, a refused connection, an EOF or a
+//     tries; 429 and 503, an overloaded server, for retryFor of waiting),
+//     or with a connection reset, a refused connection, an EOF or a
 //     timeout (for retryFor of waiting: a kube-apiserver restart takes ~12
 //     s);
 //   - any request whose connection was refused, since nothing reached the
@@ -91,20 +125,36 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var waited time.Duration
 	statusTries := 0
 	for attempt := 1; ; attempt++ {
-		resp, err := t.next.RoundTrip(req)
+		resp, err := t.attempt(req)
 		if resp != nil {
-			answered.Store(req.URL.Host, true)
 			statusTries++
 		}
 		wait, retry := t.decide(req, resp, err, attempt)
-		last := statusTries >= retryAttempts || resp == nil && waited+wait > retryFor
+		// An overloaded server (429, 503: "come back later") and a
+		// connection failure are retried for retryFor of waiting; other
+		// error statuses (500, 502, 504) for retryAttempts tries.
+		timed := resp == nil || overloaded(resp.StatusCode)
+		last := timed && waited+wait > retryFor() || !timed && statusTries >= retryAttempts
 		if !retry || last || (req.Body != nil && req.GetBody == nil) {
 			if err != nil && !idempotentRequest(req) && !refused(err) {
 				return nil, &OutcomeUnknownError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
 			}
+			if err != nil && attempt > 1 && req.Context().Err() == nil && !refused(err) {
+				return nil, &gaveUpError{err: err, tries: attempt, waited: waited}
+			}
+			if resp != nil && (overloaded(resp.StatusCode) || resp.StatusCode >= 500) {
+				// Retried here as long as k8sh retries: client-go would
+				// retry an answer with Retry-After ten times more, each
+				// of which retried here again.
+				resp.Header.Del("Retry-After")
+			}
 			if err == nil && resp.StatusCode == http.StatusGatewayTimeout && !idempotentRequest(req) {
 				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 				resp.Body.Close()
+				var status struct{ Message string }
+				if json.Unmarshal(msg, &status) == nil && status.Message != "" {
+					msg = []byte(status.Message) // the server's Status: its message
+				}
 				return nil, &OutcomeUnknownError{Method: req.Method, URL: req.URL.Redacted(), Status: resp.Status, Err: fmt.Errorf("%s", bytes.TrimSpace(msg))}
 			}
 			return resp, err
@@ -128,6 +178,86 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+func overloaded(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+}
+
+// attempt sends req once. The answer to a request that is not a stream is
+// read whole here, so that a body that breaks off (a cut, a reset) is a
+// failed attempt like a connection that broke before the answer: retried
+// for a read or a server-side apply, an unknown outcome for another write.
+// Such a request also fails with a stallError when no byte of its answer
+// (headers or body) comes for stallTimeout: a connection that stalls
+// without breaking (a stuck proxy, a peer gone without a reset) would
+// otherwise hold the call forever.
+func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
+	if streaming(req) {
+		resp, err := t.next.RoundTrip(req)
+		if resp != nil {
+			answered.Store(req.URL.Host, true)
+		}
+		return resp, err
+	}
+	stall := stallTimeout()
+	ctx, cancel := context.WithCancelCause(req.Context())
+	defer cancel(nil)
+	watchdog := time.AfterFunc(stall, func() { cancel(errStalled) })
+	defer watchdog.Stop()
+	stalled := func(err error) error {
+		if context.Cause(ctx) == errStalled && req.Context().Err() == nil {
+			return &stallError{d: stall}
+		}
+		return err
+	}
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		return nil, stalled(err)
+	}
+	answered.Store(req.URL.Host, true)
+	var body bytes.Buffer
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		body.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			resp.Body.Close()
+			return nil, stalled(err)
+		}
+		watchdog.Reset(stall)
+	}
+	resp.Body.Close()
+	resp.Body = io.NopCloser(&body)
+	return resp, nil
+}
+
+var errStalled = errors.New("stalled")
+
+// stallError is a connection on which the answer stopped coming: a
+// timeout, retried as a broken connection is.
+type stallError struct{ d time.Duration }
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("no answer from the server for %s: the connection stalled", e.d)
+}
+func (e *stallError) Timeout() bool   { return true }
+func (e *stallError) Temporary() bool { return true }
+
+// streaming tells whether req asks for an answer that may rightly be
+// quiet for long, or long: a watch, a log (followed or not), exec, attach,
+// port-forward, a proxied connection.
+func streaming(req *http.Request) bool {
+	q := req.URL.Query()
+	if w := q.Get("watch"); w == "true" || w == "1" || q.Get("follow") == "true" || req.Header.Get("Upgrade") != "" {
+		return true
+	}
+	p := req.URL.Path
+	return strings.Contains(p, "/watch/") || strings.Contains(p, "/proxy") ||
+		strings.HasSuffix(p, "/exec") || strings.HasSuffix(p, "/log") || strings.HasSuffix(p, "/attach") || strings.HasSuffix(p, "/portforward")
+}
+
 // decide tells whether to try again and after how long.
 func (t *retryTransport) decide(req *http.Request, resp *http.Response, err error, attempt int) (time.Duration, bool) {
 	if req.Context().Err() != nil {
@@ -146,7 +276,7 @@ func (t *retryTransport) decide(req *http.Request, resp *http.Response, err erro
 		return backoff, idempotentRequest(req) && transient(err)
 	}
 	if !idempotentRequest(req) && resp.StatusCode != http.StatusTooManyRequests {
-		return 0, false
+		return 0, false // only 429 says the server did not do it
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
@@ -162,16 +292,6 @@ func (t *retryTransport) decide(req *http.Request, resp *http.Response, err erro
 	return backoff, true
 }
 
-// bodyCut tells whether err is a response body that broke off: a reset,
-// an unexpected EOF, a timeout while reading it (not a status error).
-func bodyCut(err error) bool {
-	var se apierrors.APIStatus
-	if errors.As(err, &se) {
-		return false
-	}
-	return transient(err)
-}
-
 func refused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
@@ -180,8 +300,31 @@ func transient(err error) bool {
 	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
+	// HTTP/2: the server (or a proxy) reset the request's stream, or
+	// went away from the connection.
+	var se http2.StreamError
+	var ga http2.GoAwayError
+	if errors.As(err, &se) || errors.As(err, &ga) || strings.Contains(err.Error(), "http2: client connection lost") {
+		return true
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// gaveUpError is a connection failure of a request that was retried until
+// the limit. Its message says so, and neither it nor its words are those
+// of a reset or an EOF, which client-go's requests retry ten times more
+// (each of which retried here again: five minutes for a server that
+// resets every connection).
+type gaveUpError struct {
+	err    error
+	tries  int
+	waited time.Duration
+}
+
+func (e *gaveUpError) Error() string {
+	msg := strings.ReplaceAll(e.err.Error(), "connection reset by peer", "connection reset")
+	return fmt.Sprintf("%s (still failing after %d tries in %s)", msg, e.tries, e.waited.Round(100*time.Millisecond))
 }
 
 // OutcomeUnknownError is a mutation that failed after it may have reached

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -164,8 +165,8 @@ func TestRefusedRetriedOnlyAfterAnswer(t *testing.T) {
 	for _, w := range waits {
 		sum += w
 	}
-	if len(waits) <= retryAttempts || sum > retryFor || sum < retryFor-2*retryCap {
-		t.Errorf("answered before: %d waits of %v in all, want about %v of waiting", len(waits), sum, retryFor)
+	if len(waits) <= retryAttempts || sum > retryFor() || sum < retryFor()-2*retryCap {
+		t.Errorf("answered before: %d waits of %v in all, want about %v of waiting", len(waits), sum, retryFor())
 	}
 }
 
@@ -203,5 +204,137 @@ func TestApplyRetriedLikeARead(t *testing.T) {
 	var unknown *OutcomeUnknownError
 	if !errors.As(err, &unknown) || !strings.Contains(err.Error(), "the server answered 504 Gateway Timeout, so it may or may not have been applied") {
 		t.Errorf("create answered 504: %v", err)
+	}
+}
+
+// TestRetryStall: a request whose answer stops coming (before its headers,
+// or in its body) fails as a stalled connection after the stall limit: a
+// read is retried and gets its whole answer, a write's outcome is unknown,
+// a quiet watch is left alone.
+func TestRetryStall(t *testing.T) {
+	defer SetRetryLimits(RetryLimits{For: 30 * time.Second, Stall: 100 * time.Millisecond})()
+	var calls atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.URL.Query().Get("watch") == "true" {
+			w.(http.Flusher).Flush()
+			select { // quieter than the stall limit, then an event
+			case <-time.After(300 * time.Millisecond):
+			case <-release:
+			}
+			w.Write([]byte("event"))
+			return
+		}
+		switch {
+		case n == 1 || r.Method == http.MethodPost: // no headers
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case n == 2: // a body that stops
+			w.Write([]byte("par"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		default:
+			w.Write([]byte("whole"))
+		}
+	}))
+	defer srv.Close()
+	defer close(release) // before srv.Close, which waits for the handlers
+	var waits []time.Duration
+	tr := testTransport(&waits)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := tr.RoundTrip(req) // attempt 1 stalls before the headers, attempt 2 in the body, attempt 3 answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != "whole" {
+		t.Fatalf("a read that stalled twice: %q, %v; want the whole answer", body, err)
+	}
+	if calls.Load() != 3 || len(waits) != 2 {
+		t.Errorf("%d calls, %d waits; want 3 and 2", calls.Load(), len(waits))
+	}
+	var se *stallError
+	if !transient(&stallError{}) {
+		t.Error("a stall is not transient")
+	}
+	req, _ = http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("{}")), nil }
+	_, err = tr.RoundTrip(req)
+	var ou *OutcomeUnknownError
+	if !errors.As(err, &ou) || !errors.As(err, &se) {
+		t.Errorf("a stalled POST: %v; want an unknown outcome of a stalled connection", err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"?watch=true", nil)
+	resp, err = tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != "event" {
+		t.Errorf("a quiet watch: %q, %v; want its event", body, err)
+	}
+}
+
+// TestRetryOverloadForAWhile: 429 and 503 (a server that says "later") are
+// retried for retryFor of waiting, not for retryAttempts tries: a burst
+// longer than five answers is ridden out.
+func TestRetryOverloadForAWhile(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n := calls.Add(1); {
+		case n <= 4:
+			w.WriteHeader(http.StatusTooManyRequests)
+		case n <= 8:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.Write([]byte("ok"))
+		}
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := testTransport(&waits).RoundTrip(req)
+	if err != nil || resp.StatusCode != 200 || calls.Load() != 9 {
+		t.Fatalf("got %v %v after %d calls; want 200 after 9", resp, err, calls.Load())
+	}
+}
+
+// TestRetryBodyCut: an answer whose body breaks off is read again for a
+// read; for a write, the outcome is unknown.
+func TestRetryBodyCut(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 || r.Method == http.MethodPost {
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte("part"))
+			return // the body ends short: an unexpected EOF
+		}
+		w.Write([]byte("whole"))
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := testTransport(&waits).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "whole" || calls.Load() != 2 {
+		t.Errorf("a cut read: %q after %d calls; want the whole answer after 2", body, calls.Load())
+	}
+	req, _ = http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("{}")), nil }
+	_, err = testTransport(&waits).RoundTrip(req)
+	var ou *OutcomeUnknownError
+	if !errors.As(err, &ou) {
+		t.Errorf("a cut write: %v; want an unknown outcome", err)
 	}
 }

@@ -466,6 +466,12 @@ func (c *Client) rollbacks(ctx context.Context, sels []Selection, o RolloutOptio
 		}
 	}
 	out := make([]Outcome, len(items))
+	nss := make([]string, len(items))
+	for i, it := range items {
+		if r, err := c.Resolve(it.Kind); err == nil {
+			nss[i] = c.namespaceFor(r, it.Namespace)
+		}
+	}
 	errs := forEach(ctx, len(items), o.Parallel, func(i int) error {
 		res, err := c.rollback(ctx, items[i], o)
 		if err == nil {
@@ -473,7 +479,7 @@ func (c *Client) rollbacks(ctx context.Context, sels []Selection, o RolloutOptio
 		}
 		return err
 	})
-	return out, bulkError(names, errs)
+	return out, bulkError(names, nss, errs)
 }
 
 // rollback undoes the rollout of one object with polymorphichelpers'

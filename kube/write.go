@@ -41,14 +41,28 @@ func ObjectName(u *unstructured.Unstructured) string {
 	return kind + "/" + name
 }
 
-// ObjectError is the failure of one object in a call.
-type ObjectError struct {
-	// Object names it: "deployment/web".
-	Object string
-	Err    error
+// BulkName names an object in the error of a call on many objects, where
+// objects of several namespaces may meet: "namespace/kind/name"
+// ("default/deployment/web") from the namespace and ObjectName's
+// "kind/name"; "kind/name" for a cluster-scoped one (or one not placed).
+func BulkName(namespace, object string) string {
+	if namespace == "" {
+		return object
+	}
+	return namespace + "/" + object
 }
 
-func (e *ObjectError) Error() string { return e.Object + ": " + e.Err.Error() }
+// ObjectError is the failure of one object in a call.
+type ObjectError struct {
+	// Namespace ("" for none) and Object ("deployment/web") name it.
+	Namespace, Object string
+	Err               error
+}
+
+// Name is the object's BulkName: "default/deployment/web".
+func (e *ObjectError) Name() string { return BulkName(e.Namespace, e.Object) }
+
+func (e *ObjectError) Error() string { return e.Name() + ": " + e.Err.Error() }
 func (e *ObjectError) Unwrap() error { return e.Err }
 
 // BulkError is the failures of a call on many objects, in input order. What
@@ -60,7 +74,8 @@ type BulkError struct {
 
 func (e *BulkError) Error() string {
 	if len(e.Errors) == 1 && e.Total == 1 {
-		return e.Errors[0].Error()
+		// A call on one object: "kind/name", as the caller knows where.
+		return e.Errors[0].Object + ": " + e.Errors[0].Err.Error()
 	}
 	// A server that cannot be reached fails every object alike: each such
 	// message is said once, with the number of objects it failed.
@@ -131,7 +146,7 @@ func Interrupted(err error) (summary string, ok bool) {
 		case errors.As(oe.Err, &ns):
 			notSent++
 		case errors.As(oe.Err, &ou), errors.Is(oe.Err, context.Canceled), errors.Is(oe.Err, context.DeadlineExceeded):
-			unknown = append(unknown, oe.Object)
+			unknown = append(unknown, oe.Name())
 		default:
 			failed++
 		}
@@ -157,12 +172,13 @@ func Interrupted(err error) (summary string, ok bool) {
 	return strings.Join(parts, ", "), true
 }
 
-// bulkError returns nil when errs holds no error, else a *BulkError.
-func bulkError(names []string, errs []error) error {
+// bulkError returns nil when errs holds no error, else a *BulkError whose
+// objects are names[i] ("kind/name") in nss[i].
+func bulkError(names, nss []string, errs []error) error {
 	be := &BulkError{Total: len(errs)}
 	for i, err := range errs {
 		if err != nil {
-			be.Errors = append(be.Errors, &ObjectError{Object: names[i], Err: err})
+			be.Errors = append(be.Errors, &ObjectError{Namespace: nss[i], Object: names[i], Err: err})
 		}
 	}
 	if len(be.Errors) == 0 {
@@ -317,8 +333,9 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	errs := make([]error, len(objs))
 	names := make([]string, len(objs))
 	var crds, rest []int
+	wheres := make([]string, len(objs))
 	for i, o := range objs {
-		names[i] = ObjectName(o)
+		names[i], wheres[i] = ObjectName(o), o.GetNamespace()
 		if isCRD(o) {
 			crds = append(crds, i)
 		} else {
@@ -332,6 +349,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		nss := make([]string, len(idx))
 		for j, i := range idx {
 			res[j], nss[j], errs[i] = c.target(objs[i], opts.Namespace)
+			wheres[i] = objs[i].GetNamespace() // placed in its namespace
 		}
 		perrs := forEach(ctx, len(idx), opts.Parallel, func(j int) error {
 			i := idx[j]
@@ -369,7 +387,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		}
 	}
 	applyAll(rest)
-	return out, bulkError(names, errs)
+	return out, bulkError(names, wheres, errs)
 }
 
 // applyOne applies obj as opts.manager(). Fields kubectl applied client-side

@@ -36,15 +36,22 @@ func TestWriteErrorConflict(t *testing.T) {
 }
 
 func TestBulkError(t *testing.T) {
-	err := bulkError([]string{"a/1", "b/2", "c/3"}, []error{nil, errors.New("boom"), errors.New("bang")})
+	err := bulkError([]string{"a/1", "b/2", "c/3"}, make([]string, 3), []error{nil, errors.New("boom"), errors.New("bang")})
 	want := "2 of 3 objects failed: b/2: boom; c/3: bang"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}
-	if bulkError([]string{"a"}, []error{nil}) != nil {
+	single := bulkError([]string{"configmap/a"}, []string{"ns"}, []error{errors.New("boom")})
+	if single.Error() != "configmap/a: boom" {
+		t.Errorf("one object: %v, want configmap/a: boom (the caller knows where)", single)
+	}
+	if err := bulkError([]string{"configmap/a", "namespace/b"}, []string{"ns", ""}, []error{errors.New("x"), errors.New("y")}); err.Error() != "2 of 2 objects failed: ns/configmap/a: x; namespace/b: y" {
+		t.Errorf("many objects: %v", err)
+	}
+	if bulkError([]string{"a"}, []string{""}, []error{nil}) != nil {
 		t.Error("no failure must give a nil error")
 	}
-	one := bulkError([]string{"deployment/web"}, []error{errors.New("boom")})
+	one := bulkError([]string{"deployment/web"}, []string{"ns"}, []error{errors.New("boom")})
 	if one.Error() != "deployment/web: boom" {
 		t.Errorf("one object: %v", one)
 	}

@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/k8sh/k8sh/tools/netproxy"
 )
 
 // Env is one test's view of the sandbox.
@@ -159,4 +161,21 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// FaultProxy starts tools/netproxy's HTTP fault proxy in front of the
+// sandbox's apiserver, serving with a certificate of the sandbox's CA (so
+// that its kubeconfig trusts it), and closes it when t ends. A client
+// whose server is the proxy's URL meets the faults the test adds.
+func (e *Env) FaultProxy(t testing.TB, http2 bool) *netproxy.HTTPProxy {
+	t.Helper()
+	pki := filepath.Join(filepath.Dir(e.Kubeconfig), "pki")
+	p, err := netproxy.StartHTTP("127.0.0.1:0", netproxy.HTTPOptions{
+		Target: e.Config.Host, CACert: filepath.Join(pki, "ca.crt"), CAKey: filepath.Join(pki, "ca.key"), HTTP2: http2,
+	})
+	if err != nil {
+		t.Fatalf("fault proxy: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
 }

@@ -1,4 +1,6 @@
-// Package netproxy is a TCP proxy for tests and benchmarks: it forwards
+// Package netproxy is a TCP proxy for tests and benchmarks (and, in
+// HTTPProxy, an HTTP one that answers, cuts, resets or stalls chosen
+// requests: see StartHTTP): it forwards
 // connections to a target and can delay every chunk of data it forwards
 // (each way), to make a loopback server look like one across a network, and
 // inject faults: cut every open connection, cut the next answer after N
