@@ -440,7 +440,7 @@ if assert_names != ["b0", "b1", "b2"]: fail(assert_names)
 	}
 	var cap captured
 	err := replRun(env, c, &cap, `k8s.rollout.resume(["deploy/b0", "deploy/missing", "deploy/b2"])`)
-	if err == nil || !strings.Contains(err.Error(), "k8s.rollout.resume: 1 of 3 objects failed: deployment/missing: ") {
+	if err == nil || !strings.Contains(err.Error(), "k8s.rollout.resume: 1 of 3 objects failed: "+env.Namespace+"/deployment/missing: ") {
 		t.Fatalf("a list with a missing deployment: got %v", err)
 	}
 	if want := "deployment.apps/b0 resumed\ndeployment.apps/b2 resumed\n"; cap.stdout() != want {
