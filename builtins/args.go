@@ -145,3 +145,25 @@ func optionalName(b *starlark.Builtin, v starlark.Value) (string, error) {
 	}
 	return "", fmt.Errorf("%s: for parameter name: got %s, want str", b.Name(), v.Type())
 }
+
+// intOrNone is an int argument that may be None (0).
+type intOrNone int64
+
+var _ starlark.Unpacker = (*intOrNone)(nil)
+
+func (a *intOrNone) Unpack(v starlark.Value) error {
+	if v == starlark.None {
+		*a = 0
+		return nil
+	}
+	i, ok := v.(starlark.Int)
+	if !ok {
+		return fmt.Errorf("got %s, want int or None", v.Type())
+	}
+	n, ok := i.Int64()
+	if !ok {
+		return fmt.Errorf("%s is out of range", i)
+	}
+	*a = intOrNone(n)
+	return nil
+}

@@ -21,6 +21,10 @@ import (
 //	k8s.wait(kind, name=None, *, namespace=None, selector=None, condition=None, until=None, delete=False, timeout="60s", context=None)
 //	k8s.status(obj)
 //	k8s.logs(pod_or_obj=None, *, container=None, namespace=None, tail=None, since=None, previous=False, follow=False, selector=None, timestamps=False, timeout=None, context=None)
+//	k8s.rollout.status, .history, .undo, .pause, .resume, .restart (the k8s.rollout module: rollout.go)
+//	k8s.cordon(node=None, *, selector=None, dry_run=False, context=None)
+//	k8s.uncordon(node=None, *, selector=None, dry_run=False, context=None)
+//	k8s.drain(node=None, *, ignore_daemonsets=True, delete_emptydir_data=False, force=False, grace_period=None, timeout="5m", disable_eviction=False, selector=None, pod_selector=None, dry_run=False, context=None)
 var K8s = &starlarkstruct.Module{
 	Name:    "k8s",
 	Members: starlark.StringDict{}, // each builtin adds itself, in the file of its name

@@ -6,6 +6,7 @@ import (
 	"path"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 	"sigs.k8s.io/yaml"
 )
 
@@ -150,8 +151,7 @@ func Announce(thread *starlark.Thread, c Cluster, lines []string, result starlar
 		return
 	}
 	if result != nil && len(lines) > 0 {
-		changed, _ := thread.Local(changedKey).([]starlark.Value)
-		thread.SetLocal(changedKey, append(changed, result))
+		rememberChange(thread, result)
 	}
 	where := ""
 	if info, err := c.Context(); err == nil && s.Cluster != nil {
@@ -165,6 +165,14 @@ func Announce(thread *starlark.Thread, c Cluster, lines []string, result starlar
 }
 
 const changedKey = "k8sh.changed"
+
+// rememberChange makes v a value ChangeResult knows: one that the lines of
+// a change announced already (the list of k8s.drain's results, announced
+// node by node).
+func rememberChange(thread *starlark.Thread, v starlark.Value) {
+	changed, _ := thread.Local(changedKey).([]starlark.Value)
+	thread.SetLocal(changedKey, append(changed, v))
+}
 
 // BeginStatement starts a statement of the REPL: the values its changes
 // return are the ones ChangeResult knows.
@@ -211,6 +219,9 @@ func same(a, b starlark.Value) bool {
 		return ok && a == b
 	case *starlark.List:
 		b, ok := b.(*starlark.List)
+		return ok && a == b
+	case *starlarkstruct.Struct:
+		b, ok := b.(*starlarkstruct.Struct)
 		return ok && a == b
 	}
 	return false

@@ -25,7 +25,7 @@ import (
 //	k8s.delete(kind_or_obj, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, wait=False, timeout="60s", propagation="background", missing_ok=False, dry_run=False, parallel=8, context=None)
 //	k8s.diff(objs, *, namespace=None, parallel=8, context=None)
 //	k8s.scale(kind, name, replicas, *, namespace=None, dry_run=False, context=None)
-//	k8s.restart(kind, name, *, namespace=None, dry_run=False, context=None)
+//	k8s.restart(target, name=None, *, selector=None, namespace=None, dry_run=False, parallel=8, context=None) (rollout.go)
 
 // Writer is what the mutating builtins need of a cluster, beside Cluster;
 // kube.Client implements it.
@@ -39,7 +39,6 @@ type Writer interface {
 	DeleteObject(ctx context.Context, obj *unstructured.Unstructured, opts kube.DeleteOptions) ([]string, error)
 	DeleteObjects(ctx context.Context, objs []*unstructured.Unstructured, opts kube.DeleteOptions) ([]*unstructured.Unstructured, error)
 	Scale(ctx context.Context, kind, name, namespace string, replicas int64, dryRun bool) (*unstructured.Unstructured, error)
-	Restart(ctx context.Context, kind, name, namespace string, dryRun bool) (*unstructured.Unstructured, error)
 	// Resolve names the resource that kind (as a user types it) is.
 	Resolve(kind string) (kube.Resource, error)
 	// NamespaceOf is the namespace a request for kind in namespace goes to

@@ -620,32 +620,6 @@ func (c *Client) Scale(ctx context.Context, kind, name, namespace string, replic
 	return c.Patch(ctx, kind, name, namespace, "merge", []byte(data), "scale", dryRun)
 }
 
-// RestartAnnotation is the pod template annotation kubectl rollout restart
-// sets.
-const RestartAnnotation = "kubectl.kubernetes.io/restartedAt"
-
-// Restart restarts the pods of a deployment, statefulset or daemonset the
-// way kubectl rollout restart does: it sets the pod template's
-// kubectl.kubernetes.io/restartedAt annotation to now.
-func (c *Client) Restart(ctx context.Context, kind, name, namespace string, dryRun bool) (*unstructured.Unstructured, error) {
-	r, err := c.Resolve(kind)
-	if err != nil {
-		return nil, err
-	}
-	switch r.GVK.GroupKind() {
-	case schema.GroupKind{Group: "apps", Kind: "Deployment"},
-		schema.GroupKind{Group: "apps", Kind: "StatefulSet"},
-		schema.GroupKind{Group: "apps", Kind: "DaemonSet"}:
-	default:
-		return nil, fmt.Errorf("cannot restart %s: only deployments, statefulsets and daemonsets can be restarted", r)
-	}
-	patch := map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
-		"annotations": map[string]any{RestartAnnotation: time.Now().Format(time.RFC3339)},
-	}}}}
-	data, _ := json.Marshal(patch)
-	return c.Patch(ctx, r.GVR.Resource+"."+r.GVR.Version+"."+r.GVR.Group, name, namespace, "strategic", data, "", dryRun)
-}
-
 // writeClient is the resource client of bulk operations: without a
 // client-side rate limit (see Client.bulk).
 func (c *Client) writeClient(r Resource, ns string) dynamic.ResourceInterface {

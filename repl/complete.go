@@ -75,15 +75,18 @@ var (
 		"k8s.scale": true, "k8s.restart": true, "k8s.patch": true,
 		"k8s.label": true, "k8s.annotate": true, "k8s.set_image": true, "k8s.set_env": true,
 		"k8s.set_resources": true, "k8s.expose": true,
+		"k8s.rollout.status": true, "k8s.rollout.history": true, "k8s.rollout.undo": true,
+		"k8s.rollout.pause": true, "k8s.rollout.resume": true, "k8s.rollout.restart": true,
 	}
-	reKindArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*$`)
-	reNameArg   = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']\s*,\s*$`)
+	reKindArg   = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*$`)
+	reNameArg   = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']\s*,\s*$`)
+	reNodeArg   = regexp.MustCompile(`k8s\.(drain|cordon|uncordon)\(\s*$`)
 	reLogsArg   = regexp.MustCompile(`k8s\.(?:logs|exec|shell|attach|read_file|write_file)\(\s*$`)
 	reNSArg     = regexp.MustCompile(`(\bnamespace\s*=|\bctx\.namespace\()\s*$`)
 	reCtxArg    = regexp.MustCompile(`(\bcontext\s*=|\bctx\.use\()\s*$`)
 	reNSValue   = regexp.MustCompile(`\bnamespace\s*=\s*["']([^"']*)["']`)
 	reNameKw    = regexp.MustCompile(`\bname\s*=\s*$`)
-	reKindCall  = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']`)
+	reKindCall  = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']`)
 	reChain     = regexp.MustCompile(`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
 	reIdent     = regexp.MustCompile(`[A-Za-z_]\w*$`)
 	reCallee    = regexp.MustCompile(`([A-Za-z_][\w.]*)\s*$`)
@@ -220,6 +223,8 @@ func (c *Completer) stringCandidates(pre string) []string {
 		return c.Source.Contexts()
 	case reLogsArg.MatchString(pre):
 		return c.Source.Names("pods", c.namespaceIn(pre))
+	case reNodeArg.MatchString(pre):
+		return c.Source.Names("nodes", "")
 	}
 	if m := reKindArg.FindStringSubmatch(pre); m != nil && kindFuncs[m[1]] {
 		return c.Source.Kinds()

@@ -60,6 +60,9 @@ func TestComplete(t *testing.T) {
 		{"boom().x", nil, 1},
 		{`k8s.get("dep`, []string{`deploy"`, `deployment"`, `deployments"`, `deployments.apps"`}, 3},
 		{`k8s.get('p`, []string{`po'`, `pods'`}, 1},
+		{`k8s.rollout.undo("dep`, []string{`deploy"`, `deployment"`, `deployments"`, `deployments.apps"`}, 3},
+		{`k8s.rollout.status("deploy", "web`, []string{`web-1"`, `web-2"`}, 3},
+		{`k8s.drain("web`, []string{`web-1"`, `web-2"`}, 3},
 		{`k8s.get("pods", "web`, []string{`web-1"`, `web-2"`}, 3},
 		{`k8s.get("pods", "web-1", namespace="kube-`, []string{`kube-public"`, `kube-system"`}, 5},
 		{`ctx.namespace("kube-`, []string{`kube-public"`, `kube-system"`}, 5},
@@ -98,7 +101,8 @@ func TestComplete(t *testing.T) {
 	c.Complete(`k8s.get("cm", "x", namespace="ns1")`)
 	c.Complete(`k8s.shell("`)
 	c.Complete(`k8s.exec(  '`)
-	want := [][2]string{{"pods", "kube-system"}, {"pods", ""}, {"pods", ""}, {"pods", ""}, {"pods", ""}}
+	c.Complete(`k8s.cordon("`)
+	want := [][2]string{{"pods", "kube-system"}, {"pods", ""}, {"pods", ""}, {"pods", ""}, {"pods", ""}, {"nodes", ""}}
 	if diff := cmp.Diff(want, src.namesAsked); diff != "" {
 		t.Errorf("names asked (-want +got):\n%s", diff)
 	}

@@ -100,6 +100,13 @@ func (c *apiClient) get(path string, out any) (found bool, err error) {
 
 const (
 	nodeName = "kwok-node-0"
+	// node1Name is the second node, so that a drain has somewhere to move
+	// Pods to. It has a kwok (its "kubelet") of its own, as nodes have in
+	// a real cluster: see the kwok-1 component.
+	node1Name = "kwok-node-1"
+	// node1PodCIDR is where node1Name's Pods get their addresses
+	// (kwok-node-0's: podCIDR).
+	node1PodCIDR = "127.3.0.0/16"
 )
 
 // sandboxObject is an object the sandbox creates in its cluster.
@@ -109,14 +116,15 @@ type sandboxObject struct {
 }
 
 // sandboxObjects are the objects every start makes sure exist: the viewer's
-// binding, the kwok node, and metrics-server's Service and APIService. The
+// binding, the two kwok nodes, and metrics-server's Service and APIService. The
 // Service is an ExternalName one naming 127.0.0.1, the address
 // metrics-server listens on (it runs as a process of the sandbox, not as a
 // Pod), so that kube-apiserver dials it there, through the egress guard.
 func (e *env) sandboxObjects(p *pki, metricsPort int) []sandboxObject {
 	return []sandboxObject{
 		{"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", viewerBinding()},
-		{"/api/v1/nodes", kwokNode()},
+		{"/api/v1/nodes", kwokNode(nodeName, "")},
+		{"/api/v1/nodes", kwokNode(node1Name, node1PodCIDR)},
 		{"/api/v1/namespaces/kube-system/services", map[string]any{
 			"apiVersion": "v1",
 			"kind":       "Service",
@@ -150,27 +158,45 @@ func (e *env) sandboxObjects(p *pki, metricsPort int) []sandboxObject {
 	}
 }
 
-func kwokNode() map[string]any {
+// kwokNode is the Node called name. kwok-node-0 is annotated
+// kwok.x-k8s.io/node=fake, which the kwok component manages (as it does
+// any node so annotated); kwok-node-1 is not, as the kwok-1 component
+// manages it by name. podCIDR, when not "", gives its Pods their
+// addresses (kwok's --cidr otherwise).
+func kwokNode(name, podCIDR string) map[string]any {
 	res := map[string]string{"cpu": "32", "memory": "256Gi", "pods": "110"}
+	meta := map[string]any{
+		"name": name,
+		"labels": map[string]string{
+			"type":                   "kwok",
+			"kubernetes.io/hostname": name,
+			"kubernetes.io/os":       "linux",
+			"kubernetes.io/arch":     "amd64",
+		},
+	}
+	if name == nodeName {
+		meta["annotations"] = map[string]string{"kwok.x-k8s.io/node": "fake"}
+	}
+	spec := map[string]any{}
+	if podCIDR != "" {
+		spec["podCIDR"] = podCIDR
+	}
 	return map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Node",
-		"metadata": map[string]any{
-			"name": nodeName,
-			"labels": map[string]string{
-				"type":                   "kwok",
-				"kubernetes.io/hostname": nodeName,
-				"kubernetes.io/os":       "linux",
-				"kubernetes.io/arch":     "amd64",
-			},
-			"annotations": map[string]string{
-				"kwok.x-k8s.io/node": "fake",
-			},
-		},
-		"spec": map[string]any{},
+		"metadata":   meta,
+		"spec":       spec,
 		"status": map[string]any{
 			"allocatable": res,
 			"capacity":    res,
+			// Both addresses, so that kwok's node-initialize stage adds
+			// none: when a node that lacks one is initialized again (after
+			// it was NotReady), the stage's template writes "addresses:"
+			// with no items, and the node loses the one it had.
+			"addresses": []map[string]string{
+				{"type": "InternalIP", "address": "127.0.0.1"},
+				{"type": "Hostname", "address": name},
+			},
 		},
 	}
 }

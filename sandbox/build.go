@@ -277,7 +277,10 @@ func kwokModuleDir() (string, error) {
 //     memory per container unless the Pod's kwok.x-k8s.io/usage-cpu and
 //     usage-memory annotations say otherwise) and a Metric named after the
 //     node on /metrics/resource, the path metrics-server scrapes.
-func (e *env) writeKwokConfig(echoHTTP, echoTCP int) error {
+//
+// Each node's kwok has a file of its own, path, whose Metric is named
+// after its node.
+func (e *env) writeKwokConfig(path, node string, echoHTTP, echoTCP int) error {
 	dir, err := kwokModuleDir()
 	if err != nil {
 		return err
@@ -310,6 +313,11 @@ func (e *env) writeKwokConfig(echoHTTP, echoTCP int) error {
 		if err != nil {
 			return err
 		}
+		if filepath.Base(f) == "pod-ready.yaml" {
+			if b, err = withReadyDelay(b); err != nil {
+				return err
+			}
+		}
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
@@ -328,7 +336,7 @@ func (e *env) writeKwokConfig(echoHTTP, echoTCP int) error {
 	if !bytes.Contains(mr, []byte(mrName)) || !bytes.Contains(mr, []byte(mrPath)) {
 		return fmt.Errorf("kwok %s: metrics-resource.yaml has no %q or %q", kwokVersion, mrName, mrPath)
 	}
-	mr = bytes.Replace(mr, []byte(mrName), []byte("  name: "+nodeName+"\n"), 1)
+	mr = bytes.Replace(mr, []byte(mrName), []byte("  name: "+node+"\n"), 1)
 	mr = bytes.Replace(mr, []byte(mrPath), []byte(`  path: "/metrics/resource"`+"\n"), 1)
 	buf.WriteString("---\n")
 	buf.Write(bytes.TrimRight(mr, "\n"))
@@ -372,7 +380,25 @@ spec:
       address: 127.0.0.1
       port: %[4]d
 `, q(e.podLog), q(e.attachLog()), echoHTTP, echoTCP)
-	return writeFileAtomic(e.kwokConfig, buf.Bytes(), 0o644)
+	return writeFileAtomic(path, buf.Bytes(), 0o644)
+}
+
+// readyDelayAnnotation delays a Pod's readiness: kwok's fast pod-ready
+// stage waits that long ("5s") before it makes the Pod Running and Ready,
+// as a slow container would be. It is the annotation kwok's own "general"
+// stages read; without it the Pod is ready at once.
+const readyDelayAnnotation = "pod-ready.stage.kwok.x-k8s.io/delay"
+
+// withReadyDelay adds to kwok's fast pod-ready stage a delay that the
+// Pod's readyDelayAnnotation gives (none without it), so that a rollout
+// can be slow, and watched.
+func withReadyDelay(stage []byte) ([]byte, error) {
+	const next = "\n  next:\n"
+	if bytes.Count(stage, []byte(next)) != 1 || !bytes.Contains(stage, []byte("\n  name: pod-ready\n")) {
+		return nil, fmt.Errorf("kwok %s: pod-ready.yaml has not one %q", kwokVersion, next)
+	}
+	delay := fmt.Sprintf("\n  delay:\n    durationFrom:\n      expressionFrom: '.metadata.annotations[\"%s\"]'", readyDelayAnnotation)
+	return bytes.Replace(stage, []byte(next), []byte(delay+next), 1), nil
 }
 
 // attachLog is what `kubectl attach` follows, in the CRI log format.

@@ -129,7 +129,16 @@ func (k *kubectl) newNamespace(prefix string) string {
 // runningPod creates a Pod (kwok runs it) and waits until it is Ready.
 func (k *kubectl) runningPod(name string, annotations ...string) {
 	k.t.Helper()
+	k.runningPodOn("", name, annotations...)
+}
+
+// runningPodOn is runningPod on node ("": where the scheduler puts it).
+func (k *kubectl) runningPodOn(node, name string, annotations ...string) {
+	k.t.Helper()
 	args := []string{"run", name, "--image=registry.k8s.io/pause:3.10", "--port=80", "--restart=Never"}
+	if node != "" {
+		args = append(args, `--overrides={"spec":{"nodeName":"`+node+`"}}`)
+	}
 	for _, a := range annotations {
 		args = append(args, "--annotations="+a)
 	}
@@ -627,7 +636,11 @@ func TestTop(t *testing.T) {
 	e, kc := shared(t)
 	k := newKubectl(t, e, kc)
 	k.newNamespace("sbtest-top")
-	k.runningPod("busy", "kwok.x-k8s.io/usage-cpu=250m", "kwok.x-k8s.io/usage-memory=64Mi")
+	k.runningPodOn(nodeName, "busy", "kwok.x-k8s.io/usage-cpu=250m", "kwok.x-k8s.io/usage-memory=64Mi")
+	// On the second node, whose kwok serves its own metrics: with one
+	// kubelet address for both, its pods would have none, and its usage
+	// would be the first node's.
+	k.runningPodOn(node1Name, "busy1", "kwok.x-k8s.io/usage-cpu=500m", "kwok.x-k8s.io/usage-memory=128Mi")
 	retry := func(what string, ok func(out string) bool, args ...string) string {
 		t.Helper()
 		var out, errs string
@@ -641,18 +654,64 @@ func TestTop(t *testing.T) {
 		t.Fatalf("%s: kubectl %s never answered as expected:\n%s%s", what, strings.Join(args, " "), out, errs)
 		return ""
 	}
-	nodes := retry("top nodes", func(out string) bool { return strings.Contains(out, nodeName) }, "top", "nodes")
+	// A node's CPU is the sum of its pods' (other tests' pods add a few
+	// millicores): kwok-node-1's at least busy1's 500m.
+	nodeCPU := regexp.MustCompile(`(?m)^` + node1Name + `\s+(\d+)m\s`)
+	nodes := retry("top nodes", func(out string) bool {
+		m := nodeCPU.FindStringSubmatch(out)
+		cpu := 0
+		if m != nil {
+			cpu, _ = strconv.Atoi(m[1])
+		}
+		return strings.Contains(out, nodeName+" ") && cpu >= 495
+	}, "top", "nodes")
 	t.Logf("kubectl top nodes:\n%s", nodes)
 	pods := retry("top pods", func(out string) bool {
-		return regexp.MustCompile(`(?m)^busy\s+\d+m\s+\d+Mi\s*$`).MatchString(out)
+		return regexp.MustCompile(`(?m)^busy\s+\d+m\s+\d+Mi\s*$`).MatchString(out) &&
+			regexp.MustCompile(`(?m)^busy1\s+\d+m\s+\d+Mi\s*$`).MatchString(out)
 	}, "top", "pods")
 	t.Logf("kubectl top pods:\n%s", pods)
 	// CPU is a rate of kwok's cumulative counter over a scrape window, so
-	// it can be off by a millicore or two.
-	f := strings.Fields(strings.Split(strings.TrimSpace(pods), "\n")[1])
-	cpu, _ := strconv.Atoi(strings.TrimSuffix(f[1], "m"))
-	if cpu < 245 || cpu > 255 || f[2] != "64Mi" {
-		t.Errorf("kubectl top pods shows %s CPU and %s memory, want the Pod's annotated 250m (±5m) and 64Mi", f[1], f[2])
+	// it can be off by a few millicores.
+	for i, want := range []struct {
+		cpu int
+		mem string
+	}{{250, "64Mi"}, {500, "128Mi"}} {
+		f := strings.Fields(strings.Split(strings.TrimSpace(pods), "\n")[1+i])
+		cpu, _ := strconv.Atoi(strings.TrimSuffix(f[1], "m"))
+		if cpu < want.cpu-5 || cpu > want.cpu+5 || f[2] != want.mem {
+			t.Errorf("kubectl top pods shows %s CPU and %s memory for %s, want the Pod's annotated %dm (±5m) and %s", f[1], f[2], f[0], want.cpu, want.mem)
+		}
+	}
+	// The second node's kubelet path works as the first's: exec and logs.
+	if out := k.must("exec", "busy1", "--", "sh", "-c", "echo $POD_NAME"); out != "busy1\n" {
+		t.Errorf("kubectl exec busy1 (on %s) printed %q", node1Name, out)
+	}
+	if out := k.must("logs", "busy1", "--tail=1"); !strings.HasPrefix(out, "sandbox log line") {
+		t.Errorf("kubectl logs busy1 (on %s) printed %q", node1Name, out)
+	}
+}
+
+// TestReadyDelay: a Pod annotated pod-ready.stage.kwok.x-k8s.io/delay=3s
+// becomes Ready 3s after it is created, not at once (kwok's fast pod-ready
+// stage waits that long), so that a rollout can be slow.
+func TestReadyDelay(t *testing.T) {
+	t.Parallel()
+	e, kc := shared(t)
+	k := newKubectl(t, e, kc)
+	k.newNamespace("sbtest-delay")
+	k.runningPod("slow", readyDelayAnnotation+"=3s")
+	out := k.must("get", "pod", "slow", "-o", `jsonpath={.metadata.creationTimestamp} {.status.conditions[?(@.type=="Ready")].lastTransitionTime}`)
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		t.Fatalf("pod slow: creation and Ready times %q", out)
+	}
+	created, err1 := time.Parse(time.RFC3339, f[0])
+	ready, err2 := time.Parse(time.RFC3339, f[1])
+	// Both are whole seconds: ready - created >= 3s holds when the delay
+	// was waited.
+	if err1 != nil || err2 != nil || ready.Sub(created) < 3*time.Second {
+		t.Errorf("pod slow was created at %s and Ready at %s, want Ready 3s after (%v %v)", f[0], f[1], err1, err2)
 	}
 }
 
@@ -708,8 +767,10 @@ func TestResume(t *testing.T) {
 		if err != nil || !found || got.Data["k"] != "v" {
 			t.Fatalf("after %s: the ConfigMap is gone (found=%v, %v, %v)", after, found, got.Data, err)
 		}
-		if ready, err := admin.nodeReady(nodeName); !ready {
-			t.Fatalf("after %s: node %s is not Ready (%v)", after, nodeName, err)
+		for _, node := range []string{nodeName, node1Name} {
+			if ready, err := admin.nodeReady(node); !ready {
+				t.Fatalf("after %s: node %s is not Ready (%v)", after, node, err)
+			}
 		}
 	}
 	for _, c := range s.Components {

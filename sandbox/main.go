@@ -216,10 +216,12 @@ type env struct {
 	statePath  string
 	kubeconfig string
 	kwokConfig string
-	podLog     string
-	auditPol   string
-	egressCfg  string // kube-apiserver's egress selector configuration
-	execDir    string // the working directory of `kubectl exec` commands
+	// kwok1Config is the configuration of kwok-1, the kwok of kwok-node-1.
+	kwok1Config string
+	podLog      string
+	auditPol    string
+	egressCfg   string // kube-apiserver's egress selector configuration
+	execDir     string // the working directory of `kubectl exec` commands
 }
 
 func newEnv(root, stateDir string) (*env, error) {
@@ -232,20 +234,21 @@ func newEnv(root, stateDir string) (*env, error) {
 		st = abs
 	}
 	return &env{
-		root:       root,
-		sandboxDir: filepath.Join(root, "sandbox"),
-		stateDir:   st,
-		binDir:     filepath.Join(root, ".cache", "sandbox", "bin"),
-		pkiDir:     filepath.Join(st, "pki"),
-		logDir:     filepath.Join(st, "logs"),
-		etcdDir:    filepath.Join(st, "etcd"),
-		statePath:  filepath.Join(st, "state.json"),
-		kubeconfig: filepath.Join(st, "kubeconfig"),
-		kwokConfig: filepath.Join(st, "kwok.yaml"),
-		podLog:     filepath.Join(st, "pod.log"),
-		auditPol:   filepath.Join(st, "audit-policy.yaml"),
-		egressCfg:  filepath.Join(st, "egress-selector.yaml"),
-		execDir:    filepath.Join(st, "exec"),
+		root:        root,
+		sandboxDir:  filepath.Join(root, "sandbox"),
+		stateDir:    st,
+		binDir:      filepath.Join(root, ".cache", "sandbox", "bin"),
+		pkiDir:      filepath.Join(st, "pki"),
+		logDir:      filepath.Join(st, "logs"),
+		etcdDir:     filepath.Join(st, "etcd"),
+		statePath:   filepath.Join(st, "state.json"),
+		kubeconfig:  filepath.Join(st, "kubeconfig"),
+		kwokConfig:  filepath.Join(st, "kwok.yaml"),
+		kwok1Config: filepath.Join(st, "kwok-1.yaml"),
+		podLog:      filepath.Join(st, "pod.log"),
+		auditPol:    filepath.Join(st, "audit-policy.yaml"),
+		egressCfg:   filepath.Join(st, "egress-selector.yaml"),
+		execDir:     filepath.Join(st, "exec"),
 	}, nil
 }
 

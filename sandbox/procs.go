@@ -33,12 +33,22 @@ type state struct {
 }
 
 type component struct {
-	Name  string         `json:"name"`
+	Name string `json:"name"`
+	// Bin is the binary it runs, when it is not Name (kwok-1 runs kwok).
+	Bin   string         `json:"bin,omitempty"`
 	Pid   int            `json:"pid"`
 	Ports map[string]int `json:"ports,omitempty"`
 	Log   string         `json:"log"`
 	// Args are the flags it was started with (restart-apiserver reuses them).
 	Args []string `json:"args,omitempty"`
+}
+
+// bin is the binary c runs.
+func (c component) bin() string {
+	if c.Bin != "" {
+		return c.Bin
+	}
+	return c.Name
 }
 
 func (e *env) readState() (*state, error) {
@@ -94,9 +104,10 @@ func (e *env) ownedBy(pid int, cmdline []byte) bool {
 		e.etcdDir: true, // etcd --data-dir
 		filepath.Join(e.pkiDir, "apiserver-certs"):  true, // kube-apiserver --cert-dir
 		filepath.Join(e.pkiDir, "admin.kubeconfig"): true, // controllers' --kubeconfig
-		e.auditPol:   true, // kube-apiserver --audit-policy-file
-		e.kwokConfig: true, // kwok -c
-		e.kubeconfig: true, // kubectl --kubeconfig
+		e.auditPol:    true, // kube-apiserver --audit-policy-file
+		e.kwokConfig:  true, // kwok -c
+		e.kwok1Config: true, // kwok-1's -c
+		e.kubeconfig:  true, // kubectl --kubeconfig
 	}
 	for _, a := range strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00") {
 		if marks[a] {
@@ -232,12 +243,12 @@ type proc struct {
 }
 
 func (e *env) start(name string, args ...string) (*proc, error) {
-	return e.startLog(name, false, args...)
+	return e.startLog(name, name, false, args...)
 }
 
-// startLog starts binDir/name in the state dir, its output going to
-// logs/NAME.log, truncated or (appendLog) appended to.
-func (e *env) startLog(name string, appendLog bool, args ...string) (*proc, error) {
+// startLog starts binDir/bin as the component name in the state dir, its
+// output going to logs/NAME.log, truncated or (appendLog) appended to.
+func (e *env) startLog(name, bin string, appendLog bool, args ...string) (*proc, error) {
 	logPath := filepath.Join(e.logDir, name+".log")
 	mode := os.O_TRUNC
 	if appendLog {
@@ -250,7 +261,7 @@ func (e *env) startLog(name string, appendLog bool, args ...string) (*proc, erro
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(e.binDir, name), args...)
+	cmd := exec.Command(filepath.Join(e.binDir, bin), args...)
 	cmd.Dir = e.stateDir
 	cmd.Stdout = f
 	cmd.Stderr = f

@@ -35,8 +35,8 @@ const (
 //     server of ours behind it fails at once with "connection refused" on
 //     127.2.x.y, instead of dialling an address that leaves the machine (the
 //     former 10.0.0.0/24 did).
-//   - podCIDR: kwok gives Pods addresses in 127.1.0.0/16, so the pod proxy
-//     dials loopback too.
+//   - podCIDR: kwok gives Pods addresses in 127.1.0.0/16 (kwok-node-1's
+//     in node1PodCIDR, 127.3.0.0/16), so the pod proxy dials loopback too.
 //   - The egress guard: all of kube-apiserver's "cluster" and "controlplane"
 //     traffic (webhooks by Service or by URL, aggregated APIs, kubelet calls,
 //     the pod, service and node proxies) goes through the HTTP CONNECT proxy of
@@ -48,7 +48,7 @@ const (
 
 	// stateRecipe is recorded in state.json: a sandbox recorded by another
 	// recipe (other components or flags) is not resumed but started anew.
-	stateRecipe = 3
+	stateRecipe = 4
 )
 
 // up starts the sandbox (or confirms it is already running) and returns the
@@ -189,7 +189,7 @@ func (e *env) coldStart() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	names := []string{"etcd-client", "etcd-peer", "apiserver", "kwok", "kwok-server", "echo-http", "echo-tcp", "metrics-server"}
+	names := []string{"etcd-client", "etcd-peer", "apiserver", "kwok", "kwok-server", "kwok-1", "kwok-1-server", "echo-http", "echo-tcp", "metrics-server"}
 	free, err := freePorts(len(names))
 	if err != nil {
 		return "", err
@@ -294,6 +294,11 @@ func (e *env) components(p *pki, ports map[string]int) []component {
 			"--service-cluster-ip-range", serviceCIDR,
 			"--leader-elect=false",
 			"--secure-port=0",
+			// kwok's heartbeat comes every 20-25s, and a change of the node
+			// (a cordon) puts it off by as much again: 50s (the default)
+			// would mark a node that is cordoned and uncordoned a few times
+			// NotReady, and taint it.
+			"--node-monitor-grace-period=2m",
 			// default is /usr/libexec/kubernetes/..., which it would create
 			"--flex-volume-plugin-dir", filepath.Join(e.stateDir, "flexvolume"),
 		}},
@@ -320,6 +325,27 @@ func (e *env) components(p *pki, ports map[string]int) []component {
 			"--server-address", "127.0.0.1:" + port("kwok-server"),
 			"--cidr", podCIDR,
 			"-c", e.kwokConfig,
+		}},
+		// kwok-node-1 has a kwok of its own (kwok-1, behind a node-exec of
+		// its own): its kubelet port is another one, where kwok-1 serves
+		// kwok-node-1's metrics on /metrics/resource. One kwok for both
+		// nodes would give both one kubelet address, and metrics-server
+		// would read kwok-node-0's metrics for kwok-node-1.
+		{Name: "node-exec-1", Bin: "node-exec", Ports: map[string]int{"kubelet": ports["kwok-1"]}, Args: []string{
+			"-listen", "127.0.0.1:" + port("kwok-1"),
+			"-kwok", "127.0.0.1:" + port("kwok-1-server"),
+			"-dir", e.execDir,
+			"-tls-cert-file", p.nodeCert(),
+			"-tls-private-key-file", p.nodeKey(),
+		}},
+		{Name: "kwok-1", Bin: "kwok", Ports: map[string]int{"server": ports["kwok-1-server"]}, Args: []string{
+			"--kubeconfig", p.componentsConfig(),
+			"--manage-single-node", node1Name,
+			"--node-ip", "127.0.0.1",
+			"--node-port", port("kwok-1"),
+			"--server-address", "127.0.0.1:" + port("kwok-1-server"),
+			"--cidr", node1PodCIDR,
+			"-c", e.kwok1Config,
 		}},
 		{Name: "metrics-server", Ports: map[string]int{"secure": ports["metrics-server"]}, Args: []string{
 			"--secure-port", port("metrics-server"),
@@ -354,7 +380,10 @@ func (e *env) bringUp(st *state, p *pki, fresh bool) (path string, err error) {
 			return "", err
 		}
 	}
-	if err := e.writeKwokConfig(st.Ports["echo-http"], st.Ports["echo-tcp"]); err != nil {
+	if err := e.writeKwokConfig(e.kwokConfig, nodeName, st.Ports["echo-http"], st.Ports["echo-tcp"]); err != nil {
+		return "", err
+	}
+	if err := e.writeKwokConfig(e.kwok1Config, node1Name, st.Ports["echo-http"], st.Ports["echo-tcp"]); err != nil {
 		return "", err
 	}
 	if err := e.ensurePodLog(); err != nil {
@@ -443,7 +472,7 @@ func (e *env) bringUp(st *state, p *pki, fresh bool) (path string, err error) {
 		if fresh {
 			logf("starting %s%s", c.Name, portList(c.Ports))
 		}
-		pr, err := e.startLog(c.Name, !fresh, c.Args...)
+		pr, err := e.startLog(c.Name, c.bin(), !fresh, c.Args...)
 		if err != nil {
 			return "", err
 		}
@@ -502,10 +531,12 @@ func (e *env) bringUp(st *state, p *pki, fresh bool) (path string, err error) {
 	}); err != nil {
 		return "", err
 	}
-	if err := wait("Node "+nodeName+" Ready=True", "kwok", deadline, func() (bool, error) {
-		return admin.nodeReady(nodeName)
-	}); err != nil {
-		return "", err
+	for node, kwok := range map[string]string{nodeName: "kwok", node1Name: "kwok-1"} {
+		if err := wait("Node "+node+" Ready=True", kwok, deadline, func() (bool, error) {
+			return admin.nodeReady(node)
+		}); err != nil {
+			return "", err
+		}
 	}
 	st.Ready = true
 	if err := e.writeState(st); err != nil {

@@ -87,6 +87,8 @@ func TestScriptImageInventoryE2E(t *testing.T) {
 		Spec: appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: dbTpl.Labels}, Template: dbTpl}}, metav1.CreateOptions{})
 	mk(err)
 	agentTpl := inventoryTemplate("agent", "agent", img("agent:1"))
+	// One node of the sandbox's two: one agent pod.
+	agentTpl.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "kwok-node-0"}
 	_, err = cs.AppsV1().DaemonSets(ns1).Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent"},
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: agentTpl.Labels}, Template: agentTpl}}, metav1.CreateOptions{})
 	mk(err)
