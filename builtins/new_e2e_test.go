@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,40 @@ assert.fails(lambda: k8s.new("configmap", "x", from_file="../x"), "outside the s
 # nothing was sent: a manifest only
 assert.eq(k8s.get("configmap", "x", default=None), None)
 `, map[string]string{"OUTSIDE": outside})
+}
+
+// TestNewSentLikeKubectlE2E: what k8s.new makes is sent as kubectl create
+// sends it: k8s.apply, k8s.create and k8s.update of it give the objects
+// kubectl create gives in another namespace (the server's fields aside).
+// An object the cluster has not stored is not a write-back of a read one.
+func TestNewSentLikeKubectlE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	k := env.Kubectl(t)
+	other := env.CreateNamespace(t)
+	k.Must(t, "", "-n", other, "create", "deployment", "web", "--image=nginx", "--replicas=3")
+	k.Must(t, "", "-n", other, "create", "configmap", "cfg", "--from-literal=a=1")
+	k.Must(t, "", "-n", other, "create", "service", "clusterip", "svc", "--tcp=80:8080")
+	s := &Session{Cluster: e2eClient(t, env, "sandbox")}
+	runSession(t, s, `
+d = k8s.apply(k8s.new("deployment", "web", image="nginx", replicas=3))
+assert.eq(d.spec.replicas, 3)
+c = k8s.create(k8s.new("configmap", "cfg", from_literal={"a": "1"}))
+assert.eq(dict(c.data), {"a": "1"})
+k8s.apply(k8s.new("service", "svc", tcp="80:8080"))
+u = k8s.update(k8s.new("configmap", "cfg", from_literal={"a": "1"}))
+assert.eq(dict(u.data), {"a": "1"})
+`, nil)
+	for _, obj := range []string{"deployment/web", "configmap/cfg", "service/svc"} {
+		q := []string{"get", obj, "-o", "jsonpath={.spec}{.data}{.metadata.labels}"}
+		mine := k.Must(t, "", append([]string{"-n", env.Namespace}, q...)...)
+		theirs := k.Must(t, "", append([]string{"-n", other}, q...)...)
+		if strings.Contains(obj, "service") {
+			// The ClusterIP the server picked differs.
+			re := regexp.MustCompile(`"clusterIPs?":(\["[^"]*"\]|"[^"]*")`)
+			mine, theirs = re.ReplaceAllString(mine, ""), re.ReplaceAllString(theirs, "")
+		}
+		if mine != theirs {
+			t.Errorf("%s: k8s.new then sent:\n%s\nkubectl create:\n%s", obj, mine, theirs)
+		}
+	}
 }

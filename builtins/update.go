@@ -40,14 +40,21 @@ type Editor interface {
 var _ Editor = (*kube.Client)(nil)
 
 // originalOf is the object as read of v, a k8s.object k8sh read from the
-// cluster, or nil.
+// cluster, or nil. An object the cluster has not stored has no
+// resourceVersion: one that k8s.new made, a manifest read by k8s.kustomize,
+// the answer of a dry-run create. Such an object is sent whole (applied,
+// replaced), not written back as a change of what was read.
 func originalOf(v starlark.Value) *unstructured.Unstructured {
 	o, ok := v.(*Object)
 	if !ok {
 		return nil
 	}
 	if m := o.Original(); m != nil {
-		return &unstructured.Unstructured{Object: m}
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetResourceVersion() == "" {
+			return nil
+		}
+		return u
 	}
 	return nil
 }
