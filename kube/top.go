@@ -3,7 +3,9 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -65,11 +67,44 @@ func (c *Client) TopPods(ctx context.Context, name string, opts ListOptions) ([]
 	} else if list, err = mc.PodMetricses(ns).List(ctx, metav1.ListOptions{LabelSelector: opts.LabelSelector}); err != nil {
 		return nil, c.missingNamespace(ctx, err, ns)
 	}
+	if len(list.Items) == 0 {
+		if err := c.verifyEmptyMetrics(ctx, ns, opts); err != nil {
+			return nil, err
+		}
+	}
 	out := &metrics.PodMetricsList{}
 	if err := metricsv1beta1.Convert_v1beta1_PodMetricsList_To_metrics_PodMetricsList(list, out, nil); err != nil {
 		return nil, err
 	}
 	return out.Items, nil
+}
+
+// metricsCreationDelay is how long after its creation kubectl top expects a
+// pod to have metrics (kubectl's pkg/cmd/top).
+const metricsCreationDelay = 2 * time.Minute
+
+// verifyEmptyMetrics says why no pod has metrics, as kubectl top pod says
+// it: when pods exist, "metrics not available yet" (the scrape has not
+// reached them), or "Metrics not available for pod ns/name, age: ..." for
+// one older than metricsCreationDelay; no pods at all is no error.
+func (c *Client) verifyEmptyMetrics(ctx context.Context, ns string, opts ListOptions) error {
+	core, err := corev1client.NewForConfig(c.config)
+	if err != nil {
+		return err
+	}
+	pods, err := core.Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector})
+	if err != nil {
+		return apiError(err, ns)
+	}
+	if len(pods.Items) == 0 {
+		return nil
+	}
+	for _, p := range pods.Items {
+		if age := time.Since(p.CreationTimestamp.Time); age > metricsCreationDelay {
+			return fmt.Errorf("Metrics not available for pod %s/%s, age: %s", p.Namespace, p.Name, age.String())
+		}
+	}
+	return errors.New("metrics not available yet")
 }
 
 // TopNodes reads the nodes' metrics that selector selects (name: that one
