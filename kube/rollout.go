@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -418,7 +419,14 @@ func (c *Client) rolloutMutation(op RolloutOp) Mutation {
 		if err != nil {
 			return Change{}, err
 		}
-		after, err := fn(typed)
+		after, err := fn(typed.DeepCopyObject())
+		if err == nil && op == RolloutRestart && bytes.Equal(after, before) {
+			// kubectl's restartedAt annotation has a resolution of one
+			// second: a second restart within the same second would change
+			// nothing (kubectl refuses it). Wait for the next second.
+			time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+			after, err = fn(typed.DeepCopyObject())
+		}
 		if err != nil {
 			// kubectl's words: deployments.apps "web" is already paused.
 			resource := strings.ToLower(u.GetKind()) + "s"
