@@ -372,10 +372,13 @@ func (w *faultWriter) strike() {
 		}
 		select {
 		case <-t:
+			return // the rest goes on
 		case <-w.req.Context().Done():
 		case <-w.p.closed:
 		}
-		return
+		// The client left (or the proxy closes) during the stall: nothing
+		// more of this answer is sent.
+		panic(http.ErrAbortHandler)
 	}
 	if w.req.ProtoMajor == 1 {
 		if conn, _, err := http.NewResponseController(w.ResponseWriter).Hijack(); err == nil {
