@@ -586,15 +586,20 @@ func restartAndLogs(t *testing.T) {
 				// line (the kubelet's sinceTime): N must pass a second's
 				// lines of every cell.
 				fs := fault.add(t, p, "GET", `/log\?`, 6<<10, true)
+				// The cell's own lines pass N (150 lines of about 45 bytes):
+				// with 60, whether the other cells' lines reached a stream
+				// in time decided if the cut struck (it once did not in CI).
+				// The rate stays 25 lines a second a cell.
+				const n = 150
 				tag := "L-" + fault.name
-				named := starAsync(t, c, followScript(pod, tag, 60))
-				bySel := starAsync(t, c, followScript("", tag, 60))
-				for i := 0; i < 60; i += 5 {
+				named := starAsync(t, c, followScript(pod, tag, n))
+				bySel := starAsync(t, c, followScript("", tag, n))
+				for i := 0; i < n; i += 5 {
 					w.write(t, tag, i+1, i+5)
 					time.Sleep(200 * time.Millisecond)
 				}
-				wholeOnce(t, "named follow", starStrings((<-named).must(t, "named follow")["got"]), lines(tag, 60))
-				wholeOnce(t, "selector follow", starStrings((<-bySel).must(t, "selector follow")["got"]), lines(tag, 60))
+				wholeOnce(t, "named follow", starStrings((<-named).must(t, "named follow")["got"]), lines(tag, n))
+				wholeOnce(t, "selector follow", starStrings((<-bySel).must(t, "selector follow")["got"]), lines(tag, n))
 				struck(t, fs)
 			})
 		}
