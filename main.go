@@ -30,6 +30,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/k8sh/k8sh/builtins"
+	"github.com/k8sh/k8sh/internal/starerr"
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/file"
 	"github.com/k8sh/k8sh/lib/load"
@@ -330,13 +331,9 @@ func formatError(err error) string {
 }
 
 func formatErrorRaw(err error) string {
-	var ee *starlark.EvalError
-	if !errors.As(err, &ee) {
+	ee, stack, ok := starerr.Frames(err)
+	if !ok {
 		return err.Error() + "\n"
-	}
-	stack := ee.CallStack
-	if n := len(stack); n > 0 && stack[n-1].Pos.Filename() == "<builtin>" {
-		stack = stack[:n-1]
 	}
 	var b strings.Builder
 	if n := len(stack); n > 0 {
@@ -426,12 +423,7 @@ func printInterrupted(stderr io.Writer, err error) {
 		return
 	}
 	where, call := "", "a call"
-	var ee *starlark.EvalError
-	if errors.As(err, &ee) {
-		stack := ee.CallStack
-		if n := len(stack); n > 0 && stack[n-1].Pos.Filename() == "<builtin>" {
-			stack = stack[:n-1]
-		}
+	if ee, stack, ok := starerr.Frames(err); ok {
 		if n := len(stack); n > 0 {
 			where = stack[n-1].Pos.String() + ": "
 		}

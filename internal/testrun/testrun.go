@@ -12,7 +12,6 @@ package testrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -25,6 +24,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/k8sh/k8sh/internal/starerr"
 	"github.com/k8sh/k8sh/lib/assert"
 )
 
@@ -284,13 +284,9 @@ func indent(s, prefix string) string {
 // errorText is an error as "file:line: message" and, when it happened in a
 // function called from the test, the calls that led to it.
 func errorText(err error) string {
-	var ee *starlark.EvalError
-	if !errors.As(err, &ee) {
+	ee, stack, ok := starerr.Frames(err)
+	if !ok {
 		return err.Error()
-	}
-	stack := ee.CallStack
-	if n := len(stack); n > 0 && stack[n-1].Pos.Filename() == "<builtin>" {
-		stack = stack[:n-1]
 	}
 	var b strings.Builder
 	if n := len(stack); n > 0 {
