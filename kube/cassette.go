@@ -220,21 +220,21 @@ func redact(body string) string {
 	if !strings.Contains(body, `"Secret`) && !strings.Contains(body, `"token"`) {
 		return body
 	}
-	var out []string
-	for _, line := range strings.Split(body, "\n") {
-		var v any
-		if strings.TrimSpace(line) == "" || json.Unmarshal([]byte(line), &v) != nil {
-			if json.Unmarshal([]byte(body), &v) == nil {
-				b, _ := json.Marshal(redactValue(v))
-				return string(b)
-			}
-			out = append(out, line)
-			continue
-		}
+	var v any
+	if json.Unmarshal([]byte(body), &v) == nil {
 		b, _ := json.Marshal(redactValue(v))
-		out = append(out, string(b))
+		return string(b)
 	}
-	return strings.Join(out, "\n")
+	// Watch events, one a line.
+	lines := strings.Split(body, "\n")
+	for i, line := range lines {
+		var v any
+		if json.Unmarshal([]byte(line), &v) == nil {
+			b, _ := json.Marshal(redactValue(v))
+			lines[i] = string(b)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // redactValue redacts, wherever they are in v (an object, a list's items,
