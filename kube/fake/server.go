@@ -34,23 +34,21 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 )
 
 // Server is the fake API server. Its zero value is not usable: New makes
 // one.
 type Server struct {
-	mu       sync.Mutex
-	disc     *discovery
-	rv       int64
-	objects  map[schema.GroupVersionResource]map[string]*unstructured.Unstructured // by "ns/name"
-	log      []Event                                                               // every change, for watches
-	notify   chan struct{}                                                         // closed and replaced at each change
-	changes  []Change
-	fields   *fieldManagers
-	now      func() time.Time
-	requests int
+	mu      sync.Mutex
+	disc    *discovery
+	rv      int64
+	objects map[schema.GroupVersionResource]map[string]*unstructured.Unstructured // by "ns/name"
+	log     []Event                                                               // every change, for watches
+	notify  chan struct{}                                                         // closed and replaced at each change
+	changes []Change
+	fields  *fieldManagers
+	now     func() time.Time
 }
 
 // Event is one change of an object, as a watch delivers it.
@@ -319,13 +317,6 @@ func (s *Server) Changes() []Change {
 	return append([]Change(nil), s.changes...)
 }
 
-// Requests is the number of API requests served.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
-
 // request is one API request on a resource, parsed from its path.
 type request struct {
 	res       *resource
@@ -382,9 +373,6 @@ func notFoundPath() *apierrors.StatusError {
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests++
-	s.mu.Unlock()
 	switch {
 	case r.URL.Path == "/version":
 		w.Header().Set("Content-Type", "application/json")
@@ -516,6 +504,3 @@ func dryRun(q map[string][]string) bool {
 }
 
 func gr(res *resource) schema.GroupResource { return res.gvr.GroupResource() }
-
-// objectUID is the types.UID of u, for preconditions.
-func objectUID(u *unstructured.Unstructured) types.UID { return u.GetUID() }
