@@ -313,7 +313,7 @@ func NewReplay(c *Cassette) (*Client, *Clients, func(), error) {
 	if name == "" {
 		name = "replay"
 	}
-	flags, closeFn, err := inProcessFlags(&replayer{c: c, used: make([]bool, len(c.Interactions))}, name)
+	flags, closeFn, err := inProcessFlags(newReplayer(c), name)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -331,8 +331,17 @@ func NewReplay(c *Cassette) (*Client, *Clients, func(), error) {
 type replayer struct {
 	mu   sync.Mutex
 	c    *Cassette
+	urls []string // each interaction's URL, normalized (normalizeURL)
 	used []bool
 	next int // the first interaction not yet used, for messages
+}
+
+func newReplayer(c *Cassette) *replayer {
+	r := &replayer{c: c, urls: make([]string, len(c.Interactions)), used: make([]bool, len(c.Interactions))}
+	for i, in := range c.Interactions {
+		r.urls[i] = normalizeURL(mustParse(in.Request.URL))
+	}
+	return r
 }
 
 func (r *replayer) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -349,21 +358,21 @@ func (r *replayer) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	found := -1
 	for i, in := range r.c.Interactions {
-		if !r.used[i] && in.Request.Method == req.Method && normalizeURLString(in.Request.URL) == url && sameBody(in.Request.Body, body) {
+		if !r.used[i] && in.Request.Method == req.Method && r.urls[i] == url && sameBody(in.Request.Body, body) {
 			found = i
 			break
 		}
 	}
 	if found < 0 && req.Method == http.MethodGet {
 		for i, in := range r.c.Interactions {
-			if in.Request.Method == req.Method && normalizeURLString(in.Request.URL) == url {
+			if in.Request.Method == req.Method && r.urls[i] == url {
 				found = i
 				break
 			}
 		}
 	}
 	if found < 0 {
-		err := r.missing(req.Method, req.URL.RequestURI(), body)
+		err := r.missing(req.Method, req.URL.RequestURI(), url, body)
 		r.mu.Unlock()
 		return nil, err
 	}
@@ -400,12 +409,12 @@ func (r *replayer) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // missing is the error of a request the cassette does not hold.
-func (r *replayer) missing(method, uri, body string) error {
+func (r *replayer) missing(method, uri, url, body string) error {
 	msg := fmt.Sprintf("replay: the cassette holds no request %s %s", method, uri)
 	if r.next < len(r.c.Interactions) {
 		want := r.c.Interactions[r.next].Request
 		msg += fmt.Sprintf("; its next one is %s %s", want.Method, want.URL)
-		if want.Method == method && normalizeURLString(want.URL) == normalizeURL(mustParse(uri)) {
+		if want.Method == method && r.urls[r.next] == url {
 			diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 				A: difflib.SplitLines(indentJSON(want.Body)), B: difflib.SplitLines(indentJSON(body)),
 				FromFile: "recorded", ToFile: "sent", Context: 2})
@@ -433,8 +442,6 @@ func mustParse(uri string) *url.URL {
 // varyingParams are the query parameters that differ between two runs of
 // the same program: where a watch resumes and for how long it lasts.
 var varyingParams = []string{"resourceVersion", "timeoutSeconds", "resourceVersionMatch"}
-
-func normalizeURLString(s string) string { return normalizeURL(mustParse(s)) }
 
 func normalizeURL(u *url.URL) string {
 	q := u.Query()
