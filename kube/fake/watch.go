@@ -3,6 +3,7 @@ package fake
 import (
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -103,8 +104,10 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, req *request) {
 	for {
 		s.mu.Lock()
 		var batch []Event
-		for _, e := range s.log {
-			if e.rv <= pos || e.store != store {
+		// The log is in resourceVersion order: start after pos.
+		first := sort.Search(len(s.log), func(i int) bool { return s.log[i].rv > pos })
+		for _, e := range s.log[first:] {
+			if e.store != store {
 				continue
 			}
 			k := key(e.Object.GetNamespace(), e.Object.GetName())
