@@ -51,7 +51,10 @@ func inProcessFlags(rt http.RoundTripper, name string) (flags *genericclioptions
 	}
 	closeFn = func() { os.RemoveAll(dir) }
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: "http://" + name + ".k8sh.invalid"}
+	// Requests go to rt; what dials for itself (exec, port-forward: their
+	// streams open connections of their own) finds a loopback port where
+	// nothing listens, and no name to look up.
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: "http://127.0.0.1:1"}
 	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{}
 	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name, Namespace: "default"}
 	cfg.CurrentContext = name
