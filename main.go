@@ -75,6 +75,7 @@ type options struct {
 	record    string                    // --record: the cassette to write
 	replay    string                    // --replay: the cassette to answer from
 	now       func() (time.Time, error) // time.now's clock when not the real one (--record's)
+	planOpts  planOptions               // --plan, --apply-plan, --confirm (plancli.go)
 }
 
 // sandboxMaxSteps is the step budget of --sandbox without --max-steps: a
@@ -123,6 +124,14 @@ A script's arguments reach it as sys.argv, the script path first.`,
 				}
 				opts.now = rec.Now
 			}
+			if err := checkPlanFlags(&opts.planOpts, &opts, args); err != nil {
+				return err
+			}
+			opts.planOpts.planner = kube.PlanRequests(flags) // outside the recorder: it records the dry runs sent
+			if opts.planOpts.applyPlan != "" {
+				status = applyPlanFile(flags, opts, stdout, stderr)
+				return nil
+			}
 			status = execute(flags, opts, args, stdin, stdout, stderr)
 			if rec != nil {
 				if err := rec.Save(opts.record); err != nil {
@@ -150,6 +159,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().StringVar(&opts.logFormat, "log-format", "text", "format of the -v lines: text or json")
 	cmd.Flags().StringVar(&opts.record, "record", "", "write every API request of the run and its answer to the cassette FILE (Secrets' data and tokens left out), for --replay")
 	cmd.Flags().StringVar(&opts.replay, "replay", "", "answer every API request from the cassette FILE that --record wrote, with no cluster: a request it does not hold fails, naming it")
+	addPlanFlags(cmd, &opts.planOpts)
 	flags.AddFlags(cmd.PersistentFlags()) // `k8sh version` reads them too
 	addShellCommands(cmd, flags, stdout)
 	addExecCommand(cmd, flags, stdin, stdout, stderr, &status)
@@ -161,7 +171,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	return status
 }
 
-func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	var (
 		filename string
 		src      any
@@ -202,12 +212,19 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = "<stdin>", data, []string{"-"}
 	}
 
-	thread, globals, _, _, err := newThread(flags, opts, argv, dir, input, stdout, stderr)
+	thread, globals, sess, _, err := newThread(flags, opts, argv, dir, input, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
 	defer builtins.EndSession(thread) // a script's port-forwards and fake clusters end with it
+	if opts.planOpts.plan || opts.planOpts.confirm {
+		if err := beginPlan(sess, &opts.planOpts); err != nil {
+			fmt.Fprintf(stderr, "k8sh: %v\n", err)
+			return exitError
+		}
+		defer func() { status = endPlan(flags, opts, status, stdin, stdout, stderr) }()
+	}
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx := sigCtx
@@ -278,6 +295,7 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		ForContext: func(name string) (builtins.Cluster, error) { return clients.For(name) },
 		Contexts:   clients,
 		DryRun:     opts.dryRun,
+		Planner:    opts.planOpts.planner,
 		Sys:        sys.Options{Argv: argv, Stdin: stdin, Stderr: stderr, Sandbox: opts.sandbox, AllowExec: opts.allowExec},
 		File:       file.Options{Dir: dir, Sandbox: opts.sandbox},
 		Policy:     policy,

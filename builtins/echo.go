@@ -17,6 +17,9 @@ func REPLEcho(thread *starlark.Thread, v starlark.Value) string {
 	if ChangeResult(thread, v) {
 		return ""
 	}
+	if p, ok := v.(*PlanValue); ok {
+		return p.Echo()
+	}
 	if s, ok := v.(starlark.String); ok && strings.Contains(string(s), "\n") {
 		return printers.EscapeTerminal(strings.TrimSuffix(string(s), "\n"))
 	}

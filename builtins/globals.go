@@ -45,6 +45,7 @@ func Globals(s *Session) starlark.StringDict {
 		"catch":  catchBuiltin,
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
 		"help":   helpBuiltin,
+		"plan":   K8s.Members["plan"], // k8s.plan, for the REPL
 	}
 	for name, v := range g {
 		if m, ok := v.(*starlarkstruct.Module); ok {

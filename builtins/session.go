@@ -49,6 +49,9 @@ type Session struct {
 	// DryRun makes every mutating builtin a server-side dry run (--dry-run),
 	// and is sys.dry_run.
 	DryRun bool
+	// Planner, when set, makes the run's requests a plan while one is
+	// begun (k8s.plan, --plan): see kube.PlanRequests.
+	Planner *kube.Planner
 	// Sys and File are the options of the run's sys and file modules
 	// (lib/sys, lib/file); Globals gives Sys.DryRun the value of DryRun.
 	Sys  sys.Options

@@ -72,7 +72,8 @@ func begin(thread *starlark.Thread, b *starlark.Builtin, kctx string, dryRun boo
 	}
 	ch := &change{thread: thread, b: b, c: c, w: w, dryRun: dryRun || s.DryRun}
 	if what != "" {
-		if err := Mutating(thread, b, c, what, ch.dryRun); err != nil {
+		// A planned change is a dry run too: nothing to confirm.
+		if err := Mutating(thread, b, c, what, ch.dryRun || s.Planner.Planning()); err != nil {
 			return nil, err
 		}
 	}
@@ -103,6 +104,8 @@ func (ch *change) doneNotes(result starlark.Value, objs []*unstructured.Unstruct
 	dry := ""
 	if ch.dryRun {
 		dry = " (server dry run)"
+	} else if Planning(ch.thread) {
+		dry = " (planned)"
 	}
 	lines := make([]string, 0, len(objs))
 	for i, o := range objs {

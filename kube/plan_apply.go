@@ -1,0 +1,327 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+)
+
+// StalePlanError says that an object changed between a plan and its
+// apply: the plan stopped before its change.
+type StalePlanError struct {
+	Change  *PlanChange
+	Index   int // of the change, from 0
+	Applied int // changes applied before it
+	Why     string
+}
+
+func (e *StalePlanError) Error() string {
+	after := "nothing of the plan was applied"
+	if e.Applied > 0 {
+		after = fmt.Sprintf("the %d change(s) before it were applied, nothing after", e.Applied)
+	}
+	where := ""
+	if e.Change.Namespace != "" {
+		where = " in namespace " + e.Change.Namespace
+	}
+	return fmt.Sprintf("%s%s %s since the plan: stopped before change %d (%s); %s",
+		e.Change.ObjectName(), where, e.Why, e.Index+1, e.Change.Title(), after)
+}
+
+// ApplyPlan makes p's changes for real, in order, each one the request the
+// planned run sent. Before any is sent, every object the plan changes is
+// read and compared with what the plan saw (its resourceVersion, or its
+// absence); each request then carries that resourceVersion as a
+// precondition (in the body of an update, a patch, a delete), so that an
+// object changed since the plan, or in between, stops the apply before its
+// change with a *StalePlanError. done is called after each change made.
+func (c *Client) ApplyPlan(ctx context.Context, p *Plan, done func(ch *PlanChange)) (int, error) {
+	if err := c.init(); err != nil {
+		return 0, err
+	}
+	base, err := url.Parse(c.config.Host)
+	if err != nil {
+		return 0, err
+	}
+	if p.Server != "" && base.Host != "" && p.Server != base.Host {
+		return 0, fmt.Errorf("the plan was made against server %s, and context %q talks to %s", p.Server, p.Context, base.Host)
+	}
+	hc, err := rest.HTTPClientFor(c.config)
+	if err != nil {
+		return 0, err
+	}
+	a := &planApplier{c: c, hc: hc, base: base, names: map[objKey]string{}, rv: map[objKey]*string{}}
+	// Every object as the plan saw it, before anything is sent.
+	seen := map[objKey]bool{}
+	for i := range p.Changes {
+		ch := &p.Changes[i]
+		k := ch.key()
+		if seen[k] || ch.GenerateName != "" {
+			seen[k] = true
+			continue
+		}
+		seen[k] = true
+		if why, err := a.check(ctx, ch, ch.ResourceVersion); err != nil {
+			return 0, err
+		} else if why != "" {
+			return 0, &StalePlanError{Change: ch, Index: i, Why: why}
+		}
+	}
+	for i := range p.Changes {
+		ch := &p.Changes[i]
+		k := ch.key()
+		want := ch.ResourceVersion
+		if cur, ok := a.rv[k]; ok {
+			want = *cur
+		}
+		why, err := a.send(ctx, ch, want)
+		if err != nil {
+			return i, fmt.Errorf("change %d (%s): %w; the %d change(s) before it were applied, nothing after", i+1, ch.Title(), err, i)
+		}
+		if why != "" {
+			return i, &StalePlanError{Change: ch, Index: i, Applied: i, Why: why}
+		}
+		if done != nil {
+			done(ch)
+		}
+	}
+	return len(p.Changes), nil
+}
+
+func (ch *PlanChange) key() objKey { return objKey{ch.Group, ch.Resource, ch.Namespace, ch.Name} }
+
+type planApplier struct {
+	c     *Client
+	hc    *http.Client
+	base  *url.URL
+	names map[objKey]string  // the names the server made for generateName
+	rv    map[objKey]*string // each object's resourceVersion after the plan's changes so far ("" gone)
+}
+
+// do sends one request and reads its answer.
+func (a *planApplier) do(ctx context.Context, method, path, query, contentType string, body []byte) (int, []byte, error) {
+	u := *a.base
+	u.Path = strings.TrimSuffix(a.base.Path, "/") + path
+	u.RawQuery = query
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// check compares the object of ch on the server with rv, the
+// resourceVersion the plan saw ("" for none): it says how it moved, or "".
+func (a *planApplier) check(ctx context.Context, ch *PlanChange, rv string) (string, error) {
+	info := reqInfo{group: ch.Group, version: ch.Version, resource: ch.Resource, namespace: ch.Namespace, name: ch.Name}
+	code, b, err := a.do(ctx, http.MethodGet, info.objectPath(), "", "", nil)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case code == http.StatusNotFound && rv == "":
+		return "", nil
+	case code == http.StatusNotFound:
+		return "was deleted", nil
+	case code != http.StatusOK:
+		return "", statusError(code, b)
+	}
+	live, err := decodeJSONObject(b)
+	if err != nil {
+		return "", err
+	}
+	now := metaString(live, "resourceVersion")
+	if rv == "" {
+		return "was created" + changedBy(live), nil
+	}
+	if now != rv {
+		return fmt.Sprintf("changed (resourceVersion %s in the plan, %s now)%s", rv, now, changedBy(live)), nil
+	}
+	return "", nil
+}
+
+// changedBy names who last wrote obj, from its managedFields: " by
+// kubectl-patch (Update)".
+func changedBy(obj map[string]any) string {
+	u := unstructured.Unstructured{Object: obj}
+	var last string
+	var when string
+	for _, m := range u.GetManagedFields() {
+		t := ""
+		if m.Time != nil {
+			t = m.Time.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		if t >= when {
+			when, last = t, fmt.Sprintf(" by %s (%s)", m.Manager, m.Operation)
+		}
+	}
+	return last
+}
+
+// send makes the change ch, with want (the object's resourceVersion as the
+// plan expects it) as its precondition.
+func (a *planApplier) send(ctx context.Context, ch *PlanChange, want string) (string, error) {
+	k := ch.key()
+	path, body := ch.Request.Path, []byte(ch.Request.Body)
+	if real, ok := a.names[k]; ok {
+		// An object whose name the server made when the plan is applied.
+		info := parsePath(path)
+		info.name = real
+		path = info.objectPath()
+		if info.sub != "" {
+			path += "/" + info.sub
+		}
+		body = setBodyName(body, real)
+	}
+	body, err := withPrecondition(ch, body, want)
+	if err != nil {
+		return "", err
+	}
+	code, b, err := a.do(ctx, ch.Request.Method, path, ch.Request.Query, ch.Request.ContentType, body)
+	if err != nil {
+		return "", err
+	}
+	if code == http.StatusConflict && want != "" {
+		// A precondition failed: the object moved in between.
+		why, cerr := a.check(ctx, ch, want)
+		if cerr == nil && why != "" {
+			return why, nil
+		}
+	}
+	if code >= 300 {
+		err := statusError(code, b)
+		if apierrors.IsAlreadyExists(err) && ch.ResourceVersion == "" {
+			return "was created" + a.createdBy(ctx, ch), nil
+		}
+		return "", err
+	}
+	out, _ := decodeJSONObject(b)
+	switch {
+	case ch.Op == "create" && ch.GenerateName != "":
+		a.names[k] = metaString(out, "name")
+	}
+	rv := ""
+	if out != nil && out["kind"] != "Status" && (ch.Op != "delete" || len(ch.After) > 0) {
+		rv = metaString(out, "resourceVersion")
+		if ch.Subresource == "scale" || ch.Subresource == "eviction" {
+			// The Scale's resourceVersion is its object's.
+			rv = metaString(out, "resourceVersion")
+		}
+	}
+	a.rv[k] = &rv
+	return "", nil
+}
+
+// createdBy says who made the object ch was to create.
+func (a *planApplier) createdBy(ctx context.Context, ch *PlanChange) string {
+	info := reqInfo{group: ch.Group, version: ch.Version, resource: ch.Resource, namespace: ch.Namespace, name: ch.Name}
+	code, b, err := a.do(ctx, http.MethodGet, info.objectPath(), "", "", nil)
+	if err != nil || code != http.StatusOK {
+		return ""
+	}
+	live, _ := decodeJSONObject(b)
+	return changedBy(live)
+}
+
+// setBodyName sets metadata.name in a JSON body.
+func setBodyName(body []byte, name string) []byte {
+	m, err := decodeJSONObject(body)
+	if err != nil {
+		return body
+	}
+	if md, ok := m["metadata"].(map[string]any); ok {
+		md["name"] = name
+		delete(md, "generateName")
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// withPrecondition is body with want as the resourceVersion the object
+// must have: in the object of an update or a merge, strategic or apply
+// patch, as a test operation before a JSON patch, in the preconditions of a
+// delete's or an eviction's options. A create has none (the server refuses
+// one of an object that exists).
+func withPrecondition(ch *PlanChange, body []byte, want string) ([]byte, error) {
+	if want == "" {
+		return body, nil
+	}
+	ct, _, _ := strings.Cut(ch.Request.ContentType, ";")
+	switch ch.Request.Method {
+	case http.MethodPut, http.MethodPatch:
+		if ct == "application/json-patch+json" {
+			var ops []any
+			d := json.NewDecoder(bytes.NewReader(body))
+			d.UseNumber()
+			if err := d.Decode(&ops); err != nil {
+				return nil, err
+			}
+			ops = append([]any{map[string]any{"op": "test", "path": "/metadata/resourceVersion", "value": want}}, ops...)
+			return json.Marshal(ops)
+		}
+		m, err := decodeObject(body)
+		if err != nil {
+			return nil, err
+		}
+		md, _ := m["metadata"].(map[string]any)
+		if md == nil {
+			md = map[string]any{}
+			m["metadata"] = md
+		}
+		md["resourceVersion"] = want
+		return json.Marshal(m)
+	case http.MethodDelete:
+		m := map[string]any{}
+		if len(bytes.TrimSpace(body)) > 0 {
+			var err error
+			if m, err = decodeObject(body); err != nil {
+				return nil, err
+			}
+		} else {
+			m["kind"], m["apiVersion"] = "DeleteOptions", "v1"
+		}
+		m["preconditions"] = map[string]any{"resourceVersion": want}
+		return json.Marshal(m)
+	case http.MethodPost:
+		if ch.Subresource == "eviction" {
+			m, err := decodeObject(body)
+			if err != nil {
+				return nil, err
+			}
+			do, _ := m["deleteOptions"].(map[string]any)
+			if do == nil {
+				do = map[string]any{}
+				m["deleteOptions"] = do
+			}
+			do["preconditions"] = map[string]any{"resourceVersion": want}
+			return json.Marshal(m)
+		}
+	}
+	return body, nil
+}
