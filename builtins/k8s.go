@@ -24,6 +24,7 @@ import (
 //	k8s.rollout.status, .history, .undo, .pause, .resume, .restart (the k8s.rollout module: rollout.go)
 //	k8s.cordon(node=None, *, selector=None, dry_run=False, context=None)
 //	k8s.uncordon(node=None, *, selector=None, dry_run=False, context=None)
+//	k8s.plan(fn, *args, **kwargs) (plan.go)
 //	k8s.drain(node=None, *, ignore_daemonsets=True, delete_emptydir_data=False, force=False, grace_period=None, timeout="5m", disable_eviction=False, selector=None, pod_selector=None, dry_run=False, context=None)
 var K8s = &starlarkstruct.Module{
 	Name:    "k8s",

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/k8sh/k8sh/kube/kubetest"
+)
+
+// planSetup is what the plan's script finds: a ConfigMap, a Deployment, a
+// Service and a Secret.
+const planSetup = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: old}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: nginx:1.27}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: old-svc}
+spec: {selector: {app: old}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: hunter2}
+`
+
+// planScript creates, changes and deletes objects of several kinds, and
+// reads its own writes (and fails if it does not read them).
+const planScript = `ns = sys.argv[1]
+k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "new-cm", "namespace": ns}, "data": {"k": "v"}})
+assert.eq(k8s.get("configmap", "new-cm", namespace=ns).data.k, "v")
+k8s.patch("configmap", "settings", {"data": {"mode": "new"}}, namespace=ns)
+assert.eq(k8s.get("configmap", "settings", namespace=ns).data["mode"], "new")
+k8s.scale("deployment", "web", 3, namespace=ns)
+assert.eq(k8s.get("deploy", "web", namespace=ns).spec.replicas, 3)
+sec = k8s.get("secret", "creds", namespace=ns)
+sec.data["password"] = base64.encode("s3cret")
+k8s.update(sec)
+k8s.delete("service", "old-svc", namespace=ns)
+assert.eq(k8s.get("service", "old-svc", namespace=ns, default=None), None)
+assert.true("new-cm" in [c.metadata.name for c in k8s.list("configmaps", namespace=ns)])
+assert.eq([s.metadata.name for s in k8s.list("services", namespace=ns)], [])
+k8s.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+k8s.patch("configmap", "new-cm", {"data": {"k2": "v2"}}, namespace=ns)
+assert.eq(dict(k8s.get("configmap", "new-cm", namespace=ns).data), {"k": "v", "k2": "v2"})
+if k8s.get("deploy", "web", namespace=ns).spec.replicas == 3:
+    k8s.label("deploy/web", {"scaled": "yes"}, namespace=ns)
+print("script done")
+`
+
+// planState is the touched kinds of ns as kubectl shows them, without
+// resourceVersions: what a plan must leave byte for byte as it was.
+func planState(t *testing.T, kc *kubetest.Kubectl, ns string) string {
+	t.Helper()
+	out := kc.Must(t, "", "get", "configmaps,deployments,services,secrets", "-n", ns, "-o", "yaml")
+	return regexp.MustCompile(`(?m)^\s*resourceVersion: .*\n`).ReplaceAllString(out, "")
+}
+
+// planObjects is the touched kinds of ns without what differs between two
+// runs of the same changes (uids, times, cluster IPs, status, managers).
+func planObjects(t *testing.T, kc *kubetest.Kubectl, ns string) map[string]any {
+	t.Helper()
+	out := kc.Must(t, "", "get", "configmaps,deployments,services,secrets", "-n", ns, "-o", "json")
+	var list struct{ Items []map[string]any }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	objs := map[string]any{}
+	for _, it := range list.Items {
+		md := it["metadata"].(map[string]any)
+		if md["name"] == "kube-root-ca.crt" {
+			continue
+		}
+		ann, _ := md["annotations"].(map[string]any)
+		delete(ann, "deployment.kubernetes.io/revision")
+		delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		if len(ann) == 0 {
+			ann = nil
+		}
+		spec, _ := it["spec"].(map[string]any)
+		if spec != nil {
+			delete(spec, "clusterIP")
+			delete(spec, "clusterIPs")
+		}
+		objs[it["kind"].(string)+"/"+md["name"].(string)] = map[string]any{
+			"labels": md["labels"], "annotations": ann, "data": it["data"], "spec": spec,
+		}
+	}
+	return objs
+}
+
+func TestPlanE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kc := env.Kubectl(t)
+	ns := env.Namespace
+	setup := func(ns string) {
+		kc.Must(t, planSetup, "apply", "-n", ns, "-f", "-")
+		kc.Must(t, "", "rollout", "status", "-n", ns, "deployment/web", "--timeout=60s")
+	}
+	setup(ns)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "change.star")
+	if err := os.WriteFile(script, []byte(planScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := planState(t, kc, ns)
+	planFile := filepath.Join(dir, "plan.yaml")
+	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "--plan-out", planFile, script, ns)
+	if r.Code != 0 {
+		t.Fatalf("--plan: %+v", r)
+	}
+	t.Logf("the plan:\n%s", r.Stdout)
+	// Every change, grouped by object, in the order of each object's first
+	// change, then the summary.
+	var titles []string
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if strings.HasPrefix(l, "+ ") || strings.HasPrefix(l, "~ ") || strings.HasPrefix(l, "- ") {
+			titles = append(titles, l)
+		}
+	}
+	want := []string{
+		"+ create configmap/new-cm in " + ns,
+		"~ update configmap/new-cm in " + ns,
+		"~ update configmap/settings in " + ns,
+		"~ update deployment.apps/web in " + ns + " (scale)",
+		"~ update deployment.apps/web in " + ns,
+		"~ update secret/creds in " + ns,
+		"- delete service/old-svc in " + ns,
+		"+ create service/web in " + ns,
+	}
+	if !reflect.DeepEqual(titles, want) {
+		t.Errorf("the plan's changes:\n%s\nwant:\n%s", strings.Join(titles, "\n"), strings.Join(want, "\n"))
+	}
+	for _, s := range []string{
+		"script done\n",
+		"    --- live/configmap/settings\n    +++ planned/configmap/settings\n",
+		"    -  mode: old\n    +  mode: new\n",
+		"    +  k2: v2\n",
+		"    -  replicas: 1\n    +  replicas: 3\n",
+		"    +    scaled: \"yes\"\n",
+		"    -  password: (hidden)\n    +  password: (hidden, changed)\n",
+		"Plan: 2 to create, 5 to change, 1 to delete in sandbox/" + ns + "\n",
+	} {
+		if !strings.Contains(r.Stdout, s) {
+			t.Errorf("the plan lacks %q", s)
+		}
+	}
+	if strings.Contains(r.Stdout, "hunter2") || strings.Contains(r.Stdout, "czNjcmV0") || strings.Contains(r.Stdout, "managedFields") {
+		t.Errorf("the plan shows a Secret's value or managedFields")
+	}
+	if after := planState(t, kc, ns); after != before {
+		t.Fatalf("--plan changed the cluster:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// --detailed-exitcode: 2 when there are changes, 0 when there are none.
+	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "--detailed-exitcode", script, ns); r.Code != 2 {
+		t.Errorf("--detailed-exitcode with changes: %d, want 2; %s", r.Code, r.Stderr)
+	}
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "--detailed-exitcode", "-c", `k8s.get("configmap", "settings")`)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Plan: no changes in sandbox/"+ns) {
+		t.Errorf("--detailed-exitcode without changes: %+v", r)
+	}
+
+	// --apply-plan makes the changes; the result is what a plain run makes.
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Applied: 2 created, 5 changed, 1 deleted in sandbox/"+ns) {
+		t.Fatalf("--apply-plan: %+v", r)
+	}
+	plain := env.CreateNamespace(t)
+	setup(plain)
+	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", plain, script, plain); r.Code != 0 {
+		t.Fatalf("the plain run: %+v", r)
+	}
+	if got, want := planObjects(t, kc, ns), planObjects(t, kc, plain); !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", " ")
+		w, _ := json.MarshalIndent(want, "", " ")
+		t.Errorf("--apply-plan made:\n%s\na plain run made:\n%s", g, w)
+	}
+	// Applied again, the plan is stale at its first object.
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "configmap/new-cm in namespace "+ns+" was created") {
+		t.Errorf("the plan applied twice: %+v", r)
+	}
+}
+
+// TestPlanStaleE2E: an object changed between the plan and its apply stops
+// the apply before that object's change, and nothing after it is made.
+func TestPlanStaleE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kc := env.Kubectl(t)
+	ns := env.Namespace
+	kc.Must(t, "", "create", "configmap", "a", "-n", ns, "--from-literal=x=1")
+	kc.Must(t, "", "create", "configmap", "b", "-n", ns, "--from-literal=x=1")
+	kc.Must(t, "", "create", "configmap", "c", "-n", ns, "--from-literal=x=1")
+	planFile := filepath.Join(t.TempDir(), "plan.yaml")
+	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "--plan-out", planFile, "-c",
+		`for n in ["a", "b", "c"]: k8s.patch("configmap", n, {"data": {"x": "2"}})`)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Plan: 0 to create, 3 to change, 0 to delete") {
+		t.Fatalf("--plan: %+v", r)
+	}
+	kc.Must(t, "", "patch", "configmap", "b", "-n", ns, "-p", `{"data":{"x":"someone"}}`)
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "configmap/b in namespace "+ns+" changed (resourceVersion ") ||
+		!strings.Contains(r.Stderr, "by kubectl-patch (Update)") || !strings.Contains(r.Stderr, "stopped before change 2 (~ update configmap/b in "+ns+")") {
+		t.Fatalf("a stale plan: %+v", r)
+	}
+	for n, want := range map[string]string{"a": "1", "b": "someone", "c": "1"} {
+		if got := kc.Must(t, "", "get", "configmap", n, "-n", ns, "-o", "jsonpath={.data.x}"); got != want {
+			t.Errorf("configmap %s: x=%q, want %q", n, got, want)
+		}
+	}
+}
