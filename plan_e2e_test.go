@@ -226,3 +226,80 @@ func TestPlanStaleE2E(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanREPLE2E: in the REPL, plan(fn) prints the plan of fn's changes
+// and changes nothing; help(plan) documents it; p.apply() makes them.
+func TestPlanREPLE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kc := env.Kubectl(t)
+	ns := env.Namespace
+	kc.Must(t, "", "create", "configmap", "settings", "-n", ns, "--from-literal=mode=old")
+	tm := startREPL(t, []string{"XDG_STATE_HOME=" + t.TempDir(), "NO_COLOR=1"}, "--kubeconfig", env.Kubeconfig, "-n", ns)
+	prompt := "k8sh sandbox:" + ns + "> "
+	at := tm.expect(0, prompt)
+	tm.send("help(plan)\r")
+	at = tm.expect(at, "k8s.plan(fn, *args, **kwargs)")
+	at = tm.expect(at, prompt)
+	tm.send(`def change(): k8s.patch("configmap", "settings", {"data": {"mode": "new"}}); k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "made"}}); return k8s.get("configmap", "made").metadata.name` + "\r\r")
+	at = tm.expect(at, prompt)
+	tm.send("p = k8s.plan(change)\r")
+	at = tm.expect(at, "configmap/settings patched (planned)\n")
+	at = tm.expect(at, "configmap/made created (planned)\n")
+	at = tm.expect(at, prompt)
+	tm.send("p\r")
+	at = tm.expect(at, "~ update configmap/settings in "+ns+"\n")
+	at = tm.expect(at, "    -  mode: old\n    +  mode: new\n")
+	at = tm.expect(at, "+ create configmap/made in "+ns+"\n")
+	at = tm.expect(at, "Plan: 1 to create, 1 to change, 0 to delete in sandbox/"+ns+"\n")
+	at = tm.expect(at, prompt)
+	if got := kc.Must(t, "", "get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.mode}"); got != "old" {
+		t.Fatalf("the plan changed the cluster: mode=%q", got)
+	}
+	if _, _, code := kc.Run("", "get", "configmap", "made", "-n", ns); code == 0 {
+		t.Fatal("the plan created configmap/made")
+	}
+	tm.send("p.apply()\r")
+	at = tm.expect(at, "configmap/settings changed\n")
+	at = tm.expect(at, "configmap/made created\n")
+	at = tm.expect(at, "2\n")
+	tm.expect(at, prompt)
+	if got := kc.Must(t, "", "get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.mode}"); got != "new" {
+		t.Errorf("after p.apply(): mode=%q", got)
+	}
+	kc.Must(t, "", "get", "configmap", "made", "-n", ns)
+}
+
+// TestPlanConfirmE2E: --confirm shows the plan, asks on the terminal, and
+// applies it on "y"; anything else changes nothing.
+func TestPlanConfirmE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	kc := env.Kubectl(t)
+	ns := env.Namespace
+	code := `k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "asked"}, "data": {"a": "1"}})`
+	tm := startREPL(t, []string{"NO_COLOR=1"}, "--kubeconfig", env.Kubeconfig, "-n", ns, "--confirm", "-c", code)
+	at := tm.expect(0, "+ create configmap/asked in "+ns+"\n")
+	at = tm.expect(at, "Plan: 1 to create, 0 to change, 0 to delete in sandbox/"+ns+"\n")
+	tm.expect(at, "Apply these changes in sandbox/"+ns+"? (y/N) ")
+	if _, _, code := kc.Run("", "get", "configmap", "asked", "-n", ns); code == 0 {
+		t.Fatal("created before the answer")
+	}
+	tm.send("n\r")
+	<-tm.done
+	if err := tm.cmd.Wait(); err == nil || !strings.Contains(tm.screen(), "not confirmed: nothing was changed") {
+		t.Fatalf("declined: %v\n%s", err, tm.screen())
+	}
+	if _, _, code := kc.Run("", "get", "configmap", "asked", "-n", ns); code == 0 {
+		t.Fatal("declined, and created")
+	}
+	tm = startREPL(t, []string{"NO_COLOR=1"}, "--kubeconfig", env.Kubeconfig, "-n", ns, "--confirm", "-c", code)
+	at = tm.expect(0, "(y/N) ")
+	tm.send("y\r")
+	tm.expect(at, "Applied: 1 created, 0 changed, 0 deleted in sandbox/"+ns+"\n")
+	<-tm.done
+	if err := tm.cmd.Wait(); err != nil {
+		t.Fatalf("confirmed: %v\n%s", err, tm.screen())
+	}
+	if got := kc.Must(t, "", "get", "configmap", "asked", "-n", ns, "-o", "jsonpath={.data.a}"); got != "1" {
+		t.Errorf("confirmed: a=%q", got)
+	}
+}

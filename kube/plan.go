@@ -334,7 +334,17 @@ func (t *planTransport) touched(k kindKey, ns string) bool {
 }
 
 // record adds ch to the plan and sets the overlay's entry of its object.
+// An update that changes nothing but what changes on every write
+// (managedFields, resourceVersion, ...) is no change: kubectl says
+// "unchanged" of it.
 func (t *planTransport) record(ch PlanChange, k objKey, e *overlayEntry) {
+	if ch.Op == "update" && ch.Before != nil && ch.After != nil {
+		a, aerr := diffable(&unstructured.Unstructured{Object: ch.Before})
+		b, berr := diffable(&unstructured.Unstructured{Object: ch.After})
+		if aerr == nil && berr == nil && a == b {
+			return
+		}
+	}
 	t.p.mu.Lock()
 	defer t.p.mu.Unlock()
 	if t.p.plan == nil {

@@ -1,0 +1,78 @@
+package kube
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParsePath(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		want reqInfo
+	}{
+		{"/api/v1/namespaces/ns/configmaps/x", reqInfo{version: "v1", namespace: "ns", resource: "configmaps", name: "x"}},
+		{"/api/v1/namespaces/ns/configmaps", reqInfo{version: "v1", namespace: "ns", resource: "configmaps"}},
+		{"/api/v1/namespaces/ns", reqInfo{version: "v1", resource: "namespaces", name: "ns"}},
+		{"/api/v1/namespaces/ns/status", reqInfo{version: "v1", resource: "namespaces", name: "ns", sub: "status"}},
+		{"/api/v1/namespaces", reqInfo{version: "v1", resource: "namespaces"}},
+		{"/apis/apps/v1/namespaces/ns/deployments/web/scale", reqInfo{group: "apps", version: "v1", namespace: "ns", resource: "deployments", name: "web", sub: "scale"}},
+		{"/apis/apps/v1/deployments", reqInfo{group: "apps", version: "v1", resource: "deployments"}},
+		{"/api/v1/nodes/n1", reqInfo{version: "v1", resource: "nodes", name: "n1"}},
+		{"/api/v1/namespaces/ns/pods/p/exec", reqInfo{version: "v1", namespace: "ns", resource: "pods", name: "p", sub: "exec"}},
+		{"/apis/apps/v1", reqInfo{}},
+		{"/api", reqInfo{}},
+		{"/version", reqInfo{}},
+	} {
+		if got := parsePath(tc.path); got != tc.want {
+			t.Errorf("parsePath(%q) = %+v, want %+v", tc.path, got, tc.want)
+		}
+	}
+	i := parsePath("/apis/apps/v1/namespaces/ns/deployments/web/scale")
+	if got := i.objectPath(); got != "/apis/apps/v1/namespaces/ns/deployments/web" {
+		t.Errorf("objectPath: %s", got)
+	}
+}
+
+func TestWithPrecondition(t *testing.T) {
+	for _, tc := range []struct {
+		method, ct, body, want string
+	}{
+		{"PATCH", "application/merge-patch+json", `{"data":{"x":"1"}}`, `{"data":{"x":"1"},"metadata":{"resourceVersion":"7"}}`},
+		{"PATCH", "application/json-patch+json", `[{"op":"remove","path":"/data/x"}]`, `[{"op":"test","path":"/metadata/resourceVersion","value":"7"},{"op":"remove","path":"/data/x"}]`},
+		{"PUT", "application/json", `{"metadata":{"name":"a","resourceVersion":"3"},"n":10000000}`, `{"metadata":{"name":"a","resourceVersion":"7"},"n":10000000}`},
+		{"DELETE", "application/json", ``, `{"apiVersion":"v1","kind":"DeleteOptions","preconditions":{"resourceVersion":"7"}}`},
+		{"DELETE", "application/json", `{"propagationPolicy":"Background"}`, `{"preconditions":{"resourceVersion":"7"},"propagationPolicy":"Background"}`},
+		{"PATCH", "application/apply-patch+yaml", "metadata:\n  name: a\n", `{"metadata":{"name":"a","resourceVersion":"7"}}`},
+	} {
+		ch := &PlanChange{Request: PlannedRequest{Method: tc.method, ContentType: tc.ct}}
+		got, err := withPrecondition(ch, []byte(tc.body), "7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tc.want {
+			t.Errorf("%s %s %s: got %s, want %s", tc.method, tc.ct, tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestPlannedPatch(t *testing.T) {
+	cur := map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web"},
+		"spec": map[string]any{"replicas": json.Number("1"), "template": map[string]any{"spec": map[string]any{"containers": []any{
+			map[string]any{"name": "app", "image": "a:1"}, map[string]any{"name": "side", "image": "s:1"}}}}}}
+	req := &http.Request{Method: http.MethodPatch, Header: http.Header{"Content-Type": {"application/strategic-merge-patch+json"}}, URL: &url.URL{}}
+	got, err := patched(req, cur, []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"a:2"}]}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{map[string]any{"name": "app", "image": "a:2"}, map[string]any{"name": "side", "image": "s:1"}}
+	if diff := cmp.Diff(want, got["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"]); diff != "" {
+		t.Errorf("strategic merge (-want +got):\n%s", diff)
+	}
+	if r := got["spec"].(map[string]any)["replicas"]; r != json.Number("1") {
+		t.Errorf("replicas = %#v, want the integer 1", r)
+	}
+}
