@@ -537,7 +537,7 @@ func (t *planTransport) create(req *http.Request, info reqInfo) (*http.Response,
 			return statusResponse(req, apierrors.NewAlreadyExists(info.gr(), info.name)), nil
 		}
 	}
-	code, b, h, err := t.send(req, http.MethodPost, urlFor(req, req.URL.Path, dryQuery(req.URL.Query())), body, req.Header.Get("Content-Type"), "application/json")
+	code, b, h, err := t.sendCreate(req, info, body, dryQuery(req.URL.Query()), req.Header.Get("Content-Type"), "application/json")
 	if err != nil {
 		return nil, err
 	}
@@ -586,18 +586,21 @@ func (t *planTransport) tableOf(req *http.Request, info reqInfo, obj map[string]
 	if v := req.URL.Query().Get("includeObject"); v != "" {
 		q.Set("includeObject", v)
 	}
-	method, p := http.MethodPost, info.collectionPath()
+	o.SetManagedFields(nil)
+	accept := req.Header.Get("Accept")
+	var code int
+	var b []byte
+	var err error
 	if e != nil && e.onServer {
-		method, p = http.MethodPut, info.objectPath()
 		o.SetResourceVersion(e.serverRV)
+		body, _ := json.Marshal(o.Object)
+		code, b, _, err = t.send(req, http.MethodPut, urlFor(req, info.objectPath(), q), body, "application/json", accept)
 	} else {
 		o.SetResourceVersion("")
 		o.SetUID("")
+		body, _ := json.Marshal(o.Object)
+		code, b, _, err = t.sendCreate(req, info, body, q, "application/json", accept)
 	}
-	o.SetManagedFields(nil)
-	body, _ := json.Marshal(o.Object)
-	accept := req.Header.Get("Accept")
-	code, b, _, err := t.send(req, method, urlFor(req, p, q), body, "application/json", accept)
 	if err != nil {
 		return nil, err
 	}
@@ -624,6 +627,23 @@ func (t *planTransport) write(req *http.Request, info reqInfo) (*http.Response, 
 	e := t.entry(k)
 	if e != nil && e.obj == nil {
 		return notFound(req, info), nil
+	}
+	if e == nil && info.sub == "" && t.plannedNamespace(info.namespace) {
+		// In a namespace the plan creates: only an apply makes it, a create.
+		ct, _, _ := strings.Cut(req.Header.Get("Content-Type"), ";")
+		if ct != "application/apply-patch+yaml" {
+			return notFound(req, info), nil
+		}
+		obj, err := decodeObject(body)
+		if err != nil {
+			return statusResponse(req, apierrors.NewBadRequest(err.Error())), nil
+		}
+		after, _, resp, err := t.dryWrite(req, info, &overlayEntry{}, obj, nil)
+		if err != nil || resp != nil {
+			return resp, err
+		}
+		t.record(newChange("create", info, req, body, nil, after, ""), k, &overlayEntry{obj: after, version: info.version})
+		return t.answer(req, info, http.StatusCreated, after)
 	}
 	if e == nil && info.sub != "scale" {
 		// The first change of an object the plan has not touched: the server
@@ -732,7 +752,7 @@ func patched(req *http.Request, cur map[string]any, body []byte) (map[string]any
 // answer to give the client when the server refused it.
 func (t *planTransport) dryWrite(req *http.Request, info reqInfo, e *overlayEntry, next, cur map[string]any) (map[string]any, int, *http.Response, error) {
 	o := &unstructured.Unstructured{Object: next}
-	if rv := o.GetResourceVersion(); rv != "" && rv != metaString(cur, "resourceVersion") && rv != e.serverRV {
+	if rv := o.GetResourceVersion(); cur != nil && rv != "" && rv != metaString(cur, "resourceVersion") && rv != e.serverRV {
 		return nil, 0, statusResponse(req, apierrors.NewConflict(info.gr(), info.name, errors.New("the object has been modified; please apply your changes to the latest version and try again"))), nil
 	}
 	q := url.Values{}
@@ -740,18 +760,22 @@ func (t *planTransport) dryWrite(req *http.Request, info reqInfo, e *overlayEntr
 		q.Set("fieldManager", fm)
 	}
 	q = dryQuery(q)
-	method, p := http.MethodPost, info.collectionPath()
+	o.SetManagedFields(nil)
+	var code int
+	var b []byte
+	var h http.Header
+	var err error
 	if e.onServer {
-		method, p = http.MethodPut, info.objectPath()
 		o.SetResourceVersion(e.serverRV)
+		body, _ := json.Marshal(o.Object)
+		code, b, h, err = t.send(req, http.MethodPut, urlFor(req, info.objectPath(), q), body, "application/json", "application/json")
 	} else {
 		o.SetResourceVersion("")
 		o.SetUID("")
 		o.SetCreationTimestamp(metav1.Time{})
+		body, _ := json.Marshal(o.Object)
+		code, b, h, err = t.sendCreate(req, info, body, q, "application/json", "application/json")
 	}
-	o.SetManagedFields(nil)
-	body, _ := json.Marshal(o.Object)
-	code, b, h, err := t.send(req, method, urlFor(req, p, q), body, "application/json", "application/json")
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -1169,4 +1193,92 @@ func LoadPlan(path string) (*Plan, error) {
 		return nil, fmt.Errorf("%s: a plan of format version %d, want %d", path, p.Version, planVersion)
 	}
 	return &p, nil
+}
+
+// plannedNamespace tells whether ns is a namespace the plan creates (and
+// the server does not have).
+func (t *planTransport) plannedNamespace(ns string) bool {
+	if ns == "" {
+		return false
+	}
+	e := t.entry(objKey{"", "namespaces", "", ns})
+	return e != nil && e.obj != nil && !e.onServer
+}
+
+// planNamespaceStandIn is where the dry runs of creations in a namespace
+// the plan creates are sent: the server refuses them in a namespace it
+// does not have.
+const planNamespaceStandIn = "default"
+
+// sendCreate sends body, an object of info's resource, to its collection
+// as a dry-run create (q holds dryRun). In a namespace the plan creates it
+// is sent to the default namespace, under a name the server makes (so that
+// it clashes with nothing there), and the answer (an object or a Table)
+// is given the object's own name and namespace back.
+func (t *planTransport) sendCreate(req *http.Request, info reqInfo, body []byte, q url.Values, contentType, accept string) (int, []byte, http.Header, error) {
+	if !t.plannedNamespace(info.namespace) {
+		return t.send(req, http.MethodPost, urlFor(req, info.collectionPath(), q), body, contentType, accept)
+	}
+	obj, err := decodeObject(body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	name := u.GetName()
+	if name != "" {
+		u.SetGenerateName("k8sh-plan-")
+		u.SetName("")
+	}
+	u.SetNamespace(planNamespaceStandIn)
+	body, _ = json.Marshal(u.Object)
+	in := info
+	in.namespace = planNamespaceStandIn
+	code, b, h, err := t.send(req, http.MethodPost, urlFor(req, in.collectionPath(), q), body, "application/json", accept)
+	if err != nil || code >= 300 {
+		return code, b, h, err
+	}
+	out, err := decodeJSONObject(b)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	restore := func(m map[string]any) {
+		md, _ := m["metadata"].(map[string]any)
+		if md == nil {
+			return
+		}
+		made, _ := md["name"].(string)
+		if name != "" {
+			md["name"] = name
+			delete(md, "generateName")
+		}
+		md["namespace"] = info.namespace
+		if cells, ok := m["cells"].([]any); ok {
+			for i, c := range cells {
+				if c == made && name != "" {
+					cells[i] = name
+				}
+			}
+		}
+	}
+	if rows, ok := out["rows"].([]any); ok {
+		for _, r := range rows {
+			if row, ok := r.(map[string]any); ok {
+				if o, ok := row["object"].(map[string]any); ok {
+					made := metaString(o, "name")
+					restore(o)
+					if cells, ok := row["cells"].([]any); ok {
+						for i, c := range cells {
+							if c == made && name != "" {
+								cells[i] = name
+							}
+						}
+					}
+				}
+			}
+		}
+	} else {
+		restore(out)
+	}
+	b, _ = json.Marshal(out)
+	return code, b, h, nil
 }
