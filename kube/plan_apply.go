@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 )
@@ -155,24 +157,43 @@ func (a *planApplier) check(ctx context.Context, ch *PlanChange, rv string) (str
 	}
 	now := metaString(live, "resourceVersion")
 	if rv == "" {
-		return "was created" + changedBy(live), nil
+		return "was created" + changedBy(live, nil), nil
 	}
 	if now != rv {
-		return fmt.Sprintf("changed (resourceVersion %s in the plan, %s now)%s", rv, now, changedBy(live)), nil
+		return fmt.Sprintf("changed (resourceVersion %s in the plan, %s now)%s", rv, now, changedBy(live, ch.Before)), nil
 	}
 	return "", nil
 }
 
-// changedBy names who last wrote obj, from its managedFields: " by
-// kubectl-patch (Update)".
-func changedBy(obj map[string]any) string {
-	u := unstructured.Unstructured{Object: obj}
-	var last string
-	var when string
-	for _, m := range u.GetManagedFields() {
+// changedBy names who wrote obj since it was as seen (nil for never), from
+// its managedFields: " by kubectl-patch (Update)". The managers whose
+// entries are not those of seen are the ones; the latest of them is named.
+func changedBy(obj, seen map[string]any) string {
+	old := map[string]bool{}
+	entry := func(m metav1.ManagedFieldsEntry) string {
 		t := ""
 		if m.Time != nil {
-			t = m.Time.UTC().Format("2006-01-02T15:04:05Z")
+			t = m.Time.UTC().Format(time.RFC3339)
+		}
+		f := ""
+		if m.FieldsV1 != nil {
+			f = string(m.FieldsV1.Raw)
+		}
+		return m.Manager + "|" + string(m.Operation) + "|" + m.Subresource + "|" + t + "|" + f
+	}
+	if seen != nil {
+		for _, m := range (&unstructured.Unstructured{Object: seen}).GetManagedFields() {
+			old[entry(m)] = true
+		}
+	}
+	var last, when string
+	for _, m := range (&unstructured.Unstructured{Object: obj}).GetManagedFields() {
+		if old[entry(m)] {
+			continue
+		}
+		t := ""
+		if m.Time != nil {
+			t = m.Time.UTC().Format(time.RFC3339)
 		}
 		if t >= when {
 			when, last = t, fmt.Sprintf(" by %s (%s)", m.Manager, m.Operation)
@@ -243,7 +264,7 @@ func (a *planApplier) createdBy(ctx context.Context, ch *PlanChange) string {
 		return ""
 	}
 	live, _ := decodeJSONObject(b)
-	return changedBy(live)
+	return changedBy(live, nil)
 }
 
 // setBodyName sets metadata.name in a JSON body.
