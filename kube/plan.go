@@ -529,7 +529,7 @@ func (t *planTransport) create(req *http.Request, info reqInfo) (*http.Response,
 	}
 	obj, err := decodeObject(body)
 	if err != nil {
-		return t.forward(req, info)
+		return t.refuse(req, info, fmt.Sprintf("cannot plan a create of %s whose body is not JSON (%s)", info.resource, req.Header.Get("Content-Type")))
 	}
 	info.name = metaString(obj, "name")
 	if info.name != "" {
@@ -608,13 +608,6 @@ func (t *planTransport) tableOf(req *http.Request, info reqInfo, obj map[string]
 		return nil, statusError(code, b)
 	}
 	return decodeJSONObject(b)
-}
-
-// forward sends req as a dry run, unrecorded (what a plan cannot read).
-func (t *planTransport) forward(req *http.Request, info reqInfo) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.URL = urlFor(req, req.URL.Path, dryQuery(req.URL.Query()))
-	return t.rt.RoundTrip(r)
 }
 
 // write plans a PUT or a PATCH of an object (or of its status or scale).

@@ -1,12 +1,18 @@
 package kube
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/k8sh/k8sh/kube/fake"
 )
 
 func TestParsePath(t *testing.T) {
@@ -74,5 +80,84 @@ func TestPlannedPatch(t *testing.T) {
 	}
 	if r := got["spec"].(map[string]any)["replicas"]; r != json.Number("1") {
 		t.Errorf("replicas = %#v, want the integer 1", r)
+	}
+}
+
+// TestPlanOverlay runs a plan against kube/fake (an API server in this
+// process, which honours dryRun): changes are dry runs the fake does not
+// keep, and the reads of the run see them.
+func TestPlanOverlay(t *testing.T) {
+	srv, err := fake.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := func(name string, data map[string]any) map[string]any {
+		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": name, "namespace": "default"}, "data": data}
+	}
+	if err := srv.Add(cm("keep", map[string]any{"a": "1"}), cm("gone", map[string]any{"a": "1"})); err != nil {
+		t.Fatal(err)
+	}
+	flags, closeFn, err := inProcessFlags(fake.Transport(srv), "fake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	p := PlanRequests(flags)
+	c := NewClient(flags)
+	ctx := context.Background()
+	if err := p.Begin("fake", "default"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Apply(ctx, []*unstructured.Unstructured{{Object: cm("new", map[string]any{"k": "v"})}}, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Patch(ctx, "configmaps", "keep", "default", "merge", []byte(`{"data":{"a":"2"}}`), "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Patch(ctx, "configmaps", "new", "default", "merge", []byte(`{"data":{"k2":"v2"}}`), "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Delete(ctx, "configmaps", "gone", DeleteOptions{Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.Get(ctx, "configmaps", "new", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := unstructured.NestedStringMap(u.Object, "data"); !reflect.DeepEqual(d, map[string]string{"k": "v", "k2": "v2"}) {
+		t.Errorf("the planned object: %v", d)
+	}
+	if _, err := c.Get(ctx, "configmaps", "gone", "default"); !apierrors.IsNotFound(err) {
+		t.Errorf("a planned delete: %v", err)
+	}
+	l, err := c.List(ctx, "configmaps", ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, it := range l.Items {
+		v, _, _ := unstructured.NestedString(it.Object, "data", "a")
+		names = append(names, it.GetName()+"="+v)
+	}
+	if want := []string{"keep=2", "new="}; !reflect.DeepEqual(names, want) {
+		t.Errorf("the planned list: %v, want %v", names, want)
+	}
+	plan := p.End()
+	var ops []string
+	for _, ch := range plan.Changes {
+		ops = append(ops, ch.Op+" "+ch.Name)
+	}
+	if want := []string{"create new", "update keep", "update new", "delete gone"}; !reflect.DeepEqual(ops, want) {
+		t.Errorf("the plan: %v, want %v", ops, want)
+	}
+	if ch := srv.Changes(); len(ch) != 0 {
+		t.Errorf("the plan changed the fake: %v", ch)
+	}
+	if got := plan.Summary(); got != "Plan: 1 to create, 2 to change, 1 to delete in fake/default" {
+		t.Errorf("summary: %s", got)
+	}
+	// Not planning: requests go through.
+	if _, err := c.Get(ctx, "configmaps", "gone", "default"); err != nil {
+		t.Errorf("after the plan: %v", err)
 	}
 }
