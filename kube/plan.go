@@ -618,11 +618,9 @@ func (t *planTransport) write(req *http.Request, info reqInfo) (*http.Response, 
 	}
 	k := info.key()
 	e := t.entry(k)
-	if e != nil && e.obj == nil {
-		return notFound(req, info), nil
-	}
-	if e == nil && info.sub == "" && t.plannedNamespace(info.namespace) {
-		// In a namespace the plan creates: only an apply makes it, a create.
+	if (e == nil && t.plannedNamespace(info.namespace) || e != nil && e.obj == nil) && info.sub == "" {
+		// Not there (in a namespace the plan creates, or deleted by the
+		// plan): only an apply makes it, a create.
 		ct, _, _ := strings.Cut(req.Header.Get("Content-Type"), ";")
 		if ct != "application/apply-patch+yaml" {
 			return notFound(req, info), nil
@@ -1209,23 +1207,37 @@ const planNamespaceStandIn = "default"
 // it clashes with nothing there), and the answer (an object or a Table)
 // is given the object's own name and namespace back.
 func (t *planTransport) sendCreate(req *http.Request, info reqInfo, body []byte, q url.Values, contentType, accept string) (int, []byte, http.Header, error) {
-	if !t.plannedNamespace(info.namespace) {
-		return t.send(req, http.MethodPost, urlFor(req, info.collectionPath(), q), body, contentType, accept)
-	}
 	obj, err := decodeObject(body)
 	if err != nil {
 		return 0, nil, nil, err
 	}
 	u := &unstructured.Unstructured{Object: obj}
 	name := u.GetName()
+	standIn, trick := "", false
+	switch {
+	case t.plannedNamespace(info.namespace):
+		standIn, trick = planNamespaceStandIn, true
+	case name != "":
+		// An object the plan deleted, made again: the server still has it.
+		k := info.key()
+		k.name = name
+		if e := t.entry(k); e != nil && e.obj == nil && e.onServer {
+			standIn, trick = info.namespace, true
+		}
+	}
+	if !trick {
+		return t.send(req, http.MethodPost, urlFor(req, info.collectionPath(), q), body, contentType, accept)
+	}
 	if name != "" {
 		u.SetGenerateName("k8sh-plan-")
 		u.SetName("")
 	}
-	u.SetNamespace(planNamespaceStandIn)
+	if info.namespace != "" {
+		u.SetNamespace(standIn)
+	}
 	body, _ = json.Marshal(u.Object)
 	in := info
-	in.namespace = planNamespaceStandIn
+	in.namespace = standIn
 	code, b, h, err := t.send(req, http.MethodPost, urlFor(req, in.collectionPath(), q), body, "application/json", accept)
 	if err != nil || code >= 300 {
 		return code, b, h, err
@@ -1244,7 +1256,9 @@ func (t *planTransport) sendCreate(req *http.Request, info reqInfo, body []byte,
 			md["name"] = name
 			delete(md, "generateName")
 		}
-		md["namespace"] = info.namespace
+		if info.namespace != "" {
+			md["namespace"] = info.namespace
+		}
 		if cells, ok := m["cells"].([]any); ok {
 			for i, c := range cells {
 				if c == made && name != "" {

@@ -130,6 +130,25 @@ func TestPlanOverlay(t *testing.T) {
 	if _, err := c.Get(ctx, "configmaps", "gone", "default"); !apierrors.IsNotFound(err) {
 		t.Errorf("a planned delete: %v", err)
 	}
+	// Deleted, then made again: the server still has it.
+	if _, err := c.Create(ctx, &unstructured.Unstructured{Object: cm("again", map[string]any{"b": "1"})}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Delete(ctx, "configmaps", "again", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, &unstructured.Unstructured{Object: cm("keep", nil)}, "", false); !apierrors.IsAlreadyExists(err) {
+		t.Errorf("a create of a planned object: %v", err)
+	}
+	if _, err := c.Create(ctx, &unstructured.Unstructured{Object: cm("gone", map[string]any{"b": "2"})}, "", false); err != nil {
+		t.Fatalf("a create of an object the plan deleted: %v", err)
+	}
+	if u, err := c.Get(ctx, "configmaps", "gone", "default"); err != nil || u.GetName() != "gone" || u.Object["data"].(map[string]any)["b"] != "2" {
+		t.Errorf("made again: %v %v", u, err)
+	}
+	if _, err := c.Delete(ctx, "configmaps", "gone", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	l, err := c.List(ctx, "configmaps", ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -147,13 +166,13 @@ func TestPlanOverlay(t *testing.T) {
 	for _, ch := range plan.Changes {
 		ops = append(ops, ch.Op+" "+ch.Name)
 	}
-	if want := []string{"create new", "update keep", "update new", "delete gone"}; !reflect.DeepEqual(ops, want) {
+	if want := []string{"create new", "update keep", "update new", "delete gone", "create again", "delete again", "create gone", "delete gone"}; !reflect.DeepEqual(ops, want) {
 		t.Errorf("the plan: %v, want %v", ops, want)
 	}
 	if ch := srv.Changes(); len(ch) != 0 {
 		t.Errorf("the plan changed the fake: %v", ch)
 	}
-	if got := plan.Summary(); got != "Plan: 1 to create, 2 to change, 1 to delete in fake/default" {
+	if got := plan.Summary(); got != "Plan: 3 to create, 2 to change, 3 to delete in fake/default" {
 		t.Errorf("summary: %s", got)
 	}
 	// Not planning: requests go through.
