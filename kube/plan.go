@@ -873,7 +873,13 @@ func (t *planTransport) delete(req *http.Request, info reqInfo) (*http.Response,
 	} else if before, err = t.getReal(req, info); err != nil {
 		return nil, err
 	}
-	code, b, h, err := t.send(req, http.MethodDelete, urlFor(req, req.URL.Path, dryQuery(req.URL.Query())), body, req.Header.Get("Content-Type"), "application/json")
+	// The server reads a delete's options from its body when it has one,
+	// and from the query only when it has none: dryRun goes in both.
+	dryBody, err := dryDeleteBody(body)
+	if err != nil {
+		return t.refuse(req, info, fmt.Sprintf("cannot plan a delete of %s %q whose options are not JSON", info.resource, info.name))
+	}
+	code, b, h, err := t.send(req, http.MethodDelete, urlFor(req, req.URL.Path, dryQuery(req.URL.Query())), dryBody, "application/json", "application/json")
 	if err != nil {
 		return nil, err
 	}
@@ -1288,4 +1294,18 @@ func (t *planTransport) sendCreate(req *http.Request, info reqInfo, body []byte,
 	}
 	b, _ = json.Marshal(out)
 	return code, b, h, nil
+}
+
+// dryDeleteBody is the body of a delete (DeleteOptions, or nothing) with
+// dryRun: [All].
+func dryDeleteBody(body []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	m, err := decodeJSONObject(body)
+	if err != nil {
+		return nil, err
+	}
+	m["dryRun"] = []any{metav1.DryRunAll}
+	return json.Marshal(m)
 }

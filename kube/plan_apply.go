@@ -61,18 +61,18 @@ func (c *Client) ApplyPlan(ctx context.Context, p *Plan, done func(ch *PlanChang
 	if err != nil {
 		return 0, err
 	}
-	a := &planApplier{c: c, hc: hc, base: base, names: map[objKey]string{}, rv: map[objKey]*string{}}
+	a := &planApplier{c: c, hc: hc, base: base, names: map[objKey]string{}, state: map[objKey]*appliedState{}}
 	// Every object as the plan saw it, before anything is sent.
-	seen := map[objKey]bool{}
+	first := map[objKey]bool{}
 	for i := range p.Changes {
 		ch := &p.Changes[i]
 		k := ch.key()
-		if seen[k] || ch.GenerateName != "" {
-			seen[k] = true
+		if first[k] || ch.GenerateName != "" {
+			first[k] = true
 			continue
 		}
-		seen[k] = true
-		if why, err := a.check(ctx, ch, ch.ResourceVersion); err != nil {
+		first[k] = true
+		if why, _, err := a.check(ctx, ch); err != nil {
 			return 0, err
 		} else if why != "" {
 			return 0, &StalePlanError{Change: ch, Index: i, Why: why}
@@ -80,12 +80,7 @@ func (c *Client) ApplyPlan(ctx context.Context, p *Plan, done func(ch *PlanChang
 	}
 	for i := range p.Changes {
 		ch := &p.Changes[i]
-		k := ch.key()
-		want := ch.ResourceVersion
-		if cur, ok := a.rv[k]; ok {
-			want = *cur
-		}
-		why, err := a.send(ctx, ch, want)
+		why, err := a.apply(ctx, ch)
 		if err != nil {
 			return i, fmt.Errorf("change %d (%s): %w; the %d change(s) before it were applied, nothing after", i+1, ch.Title(), err, i)
 		}
@@ -105,8 +100,16 @@ type planApplier struct {
 	c     *Client
 	hc    *http.Client
 	base  *url.URL
-	names map[objKey]string  // the names the server made for generateName
-	rv    map[objKey]*string // each object's resourceVersion after the plan's changes so far ("" gone)
+	names map[objKey]string // the names the server made for generateName
+	// state is each object after the changes of the plan made so far.
+	state map[objKey]*appliedState
+}
+
+// appliedState is an object after a change the apply made: gone, or there
+// with its uid.
+type appliedState struct {
+	gone bool
+	uid  string
 }
 
 // do sends one request and reads its answer.
@@ -135,33 +138,155 @@ func (a *planApplier) do(ctx context.Context, method, path, query, contentType s
 	return resp.StatusCode, b, err
 }
 
-// check compares the object of ch on the server with rv, the
-// resourceVersion the plan saw ("" for none): it says how it moved, or "".
-func (a *planApplier) check(ctx context.Context, ch *PlanChange, rv string) (string, error) {
+// live reads the object of ch (under the name the server made, for one
+// created with generateName): nil when it is not there.
+func (a *planApplier) live(ctx context.Context, ch *PlanChange) (map[string]any, error) {
 	info := reqInfo{group: ch.Group, version: ch.Version, resource: ch.Resource, namespace: ch.Namespace, name: ch.Name}
+	if real, ok := a.names[ch.key()]; ok {
+		info.name = real
+	}
 	code, b, err := a.do(ctx, http.MethodGet, info.objectPath(), "", "", nil)
-	if err != nil {
-		return "", err
-	}
 	switch {
-	case code == http.StatusNotFound && rv == "":
-		return "", nil
+	case err != nil:
+		return nil, err
 	case code == http.StatusNotFound:
-		return "was deleted", nil
+		return nil, nil
 	case code != http.StatusOK:
-		return "", statusError(code, b)
+		return nil, statusError(code, b)
 	}
-	live, err := decodeJSONObject(b)
+	return decodeJSONObject(b)
+}
+
+// check compares the object of ch, the first change of it, with what the
+// plan saw: its absence (a create), or the object before the change, but
+// for its status (what controllers report moves all the time) and what
+// changes on every write. It says how the object moved ("" when it did
+// not), and returns its resourceVersion now.
+func (a *planApplier) check(ctx context.Context, ch *PlanChange) (string, string, error) {
+	live, err := a.live(ctx, ch)
 	if err != nil {
-		return "", err
+		return "", "", err
+	}
+	if ch.ResourceVersion == "" {
+		if live != nil {
+			return "was created" + changedBy(live, nil), "", nil
+		}
+		return "", "", nil
+	}
+	if live == nil {
+		return "was deleted", "", nil
 	}
 	now := metaString(live, "resourceVersion")
-	if rv == "" {
-		return "was created" + changedBy(live, nil), nil
+	if metaString(live, "uid") != metaString(ch.Before, "uid") {
+		return "was deleted and created again" + changedBy(live, nil), now, nil
 	}
-	if now != rv {
-		return fmt.Sprintf("changed (resourceVersion %s in the plan, %s now)%s", rv, now, changedBy(live, ch.Before)), nil
+	if !sameContent(live, ch.Before) {
+		return fmt.Sprintf("changed (resourceVersion %s in the plan, %s now)%s", ch.ResourceVersion, now, changedBy(live, ch.Before)), now, nil
 	}
+	return "", now, nil
+}
+
+// sameContent tells whether a and b are the same object but for status
+// and what changes on every write (managedFields, resourceVersion, ...).
+func sameContent(a, b map[string]any) bool {
+	strip := func(m map[string]any) string {
+		u := (&unstructured.Unstructured{Object: m}).DeepCopy()
+		unstructured.RemoveNestedField(u.Object, "status")
+		s, _ := diffable(u)
+		return s
+	}
+	return strip(a) == strip(b)
+}
+
+// fence checks, before a later change of an object the apply already
+// changed, that it is still the one the apply left (there, with the same
+// uid, or gone), and returns its resourceVersion now.
+func (a *planApplier) fence(ctx context.Context, ch *PlanChange, st *appliedState) (string, string, error) {
+	live, err := a.live(ctx, ch)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case st.gone && live != nil:
+		return "was created" + changedBy(live, nil), "", nil
+	case st.gone:
+		return "", "", nil
+	case live == nil:
+		return "was deleted", "", nil
+	case st.uid != "" && metaString(live, "uid") != st.uid:
+		return "was deleted and created again" + changedBy(live, nil), "", nil
+	}
+	return "", metaString(live, "resourceVersion"), nil
+}
+
+// apply makes the change ch, with the object's resourceVersion, read just
+// before and checked, as its precondition.
+func (a *planApplier) apply(ctx context.Context, ch *PlanChange) (string, error) {
+	k := ch.key()
+	var why, rv string
+	var err error
+	if st, ok := a.state[k]; ok {
+		why, rv, err = a.fence(ctx, ch, st)
+	} else if ch.GenerateName == "" {
+		why, rv, err = a.check(ctx, ch)
+	}
+	if err != nil || why != "" {
+		return why, err
+	}
+	path, body := ch.Request.Path, []byte(ch.Request.Body)
+	if real, ok := a.names[k]; ok {
+		// An object whose name the server made when the plan is applied.
+		info := parsePath(path)
+		info.name = real
+		path = info.objectPath()
+		if info.sub != "" {
+			path += "/" + info.sub
+		}
+		body = setBodyName(body, real)
+	}
+	body, err = withPrecondition(ch, body, rv)
+	if err != nil {
+		return "", err
+	}
+	code, b, err := a.do(ctx, ch.Request.Method, path, ch.Request.Query, ch.Request.ContentType, body)
+	if err != nil {
+		return "", err
+	}
+	if code == http.StatusConflict && rv != "" {
+		// The precondition failed: the object moved in between.
+		live, lerr := a.live(ctx, ch)
+		if lerr == nil {
+			now := "gone"
+			if live != nil {
+				now = metaString(live, "resourceVersion") + changedBy(live, nil)
+			}
+			return fmt.Sprintf("changed while the plan was applied (resourceVersion %s, now %s)", rv, now), nil
+		}
+	}
+	if code >= 300 {
+		err := statusError(code, b)
+		if apierrors.IsAlreadyExists(err) && rv == "" {
+			live, _ := a.live(ctx, ch)
+			return "was created" + changedBy(live, nil), nil
+		}
+		return "", err
+	}
+	out, _ := decodeJSONObject(b)
+	if ch.Op == "create" && ch.GenerateName != "" {
+		a.names[k] = metaString(out, "name")
+	}
+	st := &appliedState{}
+	switch {
+	case ch.Op == "delete" && len(ch.After) == 0:
+		st.gone = true
+	case out != nil && out["kind"] != "Status" && ch.Subresource == "":
+		st.uid = metaString(out, "uid")
+	default:
+		if prev, ok := a.state[k]; ok {
+			st.uid = prev.uid
+		}
+	}
+	a.state[k] = st
 	return "", nil
 }
 
@@ -200,71 +325,6 @@ func changedBy(obj, seen map[string]any) string {
 		}
 	}
 	return last
-}
-
-// send makes the change ch, with want (the object's resourceVersion as the
-// plan expects it) as its precondition.
-func (a *planApplier) send(ctx context.Context, ch *PlanChange, want string) (string, error) {
-	k := ch.key()
-	path, body := ch.Request.Path, []byte(ch.Request.Body)
-	if real, ok := a.names[k]; ok {
-		// An object whose name the server made when the plan is applied.
-		info := parsePath(path)
-		info.name = real
-		path = info.objectPath()
-		if info.sub != "" {
-			path += "/" + info.sub
-		}
-		body = setBodyName(body, real)
-	}
-	body, err := withPrecondition(ch, body, want)
-	if err != nil {
-		return "", err
-	}
-	code, b, err := a.do(ctx, ch.Request.Method, path, ch.Request.Query, ch.Request.ContentType, body)
-	if err != nil {
-		return "", err
-	}
-	if code == http.StatusConflict && want != "" {
-		// A precondition failed: the object moved in between.
-		why, cerr := a.check(ctx, ch, want)
-		if cerr == nil && why != "" {
-			return why, nil
-		}
-	}
-	if code >= 300 {
-		err := statusError(code, b)
-		if apierrors.IsAlreadyExists(err) && ch.ResourceVersion == "" {
-			return "was created" + a.createdBy(ctx, ch), nil
-		}
-		return "", err
-	}
-	out, _ := decodeJSONObject(b)
-	switch {
-	case ch.Op == "create" && ch.GenerateName != "":
-		a.names[k] = metaString(out, "name")
-	}
-	rv := ""
-	if out != nil && out["kind"] != "Status" && (ch.Op != "delete" || len(ch.After) > 0) {
-		rv = metaString(out, "resourceVersion")
-		if ch.Subresource == "scale" || ch.Subresource == "eviction" {
-			// The Scale's resourceVersion is its object's.
-			rv = metaString(out, "resourceVersion")
-		}
-	}
-	a.rv[k] = &rv
-	return "", nil
-}
-
-// createdBy says who made the object ch was to create.
-func (a *planApplier) createdBy(ctx context.Context, ch *PlanChange) string {
-	info := reqInfo{group: ch.Group, version: ch.Version, resource: ch.Resource, namespace: ch.Namespace, name: ch.Name}
-	code, b, err := a.do(ctx, http.MethodGet, info.objectPath(), "", "", nil)
-	if err != nil || code != http.StatusOK {
-		return ""
-	}
-	live, _ := decodeJSONObject(b)
-	return changedBy(live, nil)
 }
 
 // setBodyName sets metadata.name in a JSON body.
