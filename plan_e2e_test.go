@@ -106,6 +106,7 @@ func planObjects(t *testing.T, kc *kubetest.Kubectl, ns string) map[string]any {
 }
 
 func TestPlanE2E(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Sandbox(t)
 	kc := env.Kubectl(t)
 	ns := env.Namespace
@@ -202,6 +203,7 @@ func TestPlanE2E(t *testing.T) {
 // TestPlanStaleE2E: an object changed between the plan and its apply stops
 // the apply before that object's change, and nothing after it is made.
 func TestPlanStaleE2E(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Sandbox(t)
 	kc := env.Kubectl(t)
 	ns := env.Namespace
@@ -230,6 +232,7 @@ func TestPlanStaleE2E(t *testing.T) {
 // TestPlanREPLE2E: in the REPL, plan(fn) prints the plan of fn's changes
 // and changes nothing; help(plan) documents it; p.apply() makes them.
 func TestPlanREPLE2E(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Sandbox(t)
 	kc := env.Kubectl(t)
 	ns := env.Namespace
@@ -272,6 +275,7 @@ func TestPlanREPLE2E(t *testing.T) {
 // TestPlanConfirmE2E: --confirm shows the plan, asks on the terminal, and
 // applies it on "y"; anything else changes nothing.
 func TestPlanConfirmE2E(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Sandbox(t)
 	kc := env.Kubectl(t)
 	ns := env.Namespace
