@@ -102,7 +102,12 @@ changes in order.`,
 // undoneState says whether the changes of run were undone: "no", "yes
 // (by RUN)", "partly (2/5)".
 func undoneState(run *kube.Run, undone map[int]string) (string, int) {
-	made := run.Made()
+	var made []*kube.JournalChange
+	for _, c := range run.Made() {
+		if c.Undo != run.ID { // k8s.undo's own changes in the session
+			made = append(made, c)
+		}
+	}
 	n, by := 0, ""
 	for _, c := range made {
 		if u, ok := undone[c.Seq]; ok {
@@ -113,6 +118,8 @@ func undoneState(run *kube.Run, undone map[int]string) (string, int) {
 	switch {
 	case n == 0:
 		return "no", len(made)
+	case n == len(made) && by == run.ID:
+		return "yes (in the session)", len(made)
 	case n == len(made):
 		return "yes (by " + by + ")", len(made)
 	}
@@ -186,6 +193,9 @@ func undoCLI(flags *genericclioptions.ConfigFlags, contextGiven bool, id string,
 		by := ""
 		for _, u := range undone {
 			by = u
+		}
+		if by == run.ID {
+			return fail(fmt.Errorf("run %s is undone already: it undid its changes itself (k8s.undo)", run.ID))
 		}
 		return fail(fmt.Errorf("run %s is undone already (by run %s): k8sh undo %s brings its changes back", run.ID, by, by))
 	}

@@ -387,10 +387,19 @@ func unchanged(c *JournalChange, r *JournalResult) bool {
 	return b.GetUID() == a.GetUID() && b.GetResourceVersion() != "" && b.GetResourceVersion() == a.GetResourceVersion()
 }
 
+// omitSecretData removes a Secret's data from obj: data, stringData, and
+// kubectl apply's last-applied-configuration annotation, which holds them
+// too.
 func omitSecretData(obj map[string]any) {
-	if obj != nil {
-		delete(obj, "data")
-		delete(obj, "stringData")
+	if obj == nil {
+		return
+	}
+	delete(obj, "data")
+	delete(obj, "stringData")
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		if ann, ok := md["annotations"].(map[string]any); ok {
+			delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		}
 	}
 }
 

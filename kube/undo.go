@@ -222,6 +222,9 @@ func PlanUndo(ctx context.Context, run *Run, undone map[int]string, clientFor Cl
 		if _, done := undone[c.Seq]; done || opts.Seqs != nil && !want[c.Seq] {
 			continue
 		}
+		if c.Undo == run.ID {
+			continue // k8s.undo in the run itself: what it undid is marked undone
+		}
 		k := c.objectKey()
 		s := groups[k]
 		if s == nil {
