@@ -586,6 +586,9 @@ func (t *journalTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	if len(changes) == 0 {
+		return t.rt.RoundTrip(req) // a delete of a collection that holds nothing
+	}
 	undo, _ := req.Context().Value(undoKey{}).(string)
 	for _, c := range changes {
 		c.Undo = undo
