@@ -183,10 +183,16 @@ func (c *JournalChange) Object() string {
 	if c.Group != "" {
 		kind += "." + c.Group
 	}
-	if c.Subresource != "" && c.Subresource != "eviction" {
-		return kind + "/" + c.Name + " (" + c.Subresource + ")"
-	}
 	return kind + "/" + c.Name
+}
+
+// objectSub is Object with the subresource changed, if any:
+// "deployment.apps/web (scale)".
+func (c *JournalChange) objectSub() string {
+	if c.Subresource != "" && c.Subresource != "eviction" {
+		return c.Object() + " (" + c.Subresource + ")"
+	}
+	return c.Object()
 }
 
 func resultAfter(c *JournalChange) map[string]any {
@@ -241,9 +247,6 @@ func PlanUndo(ctx context.Context, run *Run, undone map[int]string, clientFor Cl
 	clients := map[string]*Client{}
 	for _, s := range order {
 		s.Object = s.last.Object()
-		if s.first.Object() != s.Object && s.first.Subresource == "" {
-			s.Object = s.first.Object()
-		}
 		c, ok := clients[s.Context]
 		if !ok {
 			var err error
@@ -361,14 +364,21 @@ func (s *UndoStep) result() *unstructured.Unstructured {
 }
 
 // lastManager names who changed obj last, from its managedFields: the
-// latest entry's manager, operation and time.
+// latest entry's manager, operation and time. Entries of the status
+// subresource (controllers reporting) are passed over when there are
+// others: the conflict check does not count status.
 func lastManager(obj *unstructured.Unstructured) string {
 	var latest *metav1.ManagedFieldsEntry
 	mfs := obj.GetManagedFields()
-	for i := range mfs {
-		m := &mfs[i]
-		if latest == nil || m.Time != nil && (latest.Time == nil || !m.Time.Before(latest.Time)) {
-			latest = m
+	for pass := 0; pass < 2 && latest == nil; pass++ {
+		for i := range mfs {
+			m := &mfs[i]
+			if pass == 0 && m.Subresource == "status" {
+				continue
+			}
+			if latest == nil || m.Time != nil && (latest.Time == nil || !m.Time.Before(latest.Time)) {
+				latest = m
+			}
 		}
 	}
 	if latest == nil {
@@ -647,16 +657,16 @@ func remapOwners(u *unstructured.Unstructured, uids map[types.UID]types.UID) {
 // DescribeChange is one line for a change of a journal: what was done to
 // which object, and how it ended.
 func DescribeChange(c *JournalChange, undone string) string {
-	what := map[string]string{"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[c.Method]
+	what := "update"
 	switch {
 	case c.Subresource == "eviction":
 		what = "evict"
-	case c.Method == "DELETE" && c.Name != "" && strings.HasSuffix(c.Path, "/"+c.Resource):
-		what = "delete (collection)"
-	case c.Method == "POST" && c.Existed:
-		what = "post"
+	case c.Method == "DELETE":
+		what = "delete"
+	case !c.Existed:
+		what = "create" // a POST, or an apply of what did not exist
 	}
-	where := c.Object()
+	where := c.objectSub()
 	if c.Namespace != "" {
 		where += " -n " + c.Namespace
 	}
