@@ -239,18 +239,24 @@ func undoCLI(flags *genericclioptions.ConfigFlags, contextGiven bool, id string,
 		}
 	}
 	err = p.Do(ctx, clients.For, j)
-	code := exitOK
+	code, conflicts := exitOK, 0
 	for _, s := range p.Steps {
 		line := printers.EscapeTerminal(s.Done(false))
 		if s.Err != nil || s.Action == kube.UndoRefuse {
 			fmt.Fprintln(stderr, line)
 			code = exitError
+			if s.Conflict != "" {
+				conflicts++
+			}
 			continue
 		}
 		fmt.Fprintln(stdout, line)
 	}
 	if err != nil {
 		return fail(err)
+	}
+	if conflicts > 0 && !force {
+		fmt.Fprintf(stderr, "k8sh: %d object(s) changed since the run were left alone: k8sh undo %s --force undoes them anyway\n", conflicts, run.ID)
 	}
 	if path := j.Path(); path != "" {
 		fmt.Fprintf(stderr, "k8sh: this undo is run %s: k8sh undo %s takes it back\n", j.ID(), j.ID())

@@ -114,7 +114,10 @@ func undoBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		if err != nil {
 			return nil, err
 		}
-		if err := Mutating(thread, b, c, fmt.Sprintf("undo %d change(s)", len(seqs)), s.DryRun); err != nil {
+		if cur, err := s.Cluster.Context(); err == nil && cur.Name == name {
+			c = s.Cluster // the session's namespace in the question, not the context's default
+		}
+		if err := Mutating(thread, b, c, "undo the changes of "+undoObjects(p, name), s.DryRun); err != nil {
 			return nil, err
 		}
 	}
@@ -161,4 +164,19 @@ func undoSteps(p *kube.UndoPlan, withDiff bool) *starlark.List {
 		out[i] = starlarkstruct.FromStringDict(starlarkstruct.Default, d)
 	}
 	return starlark.NewList(out)
+}
+
+// undoObjects names the objects p changes in context name: "deployment.apps/web,
+// configmap/settings", the first three and how many more.
+func undoObjects(p *kube.UndoPlan, name string) string {
+	var objs []string
+	for _, st := range p.Steps {
+		if st.Context == name && st.Action != kube.UndoNone && st.Action != kube.UndoRefuse {
+			objs = append(objs, st.Object)
+		}
+	}
+	if len(objs) > 3 {
+		return fmt.Sprintf("%s and %d more", strings.Join(objs[:3], ", "), len(objs)-3)
+	}
+	return strings.Join(objs, ", ")
 }

@@ -171,7 +171,7 @@ func NewJournal(dir string, info RunInfo, opts JournalOptions) *Journal {
 	var b [2]byte
 	rand.Read(b[:])
 	info.Version = journalVersion
-	info.ID = now.Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+	info.ID = now.Format("20060102-150405.000") + "-" + hex.EncodeToString(b[:])
 	info.Time = now
 	info.Command = redactCommand(info.Command)
 	if opts.Keep <= 0 {
@@ -923,6 +923,7 @@ func ReadRuns(dir string) ([]*Run, error) {
 		}
 		runs = append(runs, r)
 	}
+	sort.SliceStable(runs, func(i, k int) bool { return runs[i].Time.Before(runs[k].Time) })
 	return runs, nil
 }
 
