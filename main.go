@@ -76,6 +76,7 @@ type options struct {
 	replay    string                    // --replay: the cassette to answer from
 	now       func() (time.Time, error) // time.now's clock when not the real one (--record's)
 	planOpts  planOptions               // --plan, --apply-plan, --confirm (plancli.go)
+	command   []string                  // the command line, for the journal (undo_cmd.go); nil: no journal
 }
 
 // sandboxMaxSteps is the step budget of --sandbox without --max-steps: a
@@ -88,6 +89,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	flags := kube.NewConfigFlags()
 	kube.PrintWarnings(flags, stderr)
 	var opts options
+	cmdline := append([]string{"k8sh"}, args...)
 	status := exitOK
 	cmd := &cobra.Command{
 		Use:   "k8sh [flags] [script.star | -c CODE | -] [args...]",
@@ -102,6 +104,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 		ValidArgsFunction:     completeScript,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.hasCode = cmd.Flags().Changed("code")
+			opts.command = cmdline
 			if opts.sandbox && !cmd.Flags().Changed("yes") {
 				opts.yes = false // K8SH_YES=1 in the environment does not extend to a script run with --sandbox
 			}
@@ -164,6 +167,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	addShellCommands(cmd, flags, stdout)
 	addExecCommand(cmd, flags, stdin, stdout, stderr, &status)
 	addTestCommand(cmd, flags, stdin, stdout, stderr, &status)
+	addUndoCommands(cmd, flags, stdin, stdout, stderr, &status) // undo_cmd.go
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
 		return exitUsage
@@ -217,6 +221,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
 	}
+	defer sess.Journal.Close()
 	defer builtins.EndSession(thread) // a script's port-forwards and fake clusters end with it
 	if opts.planOpts.plan || opts.planOpts.confirm {
 		if err := beginPlan(sess, &opts.planOpts); err != nil {
@@ -313,6 +318,9 @@ func newThread(flags *genericclioptions.ConfigFlags, opts options, argv []string
 		}
 	}
 	s.Terminal = userTerminal(stdout)
+	if opts.command != nil && opts.replay == "" {
+		s.Journal = newJournal(flags, opts.command, policy) // undo_cmd.go
+	}
 	builtins.SetSession(thread, s)
 	return thread, builtins.Globals(s), s, clients, nil
 }
@@ -375,6 +383,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		return exitUsage
 	}
 	defer builtins.EndSession(thread)
+	defer session.Journal.Close()
 	session.Announce = func(line string) { fmt.Fprintln(stdout, line) }
 	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	protected := color.New(color.FgRed, color.Bold)

@@ -122,7 +122,10 @@ func TestPlanE2E(t *testing.T) {
 	}
 	before := planState(t, kc, ns)
 	planFile := filepath.Join(dir, "plan.yaml")
-	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "--plan-out", planFile, script, ns)
+	// A journal of this test's own: a plan's dry runs are no changes to
+	// journal; applying the plan is one run of the journal.
+	state := []string{"XDG_STATE_HOME=" + t.TempDir()}
+	r := k8sh(t, "", state, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "--plan-out", planFile, script, ns)
 	if r.Code != 0 {
 		t.Fatalf("--plan: %+v", r)
 	}
@@ -168,6 +171,9 @@ func TestPlanE2E(t *testing.T) {
 	if after := planState(t, kc, ns); after != before {
 		t.Fatalf("--plan changed the cluster:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+	if r := k8sh(t, "", state, "history"); r.Code != 0 || !strings.HasPrefix(r.Stderr, "No runs in the journal") {
+		t.Errorf("k8sh history after --plan: %+v", r)
+	}
 
 	// --detailed-exitcode: 2 when there are changes, 0 when there are none.
 	if r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "--detailed-exitcode", script, ns); r.Code != 2 {
@@ -179,9 +185,12 @@ func TestPlanE2E(t *testing.T) {
 	}
 
 	// --apply-plan makes the changes; the result is what a plain run makes.
-	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
+	r = k8sh(t, "", state, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Applied: 2 created, 5 changed, 1 deleted in sandbox/"+ns) {
 		t.Fatalf("--apply-plan: %+v", r)
+	}
+	if r := k8sh(t, "", state, "history"); r.Code != 0 || strings.Count(r.Stdout, "--apply-plan") != 1 {
+		t.Errorf("k8sh history after --apply-plan: %+v", r)
 	}
 	plain := env.CreateNamespace(t)
 	setup(plain)

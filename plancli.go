@@ -141,6 +141,9 @@ func applyPlanFile(flags *genericclioptions.ConfigFlags, opts options, stdout, s
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitError
 	}
+	if opts.command != nil { // a plan being applied is a run of the journal, as any other
+		defer newJournal(flags, opts.command, policy).Close() // undo_cmd.go
+	}
 	return applyPlan(flags, p, policy, opts.yes, stdout, stderr)
 }
 

@@ -19,10 +19,13 @@ import (
 //	read_only: ["audit-*"]
 //	contexts:
 //	  "staging-eu": {protected: true, read_only: false}
+//	journal: {secret_data: false, keep: 100}
 type Policy struct {
 	Protected []string                 `json:"protected,omitempty"`
 	ReadOnly  []string                 `json:"read_only,omitempty"`
 	Contexts  map[string]ContextPolicy `json:"contexts,omitempty"`
+	// Journal is the settings of the journal that undo reads (undo.go).
+	Journal JournalConfig `json:"journal,omitempty"`
 }
 
 // ContextPolicy is the policy of the contexts one pattern matches.

@@ -73,6 +73,9 @@ type Session struct {
 	// Now, when set, is time.now's clock: a recording's (--record keeps
 	// each time read) or a replay's (which gives them back).
 	Now func() (time.Time, error)
+	// Journal is the run's journal (kube/journal.go), for k8s.undo; nil
+	// when the run keeps none (--replay).
+	Journal *kube.Journal
 }
 
 // Contexts is what the ctx module needs of the kubeconfig: kube.Clients.

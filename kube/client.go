@@ -145,6 +145,9 @@ func (c *Client) build() error {
 	if err != nil {
 		return configError(err)
 	}
+	if info, err := c.Context(); err == nil {
+		wrapJournal(c.flags, cfg, info.Name) // journal.go
+	}
 	disco, err := c.flags.ToDiscoveryClient()
 	if err != nil {
 		return configError(err)

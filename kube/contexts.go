@@ -94,5 +94,6 @@ func forContext(base *genericclioptions.ConfigFlags, name string) *genericcliopt
 	f.Timeout, f.DisableCompression, f.ProxyURL = base.Timeout, base.DisableCompression, base.ProxyURL
 	f.WrapConfigFn = base.WrapConfigFn
 	f.Context = &name
+	inheritJournal(base, f) // journal.go
 	return f
 }

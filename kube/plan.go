@@ -124,10 +124,15 @@ type overlayEntry struct {
 	version  string         // the API version of the request that last changed it
 }
 
+// planners are the Planner of each flags PlanRequests was given, and of the
+// flags of the other contexts made from them.
+var planners sync.Map // *genericclioptions.ConfigFlags -> *Planner
+
 // PlanRequests makes every client of flags (and of the contexts made from
 // them) planned while the returned Planner has a plan begun.
 func PlanRequests(flags *genericclioptions.ConfigFlags) *Planner {
 	p := &Planner{}
+	planners.Store(flags, p) // the journal passes planned requests over (journal.go)
 	prev := flags.WrapConfigFn
 	flags.WrapConfigFn = func(c *rest.Config) *rest.Config {
 		if prev != nil {

@@ -186,18 +186,6 @@ func (a *planApplier) check(ctx context.Context, ch *PlanChange) (string, string
 	return "", now, nil
 }
 
-// sameContent tells whether a and b are the same object but for status
-// and what changes on every write (managedFields, resourceVersion, ...).
-func sameContent(a, b map[string]any) bool {
-	strip := func(m map[string]any) string {
-		u := (&unstructured.Unstructured{Object: m}).DeepCopy()
-		unstructured.RemoveNestedField(u.Object, "status")
-		s, _ := diffable(u)
-		return s
-	}
-	return strip(a) == strip(b)
-}
-
 // fence checks, before a later change of an object the apply already
 // changed, that it is still the one the apply left (there, with the same
 // uid, or gone), and returns its resourceVersion now.

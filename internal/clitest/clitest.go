@@ -25,6 +25,9 @@ func Main(m *testing.M) {
 		panic(err)
 	}
 	Bin = filepath.Join(dir, "k8sh")
+	// Runs that change a cluster keep a journal in $XDG_STATE_HOME: never
+	// the user's (a test that reads it sets its own).
+	os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
 	if out, err := exec.Command("go", "build", "-o", Bin, "github.com/k8sh/k8sh").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)
