@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
+	"weak"
 
 	"go.starlark.net/starlark"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -186,15 +188,29 @@ func fanRun[T any](thread *starlark.Thread, b *starlark.Builtin, f *fanout, name
 				ctx, cancel = context.WithTimeout(parent, f.timeout.d)
 			}
 			defer cancel()
-			c, err := s.ForContext(name)
-			var v T
-			if err == nil {
-				v, err = fn(ctx, name, c)
+			// fn runs apart, so that a context that does not answer in
+			// time (or at Ctrl-C) is given up at once: not every request
+			// of a client takes ctx (discovery does not), and what fn
+			// still does then is not waited for.
+			done := make(chan fanResult[T], 1)
+			go func() {
+				c, err := s.ForContext(name)
+				var v T
+				if err == nil {
+					v, err = fn(ctx, name, c)
+				}
+				done <- fanResult[T]{value: v, err: err}
+			}()
+			var r fanResult[T]
+			select {
+			case r = <-done:
+			case <-ctx.Done():
+				r.err = ctx.Err()
 			}
-			if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				err = fmt.Errorf("no answer within %s (timeout=)", f.timeout)
+			if r.err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				r.err = fmt.Errorf("no answer within %s (timeout=)", f.timeout)
 			}
-			out[i].value, out[i].err = v, err
+			out[i].value, out[i].err = r.value, r.err
 		}()
 	}
 	wg.Wait()
@@ -267,7 +283,41 @@ func byContext[T any](results []fanResult[T], value func(T) starlark.Value) *sta
 			d.SetKey(starlark.String(r.context), value(r.value))
 		}
 	}
+	wp := weak.Make(d)
+	fanDicts.Store(wp, true)
+	runtime.AddCleanup(d, func(wp weak.Pointer[starlark.Dict]) { fanDicts.Delete(wp) }, wp)
 	return d
+}
+
+// fanDicts are the dicts byContext made, held weakly, for the echo.
+var fanDicts sync.Map // weak.Pointer[starlark.Dict] -> bool
+
+// echoByContext is the REPL's echo of a dict a call with contexts= made
+// whose values are texts (k8s.describe, k8s.logs, k8s.top): each
+// context's text under a line "==> CONTEXT <==", as tail prints several
+// files; ok is false for any other value.
+func echoByContext(v *starlark.Dict) (string, bool) {
+	if _, ok := fanDicts.Load(weak.Make(v)); !ok || v.Len() == 0 {
+		return "", false
+	}
+	var b strings.Builder
+	for i, kv := range v.Items() {
+		var text string
+		switch x := kv[1].(type) {
+		case starlark.String:
+			text = printers.EscapeTerminal(strings.TrimSuffix(string(x), "\n"))
+		case *topRows:
+			text = x.text
+		default:
+			return "", false
+		}
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		k, _ := starlark.AsString(kv[0])
+		fmt.Fprintf(&b, "==> %s <==\n%s", k, text)
+	}
+	return b.String(), true
 }
 
 const lastErrorsDoc = `k8s.last_errors()

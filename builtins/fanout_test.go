@@ -191,7 +191,11 @@ cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "name
 applied = k8s.apply(cm, contexts=["fleet-a", "fleet-b"])
 after = [(k8s.context_of(c), c.data.a) for c in k8s.list("cm", contexts="fleet-[ab]", fields="metadata.name=cfg")]
 deleted = k8s.delete("cm", "cfg", contexts=["fleet-a", "fleet-b"])
+texts = ctx.each("fleet-[ab]", lambda name: "one\ntwo " + name + "\n")
 `)
+	if got, want := Echo(thread, g["texts"]), "==> fleet-a <==\none\ntwo fleet-a\n\n==> fleet-b <==\none\ntwo fleet-b"; got != want {
+		t.Errorf("echo of texts by context: got %q, want %q", got, want)
+	}
 	if got, want := g["counts"].String(), `{"fleet-a": 2, "fleet-b": 1}`; got != want {
 		t.Errorf("ctx.each: got %s, want %s", got, want)
 	}

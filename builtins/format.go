@@ -42,6 +42,10 @@ func Echo(thread *starlark.Thread, v starlark.Value) string {
 	case *Object:
 		s, _, _ := render(thread, v, "yaml", tableOptions{})
 		return colorize(s, "yaml")
+	case *starlark.Dict:
+		if s, ok := echoByContext(v); ok {
+			return s
+		}
 	case *starlark.List:
 		if objs, ok := objectsOf(v); ok && (len(objs) > 0 || readsOf(v) != nil) {
 			s, note, _ := render(thread, v, "table", tableOptions{})
