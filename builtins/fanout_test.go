@@ -121,7 +121,21 @@ got = k8s.get("pod", "b1", contexts=["fleet-a", "fleet-b"], default=None)
 ex = k8s.exists("pod", "a1", contexts=["fleet-a", "fleet-b"])
 it = [(k8s.context_of(p), p.metadata.name) for p in k8s.iter("pods", contexts=["fleet-b", "fleet-a"])]
 single = k8s.context_of(k8s.list("pods")[0])
+desc = k8s.describe("pod", "a1", contexts=["fleet-a", "fleet-b"])
+evs = k8s.events("pod", "a1", contexts=["fleet-a"])
+logs = k8s.logs("a1", contexts=["fleet-a", "fleet-b"])
+logs_errs = k8s.last_errors()
 `)
+	// (The fake serves a pod's JSON as its log: the e2e test reads real logs.)
+	if got, want := sortedKeysOf(g["logs"]), "fleet-a"; got != want {
+		t.Errorf("logs: got %s, want fleet-a's", g["logs"])
+	}
+	if msg := g["logs_errs"].String(); !strings.Contains(msg, `"fleet-b": "pods \"a1\" not found`) {
+		t.Errorf("logs' last_errors: got %s, want fleet-b's not found", msg)
+	}
+	if d := g["desc"].(*starlark.Dict); d.Len() != 1 || !strings.Contains(Echo(thread, d), "==> fleet-a <==\nName:         a1") {
+		t.Errorf("describe: got %s", Echo(thread, d))
+	}
 	if got, want := g["names"].String(), `[("fleet-a", "a1"), ("fleet-a", "a2"), ("fleet-b", "b1")]`; got != want {
 		t.Errorf("objects: got %s, want %s", got, want)
 	}
@@ -172,6 +186,7 @@ func TestFanoutFailures(t *testing.T) {
 		{`k8s.list("pods", contexts=["fleet-a"], parallel=0)`, `parallel must be at least 1`},
 		{`k8s.list("podz", contexts=["fleet-a", "fleet-b"])`, `every context failed`},
 		{`ctx.each("fleet-*", lambda: 1 // 0)`, `ctx.each: every context failed`},
+		{`k8s.top(contexts=["fleet-a", "fleet-b"])`, `(?s)k8s.top: every context failed:\n  fleet-a: Metrics API not available\n  fleet-b: Metrics API not available`},
 	} {
 		_, err := starlark.ExecFileOptions(starOptions, thread, "test.star", "assert.fails(lambda: "+c.src+", "+fmt.Sprintf("%q", c.want)+")", Globals(s))
 		if err != nil {
@@ -268,4 +283,13 @@ k8s.print(k8s.watch("pods", contexts=["fleet-a", "fleet-b"], timeout="1s"))
 	if !strings.Contains(errOut.String(), "k8s.watch: fleet-down: ") {
 		t.Errorf("stderr: got %q", errOut)
 	}
+}
+
+// sortedKeysOf is the keys of dict v, joined by ",".
+func sortedKeysOf(v starlark.Value) string {
+	var keys []string
+	for _, k := range v.(*starlark.Dict).Keys() {
+		keys = append(keys, string(k.(starlark.String)))
+	}
+	return strings.Join(keys, ",")
 }

@@ -235,7 +235,7 @@ func tables(thread *starlark.Thread, objs []*Object, reads []*read, opts tableOp
 	for start := 0; start < len(objs); {
 		rd := objs[start].row.read
 		end := start + 1
-		for end < len(objs) && objs[end].row.read.resource.GVR == rd.resource.GVR {
+		for end < len(objs) && objs[end].row.read.resource.GVR == rd.resource.GVR && sameColumns(objs[end].row.read, rd) {
 			end++
 		}
 		if start > 0 {
@@ -345,6 +345,31 @@ func tableOf(objs []*Object, rd *read, opts tableOptions) (*metav1.Table, error)
 		}
 	}
 	return t, nil
+}
+
+// sameColumns tells whether reads a and b have the same columns: reads of
+// one kind from several contexts (contexts=) whose servers differ (another
+// version, a CRD's other printer columns, no table) print as tables of
+// their own.
+func sameColumns(a, b *read) bool {
+	if a == b {
+		return true
+	}
+	if (a.rows == nil) != (b.rows == nil) {
+		return false
+	}
+	if a.rows == nil {
+		return true
+	}
+	if len(a.rows.Columns) != len(b.rows.Columns) {
+		return false
+	}
+	for i := range a.rows.Columns {
+		if a.rows.Columns[i].Name != b.rows.Columns[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 // fleetObjects tells whether objs were read with contexts= (any of them
