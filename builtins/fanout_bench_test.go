@@ -130,6 +130,13 @@ func BenchmarkFleetList(b *testing.B) {
 			fleetList(b, thread, s, `contexts=["fleet-*"]`, fleetSize*fleetPods)
 		}
 	})
+	// parallel=20: all at once (the default, 16, asks 4 of them after the
+	// first ones answer).
+	b.Run("k8sh-warm/20-contexts-parallel-20", func(b *testing.B) {
+		for b.Loop() {
+			fleetList(b, thread, s, `contexts=["fleet-*"], parallel=20`, fleetSize*fleetPods)
+		}
+	})
 	// A new session each time (a k8sh process's first call): new clients,
 	// new connections and TLS handshakes, the discovery cache on disk.
 	b.Run("k8sh-cold/1-context", func(b *testing.B) {
@@ -142,6 +149,12 @@ func BenchmarkFleetList(b *testing.B) {
 		for b.Loop() {
 			thread, s := session()
 			fleetList(b, thread, s, `contexts=["fleet-*"]`, fleetSize*fleetPods)
+		}
+	})
+	b.Run("k8sh-cold/20-contexts-parallel-20", func(b *testing.B) {
+		for b.Loop() {
+			thread, s := session()
+			fleetList(b, thread, s, `contexts=["fleet-*"], parallel=20`, fleetSize*fleetPods)
 		}
 	})
 	// The peer: for c in fleet-00 .. fleet-19: kubectl --context $c get pods -o json.
