@@ -95,6 +95,7 @@ func (b *syncBuffer) String() string {
 }
 
 func newFleetSession(t testing.TB, kubeconfig string) *fleetSession {
+	kube.SilenceClientLogs() // as main does
 	flags := kube.NewConfigFlags()
 	dir := t.TempDir()
 	flags.KubeConfig, flags.CacheDir = &kubeconfig, &dir
@@ -232,8 +233,9 @@ k8s.print(cms)
 		if code == 0 || !strings.Contains(kerr, c.want) || !strings.Contains(text, c.want) {
 			t.Errorf("%s: k8sh says %q, kubectl (exit %d) %q; want both to say %q", c.name, text, code, kerr, c.want)
 		}
-		// kubectl's message is k8sh's, after its "Error from server (Forbidden): ".
-		if c.name == "forbidden" && !strings.Contains(kerr, text) {
+		// kubectl's message is k8sh's: "Error from server (Forbidden): MSG"
+		// and "MSG (Forbidden)".
+		if c.name == "forbidden" && kerr != "Error from server (Forbidden): "+strings.TrimSuffix(text, " (Forbidden)")+"\n" {
 			t.Errorf("forbidden: k8sh says %q, kubectl %q", text, kerr)
 		}
 	}
