@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/starlarktest"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -305,6 +306,9 @@ assert.eq(set([k8s.context_of(e) for e in evs]), set(["team-a"]))
 seen = [(k8s.context_of(ev.object), ev.object.metadata.name) for ev in k8s.watch("deploy", contexts=["team-*"], timeout="1s")]
 assert.eq(seen, [("team-a", "web")])
 
+top = catch(lambda: k8s.top("pods", contexts=["team-a", "down"]))
+top_pods = [r.name for r in top.value["team-a"]] if top.value else None
+
 # ctx.each: each context's own session
 counts = ctx.each("team-*", lambda: len(k8s.list("deploy")))
 assert.eq(counts, {"team-a": 1, "team-b": 0})
@@ -334,6 +338,25 @@ assert.eq(sorted(applied.keys()), ["team-a", "team-b"])
 	kdesc, _, _ := kubectlCtx(t, env, kc, "team-a", "describe", "deploy", "web")
 	if d := describeDiff(string(text.(starlark.String)), kdesc); d != "" {
 		t.Errorf("describe in team-a differs from kubectl's: %s", d)
+	}
+	// k8s.top's rows are kubectl top's pods (their figures change between
+	// two reads), or both say that there are no metrics yet.
+	ktop, ktopErr, code := kubectlCtx(t, env, kc, "team-a", "top", "pod", "--no-headers")
+	top := g["top"].(*starlarkstruct.Struct)
+	if code != 0 {
+		msg, _ := top.Attr("error")
+		want := strings.TrimPrefix(strings.TrimSpace(ktopErr), "error: ")
+		if !strings.Contains(msg.String(), "team-a: "+want) {
+			t.Errorf("top: k8s.top says %s, kubectl %q", msg, ktopErr)
+		}
+	} else {
+		var kpods []string
+		for _, l := range strings.Split(strings.TrimSpace(ktop), "\n") {
+			kpods = append(kpods, fmt.Sprintf("%q", strings.Fields(l)[0]))
+		}
+		if got, want := g["top_pods"].String(), "["+strings.Join(kpods, ", ")+"]"; got != want {
+			t.Errorf("top pods in team-a: got %s, want kubectl's %s", got, want)
+		}
 	}
 	logs := g["logs"].(*starlark.Dict)
 	ltext, _, _ := logs.Get(starlark.String("team-a"))
