@@ -13,14 +13,20 @@ package builtins
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.starlark.net/starlark"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/k8sh/k8sh/kube"
@@ -50,6 +56,9 @@ func fleetBench(b *testing.B) (*kubetest.Env, string, []string) {
 		}, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if _, err := env.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "k8sh-fleet-empty"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		b.Fatal(err)
 	}
 	target := strings.TrimPrefix(env.Config.Host, "https://")
 	var ctxs []fleetContext
@@ -121,18 +130,35 @@ func BenchmarkFleetList(b *testing.B) {
 	// A session that has run before (the REPL, a script's second call):
 	// its clients and their connections are made.
 	b.Run("k8sh-warm/1-context", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
 		for b.Loop() {
 			fleetList(b, thread, s, `context="fleet-00"`, fleetPods)
 		}
 	})
 	b.Run("k8sh-warm/20-contexts", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
 		for b.Loop() {
 			fleetList(b, thread, s, `contexts=["fleet-*"]`, fleetSize*fleetPods)
+		}
+	})
+	// The same in a namespace without pods: what the fan-out costs when
+	// the one apiserver behind the 20 contexts has next to nothing to do.
+	b.Run("k8sh-warm/1-context-empty", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			fleetList(b, thread, s, `context="fleet-00", namespace="k8sh-fleet-empty"`, 0)
+		}
+	})
+	b.Run("k8sh-warm/20-contexts-empty", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			fleetList(b, thread, s, `contexts=["fleet-*"], namespace="k8sh-fleet-empty"`, 0)
 		}
 	})
 	// parallel=20: all at once (the default, 16, asks 4 of them after the
 	// first ones answer).
 	b.Run("k8sh-warm/20-contexts-parallel-20", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
 		for b.Loop() {
 			fleetList(b, thread, s, `contexts=["fleet-*"], parallel=20`, fleetSize*fleetPods)
 		}
@@ -140,18 +166,21 @@ func BenchmarkFleetList(b *testing.B) {
 	// A new session each time (a k8sh process's first call): new clients,
 	// new connections and TLS handshakes, the discovery cache on disk.
 	b.Run("k8sh-cold/1-context", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
 		for b.Loop() {
 			thread, s := session()
 			fleetList(b, thread, s, `context="fleet-00"`, fleetPods)
 		}
 	})
 	b.Run("k8sh-cold/20-contexts", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
 		for b.Loop() {
 			thread, s := session()
 			fleetList(b, thread, s, `contexts=["fleet-*"]`, fleetSize*fleetPods)
 		}
 	})
 	b.Run("k8sh-cold/20-contexts-parallel-20", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
 		for b.Loop() {
 			thread, s := session()
 			fleetList(b, thread, s, `contexts=["fleet-*"], parallel=20`, fleetSize*fleetPods)
@@ -159,15 +188,67 @@ func BenchmarkFleetList(b *testing.B) {
 	})
 	// The peer: for c in fleet-00 .. fleet-19: kubectl --context $c get pods -o json.
 	b.Run("kubectl/1-context", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
 		for b.Loop() {
 			kubectlGet(names[0])
 		}
 	})
 	b.Run("kubectl/20-contexts-loop", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
 		for b.Loop() {
 			for _, n := range names {
 				kubectlGet(n)
 			}
 		}
 	})
+}
+
+// cpuPerOp reports, when the returned function is called at the end of a
+// benchmark, the CPU time the sandbox's kube-apiserver spent per op
+// (apiserver-ms/op): all 20 contexts are the one apiserver, on the same
+// cores as the client, so this is what the fan-out cannot spread.
+func cpuPerOp(b *testing.B, env *kubetest.Env) func() {
+	pid := 0
+	if data, err := os.ReadFile(filepath.Join(filepath.Dir(env.Kubeconfig), "state.json")); err == nil {
+		var st struct {
+			Components []struct {
+				Name string `json:"name"`
+				Pid  int    `json:"pid"`
+			} `json:"components"`
+		}
+		if json.Unmarshal(data, &st) == nil {
+			for _, c := range st.Components {
+				if c.Name == "kube-apiserver" {
+					pid = c.Pid
+				}
+			}
+		}
+	}
+	ticks := func() int64 {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return -1
+		}
+		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+		// utime and stime, fields 14 and 15 of stat: 11 and 12 after the state.
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		return u + s
+	}
+	self := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start, startSelf := ticks(), self()
+	return func() {
+		if end := ticks(); pid != 0 && start >= 0 && end >= 0 && b.N > 0 {
+			b.ReportMetric(float64(end-start)*10/float64(b.N), "apiserver-ms/op") // 100 ticks a second
+		}
+		if b.N > 0 {
+			// This process: k8sh (or the kubectl runs' waiting) and the 20
+			// proxies.
+			b.ReportMetric(float64(self()-startSelf)/float64(time.Millisecond)/float64(b.N), "bench-process-cpu-ms/op")
+		}
+	}
 }
