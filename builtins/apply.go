@@ -13,10 +13,10 @@ import (
 )
 
 func init() {
-	K8s.Members["apply"] = doc.Builtin("k8s.apply", applyDoc, applyBuiltin)
+	K8s.Members["apply"] = doc.Builtin("k8s.apply", applyDoc, fanWrites(applyBuiltin))
 }
 
-const applyDoc = `k8s.apply(objs, *, namespace=None, dry_run=False, force=False, field_manager="k8sh", parallel=8, context=None)
+const applyDoc = `k8s.apply(objs, *, namespace=None, dry_run=False, force=False, field_manager="k8sh", parallel=8, context=None, contexts=None)
 
 Server-side apply, as kubectl apply --server-side does it: the server
 merges the fields given into the live object (creating it if needed) and
@@ -45,7 +45,7 @@ others stay applied. A server that cannot be reached is said once, with the
 number of objects it failed ("19 objects: the connection to the server
 127.0.0.1:1 was refused - did you specify the right host or port?"). See
 docs/writing.md for which of k8s.apply, k8s.update, k8s.patch and
-k8s.modify to use when.` + changeDoc
+k8s.modify to use when.` + changeDoc + fanWritesDoc
 
 func applyBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (

@@ -21,6 +21,7 @@ import (
 //	ctx.list()           list of context names
 //	ctx.contexts()       list of structs, as ctx.current()
 //	ctx.namespace(ns=None)
+//	ctx.each(contexts, fn, *, parallel=16, timeout=None)   (fanout_write.go)
 var Ctx = &starlarkstruct.Module{
 	Name: "ctx",
 	Members: starlark.StringDict{

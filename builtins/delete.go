@@ -17,10 +17,10 @@ import (
 )
 
 func init() {
-	K8s.Members["delete"] = doc.Builtin("k8s.delete", deleteDoc, deleteBuiltin)
+	K8s.Members["delete"] = doc.Builtin("k8s.delete", deleteDoc, fanWrites(deleteBuiltin))
 }
 
-const deleteDoc = `k8s.delete(kind_or_obj, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, wait=False, timeout="60s", propagation="background", missing_ok=False, dry_run=False, parallel=8, context=None)
+const deleteDoc = `k8s.delete(kind_or_obj, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, wait=False, timeout="60s", propagation="background", missing_ok=False, dry_run=False, parallel=8, context=None, contexts=None)
 
 Deletes one object by kind and name ("pod", "web" or "pod/web"), every
 object of kind that selector and fields match (in the namespace or, with
@@ -48,7 +48,7 @@ as kubectl: one a controller makes again under the same name, with another
 UID, does not hold it), and fails after timeout ("60s", "2m", or seconds)
 naming the finalizers that still hold it and what its conditions say
 blocks it (a CRD whose instances cannot be listed, a Namespace with
-content left).` + changeDoc
+content left).` + changeDoc + fanWritesDoc
 
 // deletedNames are the names k8s.delete returns for objects given:
 // "kind/name", "namespace/kind/name" when they span namespaces.

@@ -24,7 +24,7 @@ type describeCluster interface {
 
 var _ describeCluster = (*kube.Client)(nil)
 
-const describeDoc = `k8s.describe(target_or_kind, name=None, *, namespace=None, selector=None, all_namespaces=False, show_events=None, context=None)
+const describeDoc = `k8s.describe(target_or_kind, name=None, *, namespace=None, selector=None, all_namespaces=False, show_events=None, context=None, contexts=None, parallel=16, timeout=None)
 
 Returns the text kubectl describe prints, made by kubectl's own describers
 (the one for each built-in kind, the generic one for CRDs and the rest):
@@ -43,7 +43,10 @@ show_events=True adds the Events about each object, False leaves them out;
 by default (None) they are shown for one object and left out for several
 or for a prefix match, as kubectl --show-events defaults. ` + refDoc + `
 
-context names another kubeconfig context for this one call.`
+context names another kubeconfig context for this one call. With
+contexts=, a dict of context name to text.
+
+` + fanoutDoc
 
 func describeBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -52,9 +55,10 @@ func describeBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark
 		s          selection
 		showEvents starlark.Value = starlark.None
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "target_or_kind", &target, "name?", &nameV,
+	var f fanout
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, append([]any{"target_or_kind", &target, "name?", &nameV,
 		"namespace?", starconv.OrNone(&s.namespace), "selector?", &s.selector, "all_namespaces?", &s.allNamespaces,
-		"show_events?", &showEvents, "context?", starconv.OrNone(&s.context)); err != nil {
+		"show_events?", &showEvents, "context?", starconv.OrNone(&s.context)}, f.args(true)...)...); err != nil {
 		return nil, err
 	}
 	name, err := optionalName(b, nameV)
@@ -76,6 +80,23 @@ func describeBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	}
 	if s.name != "" && (s.allNamespaces || s.selector.s != "") {
 		return nil, fmt.Errorf("%s: a name (%q) and a selector or all_namespaces: give one", b.Name(), s.name)
+	}
+	if f.on() {
+		names, err := f.names(thread, b, s.context)
+		if err != nil {
+			return nil, err
+		}
+		results := fanRun(thread, b, &f, names, func(ctx context.Context, _ string, c Cluster) (string, error) {
+			dc, ok := c.(describeCluster)
+			if !ok {
+				return "", fmt.Errorf("this cluster cannot describe")
+			}
+			return dc.Describe(ctx, s.kind, opts)
+		})
+		if err := fanFinish(thread, b, results); err != nil {
+			return nil, err
+		}
+		return byContext(results, func(t string) starlark.Value { return starlark.String(t) }), nil
 	}
 	dc, _, err := clusterAs[describeCluster](thread, b, s.context, "this cluster cannot describe")
 	if err != nil {

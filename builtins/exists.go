@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"context"
 	"fmt"
 
 	"go.starlark.net/starlark"
@@ -14,17 +15,23 @@ func init() {
 	K8s.Members["exists"] = doc.Builtin("k8s.exists", existsDoc, exists)
 }
 
-const existsDoc = `k8s.exists(kind, name=None, *, namespace=None, context=None)
+const existsDoc = `k8s.exists(kind, name=None, *, namespace=None, context=None, contexts=None, parallel=16, timeout=None)
 
 Returns True if the object exists, False if it does not. Other failures
-(an unknown kind, Forbidden) are errors. ` + refDoc
+(an unknown kind, Forbidden) are errors. ` + refDoc + `
+
+With contexts=, a dict of context name to True or False:
+k8s.exists("ns", "payments", contexts=["prod-*"]).
+
+` + fanoutDoc
 
 func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		s      selection
 		target starlark.Value
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace), "context?", starconv.OrNone(&s.context)); err != nil {
+	var f fanout
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, append([]any{"kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace), "context?", starconv.OrNone(&s.context)}, f.args(true)...)...); err != nil {
 		return nil, err
 	}
 	if err := s.ref(b, target); err != nil {
@@ -32,6 +39,19 @@ func exists(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 	if s.name == "" {
 		return nil, fmt.Errorf("%s: which %s? give a name", b.Name(), s.kind)
+	}
+	if f.on() {
+		names, err := f.names(thread, b, s.context)
+		if err != nil {
+			return nil, err
+		}
+		results := fanRun(thread, b, &f, names, func(ctx context.Context, _ string, c Cluster) (bool, error) {
+			return c.Exists(ctx, s.kind, s.name, s.namespace)
+		})
+		if err := fanFinish(thread, b, results); err != nil {
+			return nil, err
+		}
+		return byContext(results, func(ok bool) starlark.Value { return starlark.Bool(ok) }), nil
 	}
 	c, err := clusterFor(thread, b, s.context)
 	if err != nil {

@@ -42,6 +42,10 @@ func Echo(thread *starlark.Thread, v starlark.Value) string {
 	case *Object:
 		s, _, _ := render(thread, v, "yaml", tableOptions{})
 		return colorize(s, "yaml")
+	case *starlark.Dict:
+		if s, ok := echoByContext(v); ok {
+			return s
+		}
 	case *starlark.List:
 		if objs, ok := objectsOf(v); ok && (len(objs) > 0 || readsOf(v) != nil) {
 			s, note, _ := render(thread, v, "table", tableOptions{})
@@ -211,7 +215,11 @@ func tables(thread *starlark.Thread, objs []*Object, reads []*read, opts tableOp
 		return "", noResources(reads), nil
 	}
 	withRows(thread, objs)
-	withKind := len(reads) > 1
+	withKind := false
+	for _, rd := range reads[min(1, len(reads)):] {
+		// Several kinds; reads of one kind in several contexts are one.
+		withKind = withKind || rd.resource.GVR != reads[0].resource.GVR
+	}
 	if reads == nil {
 		for _, o := range objs[1:] {
 			if o.row.read.resource.GVK != objs[0].row.read.resource.GVK {
@@ -227,7 +235,7 @@ func tables(thread *starlark.Thread, objs []*Object, reads []*read, opts tableOp
 	for start := 0; start < len(objs); {
 		rd := objs[start].row.read
 		end := start + 1
-		for end < len(objs) && objs[end].row.read.resource.GVR == rd.resource.GVR {
+		for end < len(objs) && objs[end].row.read.resource.GVR == rd.resource.GVR && sameColumns(objs[end].row.read, rd) {
 			end++
 		}
 		if start > 0 {
@@ -246,7 +254,7 @@ func tables(thread *starlark.Thread, objs []*Object, reads []*read, opts tableOp
 			NoHeaders:     opts.noHeaders,
 			ShowLabels:    opts.showLabels,
 			ColumnLabels:  opts.labelColumns,
-			WithNamespace: rd.allNamespaces && rd.resource.Namespaced,
+			WithNamespace: rd.allNamespaces && rd.resource.Namespaced && !fleetObjects(objs[start:end]),
 			WithKind:      withKind,
 			Kind:          rd.resource.GVK.GroupKind(),
 		})
@@ -269,6 +277,11 @@ func noResources(reads []*read) string {
 			return "No resources found"
 		}
 	}
+	for _, rd := range reads[1:] {
+		if rd.namespace != reads[0].namespace {
+			return "No resources found" // contexts= in their namespaces
+		}
+	}
 	return fmt.Sprintf("No resources found in %s namespace.", reads[0].namespace)
 }
 
@@ -282,11 +295,30 @@ func tableOf(objs []*Object, rd *read, opts tableOptions) (*metav1.Table, error)
 		t.ColumnDefinitions = genericColumns
 	}
 	sorting := opts.sortBy != "" || opts.sortKey != nil
+	// Objects read with contexts= have a CONTEXT column first, and then
+	// the NAMESPACE column of all_namespaces (the printer's would come
+	// first).
+	fleet := fleetObjects(objs)
+	withNS := fleet && rd.allNamespaces && rd.resource.Namespaced
+	if fleet {
+		cols := []metav1.TableColumnDefinition{{Name: "Context", Type: "string"}}
+		if withNS {
+			cols = append(cols, metav1.TableColumnDefinition{Name: "Namespace", Type: "string"})
+		}
+		t.ColumnDefinitions = append(cols, t.ColumnDefinitions...)
+	}
 	for i, o := range objs {
 		// The printer writes into the cells (kinds before names): a copy.
 		cells := o.row.cells
 		if cells == nil {
 			cells = genericCells(o)
+		}
+		if fleet {
+			lead := []any{o.context}
+			if withNS {
+				lead = append(lead, str(o.m, "metadata", "namespace"))
+			}
+			cells = append(lead, cells...)
 		}
 		t.Rows[i].Cells = slices.Clone(cells)
 		t.Rows[i].Object.Object = unstructuredOf(o)
@@ -313,6 +345,42 @@ func tableOf(objs []*Object, rd *read, opts tableOptions) (*metav1.Table, error)
 		}
 	}
 	return t, nil
+}
+
+// sameColumns tells whether reads a and b have the same columns: reads of
+// one kind from several contexts (contexts=) whose servers differ (another
+// version, a CRD's other printer columns, no table) print as tables of
+// their own.
+func sameColumns(a, b *read) bool {
+	if a == b {
+		return true
+	}
+	if (a.rows == nil) != (b.rows == nil) {
+		return false
+	}
+	if a.rows == nil {
+		return true
+	}
+	if len(a.rows.Columns) != len(b.rows.Columns) {
+		return false
+	}
+	for i := range a.rows.Columns {
+		if a.rows.Columns[i].Name != b.rows.Columns[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+// fleetObjects tells whether objs were read with contexts= (any of them
+// knows its context): their tables have a CONTEXT column.
+func fleetObjects(objs []*Object) bool {
+	for _, o := range objs {
+		if o.context != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // asRead tells whether objs are all of read rd, in the order it read them,
@@ -474,12 +542,12 @@ func jsonKind(v reflect.Value) string {
 // row for it when the session's cluster has it (one read per kind and
 // namespace), else NAME and AGE.
 func withRows(thread *starlark.Thread, objs []*Object) {
-	type key struct{ apiVersion, kind, namespace string }
+	type key struct{ apiVersion, kind, namespace, context string }
 	missing := map[key][]*Object{}
 	var order []key
 	for _, o := range objs {
 		if o.row == nil {
-			k := key{str(o.m, "apiVersion"), str(o.m, "kind"), str(o.m, "metadata", "namespace")}
+			k := key{str(o.m, "apiVersion"), str(o.m, "kind"), str(o.m, "metadata", "namespace"), o.context}
 			if missing[k] == nil {
 				order = append(order, k)
 			}
@@ -490,14 +558,21 @@ func withRows(thread *starlark.Thread, objs []*Object) {
 	for _, k := range order {
 		group := missing[k]
 		var l *kube.RowList
-		if s != nil && s.Cluster != nil {
+		var c Cluster
+		if s != nil {
+			c = s.Cluster
+			if k.context != "" && s.ForContext != nil {
+				c, _ = s.ForContext(k.context) // read with contexts=: from its own
+			}
+		}
+		if c != nil {
 			gv, _ := schema.ParseGroupVersion(k.apiVersion)
 			kind := k.kind + "." + gv.Version + "." + gv.Group
 			ctx := sys.Context(thread)
 			if len(group) == 1 {
-				l, _ = s.Cluster.GetRow(ctx, kind, str(group[0].m, "metadata", "name"), k.namespace)
+				l, _ = c.GetRow(ctx, kind, str(group[0].m, "metadata", "name"), k.namespace)
 			} else {
-				l, _ = s.Cluster.ListRows(ctx, kind, kube.ListOptions{Namespace: k.namespace})
+				l, _ = c.ListRows(ctx, kind, kube.ListOptions{Namespace: k.namespace})
 			}
 		}
 		gvk := schema.FromAPIVersionAndKind(k.apiVersion, k.kind)

@@ -1,11 +1,13 @@
 package builtins
 
 import (
+	"context"
 	"fmt"
 
 	"go.starlark.net/starlark"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
 	"github.com/k8sh/k8sh/lib/starconv"
 	"github.com/k8sh/k8sh/lib/sys"
@@ -15,7 +17,7 @@ func init() {
 	K8s.Members["get"] = doc.Builtin("k8s.get", getDoc, get)
 }
 
-const getDoc = `k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>, context=None)
+const getDoc = `k8s.get(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, default=<raise>, context=None, contexts=None, parallel=16, timeout=None)
 
 Reads from the cluster: with a name, that one object (a k8s.object); without
 one, the list of every object that matches, read page by page.
@@ -25,7 +27,14 @@ reads it again: k8s.get(obj).
 ` + selectionDoc + `
 
 default: when given, a missing named object returns this value instead of
-failing: k8s.get("pod", "web", default=None).`
+failing: k8s.get("pod", "web", default=None).
+
+With contexts=, a list: of every context's objects (CONTEXT is the first
+column of its table), or with a name, of the object as each context has
+it; with default= a context without it is left out, else it is one of
+the contexts that failed.
+
+` + fanoutDoc
 
 func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -33,14 +42,21 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		dflt   starlark.Value
 		target starlark.Value
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+	var f fanout
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, append([]any{
 		"kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"default?", &dflt, "context?", starconv.OrNone(&s.context)); err != nil {
+		"default?", &dflt, "context?", starconv.OrNone(&s.context)}, f.args(true)...)...); err != nil {
 		return nil, err
 	}
 	if err := s.ref(b, target); err != nil {
 		return nil, err
+	}
+	if f.on() {
+		if s.name == "" {
+			return fanList(thread, b, &f, s, nil, 0)
+		}
+		return fanGet(thread, b, &f, s, dflt)
 	}
 	c, err := clusterFor(thread, b, s.context)
 	if err != nil {
@@ -67,6 +83,50 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	if len(l.List.Items) != 1 {
 		return nil, fmt.Errorf("%s: the server sent %d objects for %s %q", b.Name(), len(l.List.Items), s.kind, s.name)
 	}
-	rd := &read{resource: l.Resource, namespace: l.Namespace, rows: l.Rows}
+	rd := &read{resource: l.Resource, namespace: l.Namespace, rows: l.Rows, cluster: c}
 	return rd.object(l, 0), nil
+}
+
+// fanGet is k8s.get of a named object with contexts=: the list of the
+// object as each context has it. With default=, a context without it is
+// left out; without, it is one of the contexts that failed.
+func fanGet(thread *starlark.Thread, b *starlark.Builtin, f *fanout, s selection, dflt starlark.Value) (starlark.Value, error) {
+	if s.allNamespaces || s.selector.s != "" || s.fields.s != "" {
+		return nil, fmt.Errorf("%s: all_namespaces, selector and fields select a list; they cannot be used with a name", b.Name())
+	}
+	names, err := f.names(thread, b, s.context)
+	if err != nil {
+		return nil, err
+	}
+	results := fanRun(thread, b, f, names, func(ctx context.Context, _ string, c Cluster) (*kube.RowList, error) {
+		l, err := c.GetRow(ctx, s.kind, s.name, s.namespace)
+		switch {
+		case err != nil && dflt != nil && apierrors.IsNotFound(err):
+			return nil, nil
+		case err != nil:
+			return nil, err
+		case len(l.List.Items) != 1:
+			return nil, fmt.Errorf("the server sent %d objects for %s %q", len(l.List.Items), s.kind, s.name)
+		}
+		return l, nil
+	})
+	if err := fanFinish(thread, b, results); err != nil {
+		return nil, err
+	}
+	var out []starlark.Value
+	var reads []*read
+	for _, r := range results {
+		if r.err != nil || r.value == nil {
+			continue
+		}
+		l := r.value
+		rd := &read{resource: l.Resource, namespace: l.Namespace, rows: l.Rows}
+		o := rd.object(l, 0)
+		o.context = r.context
+		out = append(out, o)
+		reads = append(reads, rd)
+	}
+	v := starlark.NewList(out)
+	rememberReads(v, reads)
+	return v, nil
 }

@@ -1,10 +1,14 @@
 package builtins
 
 import (
+	"context"
 	"fmt"
 
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/k8sh/k8sh/kube"
 
 	"github.com/k8sh/k8sh/lib/doc"
 	"github.com/k8sh/k8sh/lib/starconv"
@@ -15,7 +19,7 @@ func init() {
 	K8s.Members["list"] = doc.Builtin("k8s.list", listDoc, list)
 }
 
-const listDoc = `k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None)
+const listDoc = `k8s.list(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None, contexts=None, parallel=16, timeout=None)
 
 Returns the list of objects of kind that match, always a list, read page by
 page (500 a request).
@@ -24,28 +28,38 @@ page (500 a request).
 
 where is a Starlark predicate applied to each object on the client:
 k8s.list("pods", where=lambda p: p.status.phase != "Running").
-limit caps how many objects are read from the server (before where).`
+limit caps how many objects are read from the server (before where).
+
+With contexts=, the list of every context's objects, kind by kind and in
+the order of the contexts, each knowing its context (k8s.context_of); the
+table has a CONTEXT column first. limit is then per context, and where
+runs once all have answered.
+
+` + fanoutDoc
 
 // listArgs unpacks the arguments shared by k8s.list and k8s.iter, and
-// returns the cluster they name.
-func listArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (c Cluster, s selection, where starlark.Callable, limit int, err error) {
-	err = starlark.UnpackArgs(b.Name(), args, kwargs,
+// returns the cluster they name (nil with contexts=, f.on()).
+func listArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (c Cluster, s selection, where starlark.Callable, limit int, f fanout, err error) {
+	err = starlark.UnpackArgs(b.Name(), args, kwargs, append([]any{
 		"kind", &s.kind, "namespace?", starconv.OrNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"where?", &where, "limit?", &limit, "context?", starconv.OrNone(&s.context))
+		"where?", &where, "limit?", &limit, "context?", starconv.OrNone(&s.context)}, f.args(true)...)...)
 	if err == nil && limit < 0 {
 		err = fmt.Errorf("%s: limit must be positive, got %d", b.Name(), limit)
 	}
-	if err == nil {
+	if err == nil && !f.on() {
 		c, err = clusterFor(thread, b, s.context)
 	}
-	return c, s, where, limit, err
+	return c, s, where, limit, f, err
 }
 
 func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	c, s, where, limit, err := listArgs(thread, b, args, kwargs)
+	c, s, where, limit, f, err := listArgs(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
+	}
+	if f.on() {
+		return fanList(thread, b, &f, s, where, int64(limit))
 	}
 	v, err := readList(thread, c, s, where, int64(limit))
 	if err != nil {
@@ -59,13 +73,31 @@ func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 // table, keeping those where accepts; limit (0 for none) caps how many are
 // read in all.
 func readList(thread *starlark.Thread, c Cluster, s selection, where starlark.Callable, limit int64) (*starlark.List, error) {
+	ls, err := readRows(sys.Context(thread), c, s, limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []starlark.Value
+	reads := make([]*read, len(ls))
+	for i, l := range ls {
+		if out, reads[i], err = readObjects(thread, l, where, out); err != nil {
+			return nil, fmt.Errorf("where: %w", err)
+		}
+		reads[i].cluster = c
+	}
+	v := starlark.NewList(out)
+	rememberReads(v, reads)
+	return v, nil
+}
+
+// readRows reads, with their rows, the objects s selects of each of its
+// kinds in turn; limit (0 for none) caps how many are read in all.
+func readRows(ctx context.Context, c Cluster, s selection, limit int64) ([]*kube.RowList, error) {
 	kinds, err := c.Kinds(s.kind)
 	if err != nil {
 		return nil, err
 	}
-	ctx := sys.Context(thread)
-	var out []starlark.Value
-	var reads []*read
+	var out []*kube.RowList
 	count := int64(0)
 	for _, kind := range kinds {
 		opts := s.options()
@@ -80,11 +112,53 @@ func readList(thread *starlark.Thread, c Cluster, s selection, where starlark.Ca
 			return nil, err
 		}
 		count += int64(len(l.List.Items))
-		var rd *read
-		if out, rd, err = readObjects(thread, l, where, out); err != nil {
-			return nil, fmt.Errorf("where: %w", err)
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// fanList is k8s.list (and k8s.get without a name) with contexts=: the
+// contexts' objects, kind by kind ("deploy,svc": the Deployments of every
+// context, then the Services), each kind's in the order of the contexts.
+func fanList(thread *starlark.Thread, b *starlark.Builtin, f *fanout, s selection, where starlark.Callable, limit int64) (starlark.Value, error) {
+	names, err := f.names(thread, b, s.context)
+	if err != nil {
+		return nil, err
+	}
+	results := fanRun(thread, b, f, names, func(ctx context.Context, _ string, c Cluster) ([]*kube.RowList, error) {
+		return readRows(ctx, c, s, limit)
+	})
+	if err := fanFinish(thread, b, results); err != nil {
+		return nil, err
+	}
+	// The kinds in the order first seen.
+	var gvrs []schema.GroupVersionResource
+	seen := map[schema.GroupVersionResource]bool{}
+	for _, r := range results {
+		for _, l := range r.value {
+			if gvr := l.Resource.GVR; !seen[gvr] {
+				seen[gvr] = true
+				gvrs = append(gvrs, gvr)
+			}
 		}
-		reads = append(reads, rd)
+	}
+	var out []starlark.Value
+	var reads []*read
+	for _, gvr := range gvrs {
+		for _, r := range results {
+			for _, l := range r.value {
+				if l.Resource.GVR != gvr {
+					continue
+				}
+				n := len(out)
+				var rd *read
+				if out, rd, err = readObjects(thread, l, where, out); err != nil {
+					return nil, fmt.Errorf("%s: where: %w", b.Name(), err)
+				}
+				tagged(out[n:], r.context)
+				reads = append(reads, rd)
+			}
+		}
 	}
 	v := starlark.NewList(out)
 	rememberReads(v, reads)

@@ -30,7 +30,7 @@ type logsCluster interface {
 
 var _ logsCluster = (*kube.Client)(nil)
 
-const logsDoc = `k8s.logs(pod_or_obj=None, *, container=None, namespace=None, tail=None, since=None, previous=False, follow=False, selector=None, timestamps=False, timeout=None, context=None)
+const logsDoc = `k8s.logs(pod_or_obj=None, *, container=None, namespace=None, tail=None, since=None, previous=False, follow=False, selector=None, timestamps=False, timeout=None, context=None, contexts=None, parallel=16)
 
 Returns the log of a pod's container as text, like kubectl logs:
   print(k8s.logs("web-5fc9", tail=20))
@@ -58,7 +58,14 @@ With a selector (or an object that has one) it follows every matching pod,
 and pods that appear or start later too, like stern. Following one pod ends
 when its container does. It ends, like k8s.watch, when timeout passes, on
 break or on Ctrl-C. context names another kubeconfig context for this one
-call.`
+call.
+
+With contexts=, a dict of context name to text, timeout= bounding each
+context; with follow=True, the lines of every context as they come, each
+with its context (line.context), until timeout= ends them all; a context
+whose pods cannot be followed is one of the contexts that failed.
+
+` + fanoutDoc
 
 func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -70,10 +77,11 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		selector                     selectorArg
 		tailV                        starlark.Value = starlark.None
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+	var f fanout
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, append([]any{
 		"pod_or_obj?", &target, "container?", starconv.OrNone(&container), "namespace?", starconv.OrNone(&namespace),
 		"tail?", &tailV, "since?", &since, "previous?", &previous, "follow?", &follow,
-		"selector?", &selector, "timestamps?", &timestamps, "timeout?", &timeout, "context?", starconv.OrNone(&kctx)); err != nil {
+		"selector?", &selector, "timestamps?", &timestamps, "timeout?", &timeout, "context?", starconv.OrNone(&kctx)}, f.args(false)...)...); err != nil {
 		return nil, err
 	}
 	if tailV != starlark.None {
@@ -125,42 +133,87 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if name != "" && selector.s != "" {
 		return nil, fmt.Errorf("%s: give a pod or a selector, not both", b.Name())
 	}
+	q := logsQuery{
+		name: name, workload: workload, namespace: namespace, selector: selector.s, container: container,
+		opts: kube.LogOptions{Container: container, Tail: int64(tail), Since: since.d, Previous: previous, Timestamps: timestamps},
+	}
+	if f.on() {
+		return fanLogs(thread, b, &f, kctx, q, follow, timeout)
+	}
 	lc, _, err := clusterAs[logsCluster](thread, b, kctx, "this session's cluster cannot read logs")
 	if err != nil {
 		return nil, err
 	}
-	opts := kube.LogOptions{Container: container, Tail: int64(tail), Since: since.d, Previous: previous, Timestamps: timestamps}
 	ctx := sys.Context(thread)
-	if workload.name != "" {
-		if name, err = lc.PodForObject(ctx, workload.kind, workload.name, namespace); err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
-		}
-	}
 	if follow {
-		f, err := lc.FollowLogs(ctx, namespace, name, selector.s, opts)
+		f, err := q.follow(ctx, lc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
-		return &logsValue{b: b, f: f, ctx: ctx, timeout: timeout, thread: thread, what: name + selector.s}, nil
+		return &logsValue{b: b, f: f, ctx: ctx, timeout: timeout, thread: thread, what: q.what()}, nil
 	}
 	if timeout.set {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout.d)
 		defer cancel()
 	}
-	pods, err := lc.PodsFor(ctx, namespace, name, selector.s)
+	text, err := q.text(ctx, lc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return starlark.String(text), nil
+}
+
+// logsQuery is what k8s.logs reads: the logs of pod name, of a pod of
+// workload, or of the pods selector selects.
+type logsQuery struct {
+	name      string
+	workload  objectRef
+	namespace string
+	selector  string
+	container string
+	opts      kube.LogOptions
+}
+
+func (q logsQuery) what() string { return q.name + q.selector }
+
+// pod is the pod q names: name, or the one kubectl logs picks of workload.
+func (q logsQuery) pod(ctx context.Context, lc logsCluster) (string, error) {
+	if q.workload.name == "" {
+		return q.name, nil
+	}
+	return lc.PodForObject(ctx, q.workload.kind, q.workload.name, q.namespace)
+}
+
+// follow follows the logs q names.
+func (q logsQuery) follow(ctx context.Context, lc logsCluster) (*kube.LogFollower, error) {
+	name, err := q.pod(ctx, lc)
+	if err != nil {
+		return nil, err
+	}
+	return lc.FollowLogs(ctx, q.namespace, name, q.selector, q.opts)
+}
+
+// text reads the logs q names: one container's text as it is, or the lines
+// of several prefixed with "[pod/NAME/CONTAINER] ".
+func (q logsQuery) text(ctx context.Context, lc logsCluster) (string, error) {
+	name, err := q.pod(ctx, lc)
+	if err != nil {
+		return "", err
+	}
+	pods, err := lc.PodsFor(ctx, q.namespace, name, q.selector)
+	if err != nil {
+		return "", err
 	}
 	type part struct{ pod, container string }
 	var parts []part
 	for i := range pods {
-		names, err := kube.LogContainers(&pods[i], container)
+		names, err := kube.LogContainers(&pods[i], q.container)
 		if err != nil {
 			if name == "" {
 				continue // a pod of the selection without that container
 			}
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+			return "", err
 		}
 		for _, cn := range names {
 			parts = append(parts, part{pods[i].GetName(), cn})
@@ -168,12 +221,12 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	var out strings.Builder
 	for _, p := range parts {
-		text, err := lc.Logs(ctx, namespace, p.pod, p.container, opts)
+		text, err := lc.Logs(ctx, q.namespace, p.pod, p.container, q.opts)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+			return "", err
 		}
 		if len(parts) == 1 && name != "" {
-			return starlark.String(text), nil
+			return text, nil
 		}
 		prefix := fmt.Sprintf("[pod/%s/%s] ", p.pod, p.container)
 		for _, line := range strings.SplitAfter(text, "\n") {
@@ -182,7 +235,7 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 			}
 		}
 	}
-	return starlark.String(out.String()), nil
+	return out.String(), nil
 }
 
 // logsValue is the value of k8s.logs(follow=True): an iterable of lines,

@@ -31,6 +31,10 @@ type Object struct {
 	// row is the object's row of the server's table as it was read, which
 	// k8s.print shows; nil for an object that was not read with one.
 	row *tableRow
+	// context is the kubeconfig context the object was read from when it
+	// was read with contexts= (fanout.go): k8s.context_of, the CONTEXT
+	// column of its table.
+	context string
 	// parent, key and items say where a map inside an object was reached:
 	// field key of parent, then items levels of list (the map of
 	// containers[0] has key "containers" and items 1). The schema of its

@@ -218,7 +218,7 @@ func printWatch(thread *starlark.Thread, b *starlark.Builtin, wv *watchValue, op
 			p = printers.NewTablePrinter(printers.PrintOptions{
 				Wide: opts.wide, NoHeaders: opts.noHeaders, ShowLabels: opts.showLabels,
 				ColumnLabels:  opts.labelColumns,
-				WithNamespace: rd.allNamespaces && rd.resource.Namespaced,
+				WithNamespace: rd.allNamespaces && rd.resource.Namespaced && !fleetObjects(batch),
 			})
 		}
 		if err := p.PrintObj(t, w); err != nil {

@@ -21,6 +21,9 @@ type read struct {
 	namespace     string // "" for all namespaces or a cluster-scoped kind
 	allNamespaces bool
 	rows          *kube.Rows // the server's table; nil when it sent none
+	// cluster is the cluster it was read from, for k8s.context_of; nil
+	// when unknown.
+	cluster Cluster
 }
 
 // tableRow is one object's row of its read's table.

@@ -29,7 +29,7 @@ type topCluster interface {
 
 var _ topCluster = (*kube.Client)(nil)
 
-const topDoc = `k8s.top(kind="pods", name=None, *, namespace=None, all_namespaces=False, selector=None, containers=False, sort_by=None, no_headers=False, context=None)
+const topDoc = `k8s.top(kind="pods", name=None, *, namespace=None, all_namespaces=False, selector=None, containers=False, sort_by=None, no_headers=False, context=None, contexts=None, parallel=16, timeout=None)
 
 Returns the CPU and memory that pods (kind "pods") or nodes ("nodes") use
 now, from the metrics API (metrics.k8s.io, as metrics-server serves it), as
@@ -46,7 +46,10 @@ sort_by is "cpu" or "memory" (largest first); by default rows are in name
 order (namespace first with all_namespaces). containers=True shows a line
 per container, no_headers=True leaves the header line out. Without a
 metrics API it fails with kubectl's words, "Metrics API not available".
-context names another kubeconfig context for this one call.`
+context names another kubeconfig context for this one call. With
+contexts=, a dict of context name to what k8s.top returns there.
+
+` + fanoutDoc
 
 func top(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -57,9 +60,10 @@ func top(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		conts  bool
 		noHead bool
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind?", &kind, "name?", &nameV,
+	var f fanout
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, append([]any{"kind?", &kind, "name?", &nameV,
 		"namespace?", starconv.OrNone(&s.namespace), "all_namespaces?", &s.allNamespaces, "selector?", &s.selector,
-		"containers?", &conts, "sort_by?", starconv.OrNone(&sortBy), "no_headers?", &noHead, "context?", starconv.OrNone(&s.context)); err != nil {
+		"containers?", &conts, "sort_by?", starconv.OrNone(&sortBy), "no_headers?", &noHead, "context?", starconv.OrNone(&s.context)}, f.args(true)...)...); err != nil {
 		return nil, err
 	}
 	name, err := optionalName(b, nameV)
@@ -69,23 +73,67 @@ func top(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	if sortBy != "" && sortBy != "cpu" && sortBy != "memory" {
 		return nil, fmt.Errorf("%s: sort_by=%q: want \"cpu\" or \"memory\"", b.Name(), sortBy)
 	}
+	switch strings.ToLower(kind) {
+	case "pods", "pod", "po", "nodes", "node", "no":
+	default:
+		return nil, fmt.Errorf("%s: kind %q: want \"pods\" or \"nodes\"", b.Name(), kind)
+	}
+	if k := strings.ToLower(kind); (k == "nodes" || k == "node" || k == "no") && (s.namespace != "" || s.allNamespaces || conts) {
+		return nil, fmt.Errorf("%s: nodes take no namespace, all_namespaces or containers", b.Name())
+	}
+	q := topQuery{kind: strings.ToLower(kind), name: name, sel: s, containers: conts, sortBy: sortBy, noHeaders: noHead}
+	if f.on() {
+		names, err := f.names(thread, b, s.context)
+		if err != nil {
+			return nil, err
+		}
+		results := fanRun(thread, b, &f, names, func(ctx context.Context, _ string, c Cluster) (*topRows, error) {
+			tc, ok := c.(topCluster)
+			if !ok {
+				return nil, fmt.Errorf("this cluster has no metrics")
+			}
+			return q.read(ctx, tc)
+		})
+		if err := fanFinish(thread, b, results); err != nil {
+			return nil, err
+		}
+		return byContext(results, func(t *topRows) starlark.Value { return t }), nil
+	}
 	tc, _, err := clusterAs[topCluster](thread, b, s.context, "this cluster has no metrics")
 	if err != nil {
 		return nil, err
 	}
-	ctx := sys.Context(thread)
+	t, err := q.read(sys.Context(thread), tc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return t, nil
+}
+
+// topQuery is what k8s.top asks.
+type topQuery struct {
+	kind, name string // kind in lower case
+	sel        selection
+	containers bool
+	sortBy     string
+	noHeaders  bool
+}
+
+// read asks tc for the metrics q asks for.
+func (q topQuery) read(ctx context.Context, tc topCluster) (*topRows, error) {
+	s := q.sel
 	var text strings.Builder
 	printer := metricsutil.NewTopCmdPrinter(&text, false)
 	var rows []starlark.Value
-	switch strings.ToLower(kind) {
+	switch q.kind {
 	case "pods", "pod", "po":
-		ms, err := tc.TopPods(ctx, name, s.options())
+		ms, err := tc.TopPods(ctx, q.name, s.options())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+			return nil, err
 		}
 		// The printer sorts ms in place: the rows are in the order printed.
-		if err := printer.PrintPodMetrics(ms, conts, s.allNamespaces, noHead, sortBy, false); err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		if err := printer.PrintPodMetrics(ms, q.containers, s.allNamespaces, q.noHeaders, q.sortBy, false); err != nil {
+			return nil, err
 		}
 		for _, m := range ms {
 			var cpu, mem int64
@@ -99,22 +147,17 @@ func top(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 				"cpu": starlark.MakeInt64(cpu), "memory": starlark.MakeInt64(mem), "containers": starlark.NewList(cs),
 			}))
 		}
-	case "nodes", "node", "no":
-		if s.namespace != "" || s.allNamespaces || conts {
-			return nil, fmt.Errorf("%s: nodes take no namespace, all_namespaces or containers", b.Name())
-		}
-		ms, avail, err := tc.TopNodes(ctx, name, s.selector.s)
+	default:
+		ms, avail, err := tc.TopNodes(ctx, q.name, s.selector.s)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+			return nil, err
 		}
-		if err := printer.PrintNodeMetrics(ms, avail, noHead, sortBy); err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		if err := printer.PrintNodeMetrics(ms, avail, q.noHeaders, q.sortBy); err != nil {
+			return nil, err
 		}
 		for _, m := range ms {
 			rows = append(rows, usageRow(m.Name, "", m.Usage, nil))
 		}
-	default:
-		return nil, fmt.Errorf("%s: kind %q: want \"pods\" or \"nodes\"", b.Name(), kind)
 	}
 	list := starlark.NewList(rows)
 	list.Freeze()

@@ -31,7 +31,7 @@ func watcherOf(thread *starlark.Thread, b *starlark.Builtin, context string) (wa
 	return wc, err
 }
 
-const watchDoc = `k8s.watch(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, initial=True, timeout=None, until=None, context=None)
+const watchDoc = `k8s.watch(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, initial=True, timeout=None, until=None, context=None, contexts=None, parallel=16)
 
 Returns an iterable of the changes to the objects of kind that match, each
 a struct with type ("ADDED", "MODIFIED" or "DELETED") and object (a
@@ -60,7 +60,16 @@ A name watches that one object (a field selector metadata.name=name).
 
 k8s.print(k8s.watch(...)) prints the events as kubectl get -w does: the
 header once, the objects that exist as one table, then each change's row
-(the server's, as it was at that change) as it comes.`
+(the server's, as it was at that change) as it comes.
+
+With contexts=, the events of every context as they come, each object
+knowing its context (k8s.context_of, and a CONTEXT column when printed);
+each context is listed when k8s.watch is called, so one that cannot be
+watched is one of the contexts that failed (timeout= ends the whole
+watch). A context whose watch ends with an error later is said on
+stderr and added to k8s.last_errors(); the others go on.
+
+` + fanoutDoc
 
 // watchDuration is a duration given as "30s"/"1h30m" or a number of seconds;
 // zero means none was given.
@@ -116,6 +125,10 @@ type watchValue struct {
 	// initialCount is how many of the first events of the last pass are
 	// the objects that existed when it started.
 	initialCount int
+	// members are the watches of each context with contexts= (c is then
+	// nil), and errs the contexts that failed (fanout_stream.go).
+	members []*watchMember
+	errs    *fanErrors
 }
 
 var _ starlark.Iterable = (*watchValue)(nil)
@@ -124,14 +137,21 @@ func watchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	wv := &watchValue{b: b, initial: true, thread: thread, ctx: sys.Context(thread)}
 	s := &wv.sel
 	var target starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+	var f fanout
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, append([]any{
 		"kind", &target, "name?", starconv.OrNone(&s.name), "namespace?", starconv.OrNone(&s.namespace),
 		"all_namespaces?", &s.allNamespaces, "selector?", &s.selector, "fields?", &s.fields,
-		"initial?", &wv.initial, "timeout?", &wv.timeout, "until?", &wv.until, "context?", starconv.OrNone(&s.context)); err != nil {
+		"initial?", &wv.initial, "timeout?", &wv.timeout, "until?", &wv.until, "context?", starconv.OrNone(&s.context)}, f.args(false)...)...); err != nil {
 		return nil, err
 	}
 	if err := s.ref(b, target); err != nil {
 		return nil, err
+	}
+	if f.on() {
+		if err := fanWatch(thread, wv, &f); err != nil {
+			return nil, err
+		}
+		return wv, nil
 	}
 	c, err := watcherOf(thread, b, s.context)
 	if err != nil {
@@ -145,13 +165,18 @@ func watchBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 }
 
 func (wv *watchValue) start() (*kube.Watcher, error) {
-	w, err := wv.c.Watch(wv.ctx, wv.sel.kind, kube.WatchOptions{
-		ListOptions: wv.sel.options(), Name: wv.sel.name, Initial: wv.initial, Rows: true,
-	})
+	w, err := wv.startIn(wv.c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", wv.b.Name(), err)
 	}
 	return w, nil
+}
+
+// startIn starts wv's watch in cluster c.
+func (wv *watchValue) startIn(c watchCluster) (*kube.Watcher, error) {
+	return c.Watch(wv.ctx, wv.sel.kind, kube.WatchOptions{
+		ListOptions: wv.sel.options(), Name: wv.sel.name, Initial: wv.initial, Rows: true,
+	})
 }
 
 func (wv *watchValue) String() string {
@@ -169,6 +194,9 @@ func (wv *watchValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable 
 // Iterate starts a pass: the first uses the watch k8s.watch opened, later
 // passes open another. The timeout counts from the start of the pass.
 func (wv *watchValue) Iterate() starlark.Iterator {
+	if wv.members != nil {
+		return wv.iterateFleet()
+	}
 	w := wv.first
 	var err error
 	if w != nil {
@@ -185,22 +213,28 @@ func (wv *watchValue) Iterate() starlark.Iterator {
 	it.convert = func(ev kube.WatchEvent) (starlark.Value, bool, error) {
 		if rd == nil {
 			rd = &read{resource: w.Resource(), allNamespaces: wv.sel.allNamespaces}
+			rd.cluster, _ = wv.c.(Cluster)
 			if cols := w.Columns(); cols != nil {
 				rd.rows = &kube.Rows{Columns: cols}
 			}
 		}
-		e := eventValue(ev, rd)
-		if wv.until == nil {
-			return e, false, nil
-		}
-		stop, err := starlark.Call(wv.thread, wv.until, starlark.Tuple{e}, nil)
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: until: %w", wv.b.Name(), err)
-		}
-		return e, bool(stop.Truth()), nil
+		return wv.until1(eventValue(ev, rd))
 	}
 	it.startTimer(wv.timeout)
 	return it
+}
+
+// until1 gives event e to the iterator, and whether until(e) says it is
+// the last.
+func (wv *watchValue) until1(e starlark.Value) (starlark.Value, bool, error) {
+	if wv.until == nil {
+		return e, false, nil
+	}
+	stop, err := starlark.Call(wv.thread, wv.until, starlark.Tuple{e}, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: until: %w", wv.b.Name(), err)
+	}
+	return e, bool(stop.Truth()), nil
 }
 
 // eventValue is a watch event as Starlark sees it; its object keeps its

@@ -18,11 +18,11 @@ import (
 // What the mutating members of the k8s module share, each in the file of
 // its name (apply.go, delete.go, ...):
 //
-//	k8s.apply(objs, *, namespace=None, dry_run=False, force=False, field_manager="k8sh", parallel=8, context=None)
+//	k8s.apply(objs, *, namespace=None, dry_run=False, force=False, field_manager="k8sh", parallel=8, context=None, contexts=None)
 //	k8s.create(obj, *, namespace=None, dry_run=False, context=None)
 //	k8s.update(obj, *, dry_run=False, context=None)
 //	k8s.patch(kind, name, patch, *, type="merge", namespace=None, subresource=None, dry_run=False, context=None)
-//	k8s.delete(kind_or_obj, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, wait=False, timeout="60s", propagation="background", missing_ok=False, dry_run=False, parallel=8, context=None)
+//	k8s.delete(kind_or_obj, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, wait=False, timeout="60s", propagation="background", missing_ok=False, dry_run=False, parallel=8, context=None, contexts=None)
 //	k8s.diff(objs, *, namespace=None, parallel=8, context=None)
 //	k8s.scale(kind, name, replicas, *, namespace=None, dry_run=False, context=None)
 //	k8s.restart(target, name=None, *, selector=None, namespace=None, dry_run=False, parallel=8, context=None) (rollout.go)

@@ -83,7 +83,7 @@ var (
 	reNodeArg   = regexp.MustCompile(`k8s\.(drain|cordon|uncordon)\(\s*$`)
 	reLogsArg   = regexp.MustCompile(`k8s\.(?:logs|exec|shell|attach|read_file|write_file)\(\s*$`)
 	reNSArg     = regexp.MustCompile(`(\bnamespace\s*=|\bctx\.namespace\()\s*$`)
-	reCtxArg    = regexp.MustCompile(`(\bcontext\s*=|\bctx\.use\()\s*$`)
+	reCtxArg    = regexp.MustCompile(`(\bcontext\s*=|\bctx\.use\(|(\bcontexts\s*=|\bctx\.each\()\s*\[?(\s*["'][^"']*["']\s*,)*)\s*$`)
 	reNSValue   = regexp.MustCompile(`\bnamespace\s*=\s*["']([^"']*)["']`)
 	reNameKw    = regexp.MustCompile(`\bname\s*=\s*$`)
 	reKindCall  = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']`)

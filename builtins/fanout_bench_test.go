@@ -1,0 +1,254 @@
+package builtins
+
+// BenchmarkFleetList: list the pods of 20 contexts at once, the issue 23
+// target (docs/performance.md, "Fan-out across 20 contexts"):
+//
+//	go test -run '^$' -bench FleetList -benchtime 5x -count 3 -timeout 30m ./builtins/
+//
+// The fleet is the sandbox 20 times: contexts fleet-00 .. fleet-19 of a
+// generated kubeconfig, each through its own tools/netproxy (10 ms each
+// way: 20 ms more per round trip), all on 127.0.0.1. The sandbox's
+// certificate names 127.0.0.1, which each proxy's address is, so TLS
+// verifies as it does without them.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/k8sh/k8sh/kube"
+	"github.com/k8sh/k8sh/kube/kubetest"
+	"github.com/k8sh/k8sh/lib/sys"
+	"github.com/k8sh/k8sh/tools/netproxy"
+)
+
+const (
+	fleetSize  = 20
+	fleetDelay = 10 * time.Millisecond // each way
+	fleetPods  = 20                    // in the namespace each context lists
+)
+
+// fleetBench is the generated kubeconfig of the fleet, in the namespace
+// holding fleetPods pods.
+func fleetBench(b *testing.B) (*kubetest.Env, string, []string) {
+	if err := kubetest.SandboxReachable(); err != nil {
+		b.Skipf("no sandbox: %v", err)
+	}
+	env := kubetest.Sandbox(b)
+	ctx := context.Background()
+	for i := range fleetPods {
+		if _, err := env.Clientset.CoreV1().Pods(env.Namespace).Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p-%02d", i)},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
+		}, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := env.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "k8sh-fleet-empty"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		b.Fatal(err)
+	}
+	target := strings.TrimPrefix(env.Config.Host, "https://")
+	var ctxs []fleetContext
+	var names []string
+	for i := range fleetSize {
+		p, err := netproxy.Start("127.0.0.1:0", target, fleetDelay)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { p.Close() })
+		name := fmt.Sprintf("fleet-%02d", i)
+		names = append(names, name)
+		ctxs = append(ctxs, fleetContext{name: name, namespace: env.Namespace, server: "https://" + p.Addr()})
+	}
+	return env, writeFleetKubeconfig(b, env, ctxs), names
+}
+
+// fleetList runs k8s.list("pods", ARGS) in the session of thread and
+// checks it read want pods.
+func fleetList(b *testing.B, thread *starlark.Thread, s *Session, args string, want int) {
+	g, err := starlark.ExecFileOptions(starOptions, thread, "bench.star", "pods = k8s.list(\"pods\", "+args+")\nerrs = k8s.last_errors()\n", Globals(s))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := g["pods"].(*starlark.List).Len(); n != want {
+		b.Fatalf("k8s.list(%s): %d pods, want %d (errors: %s)", args, n, want, g["errs"])
+	}
+}
+
+func BenchmarkFleetList(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs the sandbox")
+	}
+	env, kc, names := fleetBench(b)
+	cache := b.TempDir() // the discovery cache all runs share, as ~/.kube/cache is
+	session := func() (*starlark.Thread, *Session) {
+		flags := kube.NewConfigFlags()
+		flags.KubeConfig, flags.CacheDir = &kc, &cache
+		clients := kube.NewClients(flags)
+		s := &Session{
+			Cluster:    kube.NewClient(flags),
+			ForContext: func(name string) (Cluster, error) { return clients.For(name) },
+			Contexts:   clients,
+		}
+		thread := &starlark.Thread{Name: "bench", Print: func(*starlark.Thread, string) {}}
+		SetSession(thread, s)
+		sys.SetContext(thread, context.Background())
+		return thread, s
+	}
+	kubectl := env.Kubectl(b).Bin
+	kubectlGet := func(name string) {
+		cmd := exec.Command(kubectl, "--kubeconfig", kc, "--cache-dir", cache, "--context", name, "get", "pods", "-o", "json")
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("kubectl --context %s: %v", name, err)
+		}
+		if n := strings.Count(string(out), `"kind": "Pod"`); n != fleetPods {
+			b.Fatalf("kubectl --context %s: %d pods, want %d", name, n, fleetPods)
+		}
+	}
+	// Warm the discovery cache of every proxy's address, for k8sh and
+	// kubectl alike.
+	for _, n := range names {
+		kubectlGet(n)
+	}
+	thread, s := session()
+	fleetList(b, thread, s, `contexts=["fleet-*"]`, fleetSize*fleetPods)
+
+	// A session that has run before (the REPL, a script's second call):
+	// its clients and their connections are made.
+	b.Run("k8sh-warm/1-context", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			fleetList(b, thread, s, `context="fleet-00"`, fleetPods)
+		}
+	})
+	b.Run("k8sh-warm/20-contexts", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			fleetList(b, thread, s, `contexts=["fleet-*"]`, fleetSize*fleetPods)
+		}
+	})
+	// The same in a namespace without pods: what the fan-out costs when
+	// the one apiserver behind the 20 contexts has next to nothing to do.
+	b.Run("k8sh-warm/1-context-empty", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			fleetList(b, thread, s, `context="fleet-00", namespace="k8sh-fleet-empty"`, 0)
+		}
+	})
+	b.Run("k8sh-warm/20-contexts-empty", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			fleetList(b, thread, s, `contexts=["fleet-*"], namespace="k8sh-fleet-empty"`, 0)
+		}
+	})
+	// parallel=20: all at once (the default, 16, asks 4 of them after the
+	// first ones answer).
+	b.Run("k8sh-warm/20-contexts-parallel-20", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			fleetList(b, thread, s, `contexts=["fleet-*"], parallel=20`, fleetSize*fleetPods)
+		}
+	})
+	// A new session each time (a k8sh process's first call): new clients,
+	// new connections and TLS handshakes, the discovery cache on disk.
+	b.Run("k8sh-cold/1-context", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			thread, s := session()
+			fleetList(b, thread, s, `context="fleet-00"`, fleetPods)
+		}
+	})
+	b.Run("k8sh-cold/20-contexts", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			thread, s := session()
+			fleetList(b, thread, s, `contexts=["fleet-*"]`, fleetSize*fleetPods)
+		}
+	})
+	b.Run("k8sh-cold/20-contexts-parallel-20", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			thread, s := session()
+			fleetList(b, thread, s, `contexts=["fleet-*"], parallel=20`, fleetSize*fleetPods)
+		}
+	})
+	// The peer: for c in fleet-00 .. fleet-19: kubectl --context $c get pods -o json.
+	b.Run("kubectl/1-context", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			kubectlGet(names[0])
+		}
+	})
+	b.Run("kubectl/20-contexts-loop", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		for b.Loop() {
+			for _, n := range names {
+				kubectlGet(n)
+			}
+		}
+	})
+}
+
+// cpuPerOp reports, when the returned function is called at the end of a
+// benchmark, the CPU time the sandbox's kube-apiserver spent per op
+// (apiserver-ms/op): all 20 contexts are the one apiserver, on the same
+// cores as the client, so this is what the fan-out cannot spread.
+func cpuPerOp(b *testing.B, env *kubetest.Env) func() {
+	pid := 0
+	if data, err := os.ReadFile(filepath.Join(filepath.Dir(env.Kubeconfig), "state.json")); err == nil {
+		var st struct {
+			Components []struct {
+				Name string `json:"name"`
+				Pid  int    `json:"pid"`
+			} `json:"components"`
+		}
+		if json.Unmarshal(data, &st) == nil {
+			for _, c := range st.Components {
+				if c.Name == "kube-apiserver" {
+					pid = c.Pid
+				}
+			}
+		}
+	}
+	ticks := func() int64 {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return -1
+		}
+		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+		// utime and stime, fields 14 and 15 of stat: 11 and 12 after the state.
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		return u + s
+	}
+	self := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start, startSelf := ticks(), self()
+	return func() {
+		if end := ticks(); pid != 0 && start >= 0 && end >= 0 && b.N > 0 {
+			b.ReportMetric(float64(end-start)*10/float64(b.N), "apiserver-ms/op") // 100 ticks a second
+		}
+		if b.N > 0 {
+			// This process: k8sh (or the kubectl runs' waiting) and the 20
+			// proxies.
+			b.ReportMetric(float64(self()-startSelf)/float64(time.Millisecond)/float64(b.N), "bench-process-cpu-ms/op")
+		}
+	}
+}
