@@ -64,7 +64,9 @@ or a list of rules for the job's namespace), and then there is no trial run.
 The objects are applied server-side, as k8s.apply applies them, and named as
 kubectl apply --server-side names them; --dry-run prints them as YAML, as
 kubectl create --dry-run=client -o yaml prints objects, and creates nothing.
-Arguments of the script that start with "-" go after "--".`,
+A context the k8sh config makes read-only refuses it, and a protected one
+wants --yes, as they do k8s.apply. Arguments of the script that start with
+"-" go after "--".`,
 		Example: `  k8sh job check.star -n ops --dry-run
   k8sh job check.star -n ops --schedule "*/5 * * * *"
   k8sh job cleanup.star -n ops --rules rules.yaml -- --older-than 7d`,
@@ -83,6 +85,7 @@ Arguments of the script that start with "-" go after "--".`,
 	cmd.Flags().StringVar(&o.rules, "rules", "", "take the RBAC rules from FILE instead of deriving them from a trial run")
 	cmd.Flags().StringVar(&o.name, "name", "", "the name of the objects (default: the script's file name without .star)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the objects as YAML instead of creating them")
+	cmd.Flags().BoolVar(&o.yes, "yes", os.Getenv("K8SH_YES") == "1", "create them in a protected context (also K8SH_YES=1)")
 	root.AddCommand(cmd)
 }
 
@@ -94,6 +97,7 @@ type jobOptions struct {
 	rules    string
 	name     string
 	dryRun   bool
+	yes      bool
 }
 
 // imageRepository is where k8sh's images are published, built from the
@@ -141,6 +145,18 @@ func runJob(flags *genericclioptions.ConfigFlags, o jobOptions, stdout, stderr i
 		return fail("%v", err)
 	}
 	ns := info.Namespace
+	if !o.dryRun {
+		policy, err := builtins.LoadPolicy(configPath())
+		if err != nil {
+			return fail("%v", err)
+		}
+		switch {
+		case policy.IsReadOnly(info.Name):
+			return fail("context %q is read-only (read_only in the k8sh config): refusing to create the objects (--dry-run prints them)", info.Name)
+		case policy.IsProtected(info.Name) && !o.yes:
+			return fail("context %q is protected: refusing to create the objects without --yes (or K8SH_YES=1)", info.Name)
+		}
+	}
 	var rules kube.Rules
 	if o.rules != "" {
 		data, err := os.ReadFile(o.rules)

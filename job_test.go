@@ -104,6 +104,32 @@ func TestJobWithoutCluster(t *testing.T) {
 		"check.star": "print(1)\n",
 		"rules.yaml": "- apiGroups: ['']\n  resources: [pods]\n",
 	})
+	// A kubeconfig of two contexts on a port where nothing listens: the
+	// safety policy refuses before any request.
+	writeFiles(t, dir, map[string]string{
+		"kubeconfig": `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: audit-1, context: {cluster: c, user: u}}, {name: prod-eu, context: {cluster: c, user: u}}]
+current-context: audit-1
+`,
+		"k8sh/config.yaml": "protected: [\"prod-*\"]\nread_only: [\"audit-*\"]\n",
+	})
+	kc := filepath.Join(dir, "kubeconfig")
+	policyEnv := []string{"XDG_CONFIG_HOME=" + dir, "K8SH_YES="}
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"--kubeconfig", kc, "job", filepath.Join(dir, "check.star")}, `k8sh job: context "audit-1" is read-only (read_only in the k8sh config): refusing to create the objects (--dry-run prints them)` + "\n"},
+		{[]string{"--kubeconfig", kc, "--context", "prod-eu", "job", filepath.Join(dir, "check.star")}, `k8sh job: context "prod-eu" is protected: refusing to create the objects without --yes (or K8SH_YES=1)` + "\n"},
+	} {
+		r := k8sh(t, "", policyEnv, tc.args...)
+		if r.Code != 1 || r.Stderr != tc.stderr || r.Stdout != "" {
+			t.Errorf("k8sh %q: got %d %q %q; want 1 %q", tc.args, r.Code, r.Stdout, r.Stderr, tc.stderr)
+		}
+	}
 	for _, tc := range []struct {
 		args   []string
 		code   int
