@@ -52,17 +52,17 @@ func (r Rules) YAML() string {
 	return string(out)
 }
 
-// APICall is one request a program made: its method and URL (path and
-// query).
+// APICall is one request a program made: its method, URL (path and
+// query) and the Content-Type of its body.
 type APICall struct {
-	Method, URL string
+	Method, URL, ContentType string
 }
 
 // Calls are the requests a cassette holds.
 func (c *Cassette) Calls() []APICall {
 	calls := make([]APICall, len(c.Interactions))
 	for i, in := range c.Interactions {
-		calls[i] = APICall{in.Request.Method, in.Request.URL}
+		calls[i] = APICall{in.Request.Method, in.Request.URL, in.Request.ContentType}
 	}
 	return calls
 }
@@ -100,9 +100,10 @@ var verbOrder = []string{"get", "list", "watch", "create", "update", "patch", "d
 // RulesFor are the rules that allow exactly the requests calls: for each
 // request, the verb on its resource (with its subresource: pods/log,
 // deployments/scale) in its namespace, or on its non-resource URL, as
-// kube-apiserver's authorizer sees it. Requests every authenticated user
-// may make (discovery, /version, reviews of one's own access) need no rule.
-// Rules do not name objects (resourceNames): a name one run meets (a pod)
+// kube-apiserver's authorizer sees it (a server-side apply, which creates
+// its object when it does not exist, is allowed create as well). Requests
+// every authenticated user may make (discovery, /version, reviews of one's
+// own access) need no rule. Rules do not name objects (resourceNames): a name one run meets (a pod)
 // is another in the next, and list, watch and create cannot be limited by
 // name.
 func RulesFor(calls []APICall) (Rules, error) {
@@ -141,6 +142,9 @@ func RulesFor(calls []APICall) (Rules, error) {
 		verbs[k].Insert(info.Verb)
 		if info.APIGroup == "" && streamSubresources[resource] {
 			verbs[k].Insert("get", "create")
+		}
+		if info.Verb == "patch" && info.Subresource == "" && strings.HasPrefix(c.ContentType, "application/apply-patch") {
+			verbs[k].Insert("create") // a server-side apply creates what does not exist, and needs create for it
 		}
 	}
 	// One rule per scope, API group and set of verbs, naming the resources.
