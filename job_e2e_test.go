@@ -24,7 +24,7 @@ import (
 // command in a pod and lists nodes; a module it loads loads another.
 var jobScript = map[string]string{
 	"check_web.star": `load("lib/util.star", "names")
-pods = k8s.list("pods")
+pods = k8s.list("pods", selector="app=web")
 print("pods:", names(pods))
 k8s.get("configmap", "settings")
 k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "report"}, "data": {"n": str(len(pods))}})
@@ -172,6 +172,24 @@ func TestJobE2E(t *testing.T) {
 		t.Errorf("the Job in the cluster runs %q as %q", lc.Command, live.Spec.Template.Spec.ServiceAccountName)
 	}
 
+	// The Job's pod, with no pod: the ConfigMap's files where the pod has
+	// them, k8sh run as the Job runs it, as the ServiceAccount with the
+	// in-cluster config. The rules are enough: the script runs for real.
+	scripts := t.TempDir()
+	for _, it := range spec.Volumes[0].ConfigMap.Items {
+		writeFiles(t, scripts, map[string]string{it.Path: cm.Data[it.Key]})
+	}
+	run := k8sh(t, "", podEnv(t, env, ns, "check-web"), append([]string{filepath.Join(scripts, "check-web.star")}, c.Command[2:]...)...)
+	if want := "pods: " + pod + "\nnodes: True\nargs: [\"one\", \"--two\"]\n"; run.Code != 0 || !strings.HasSuffix(run.Stdout, want) {
+		t.Errorf("the Job's command as its ServiceAccount: %+v; want status 0 and stdout ending %q", run, want)
+	}
+	if out := k.Must(t, "", "get", "configmap", "report", "-o", "jsonpath={.data.n}"); out != "1" {
+		t.Errorf("configmap report holds n=%q; want 1", out)
+	}
+	if out := k.Must(t, "", "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"); out != "2" {
+		t.Errorf("the run scaled web to %s; want 2", out)
+	}
+
 	// The ServiceAccount may do what the script did, and nothing else.
 	as := "--as=system:serviceaccount:" + ns + ":check-web"
 	for _, tc := range []struct {
@@ -266,23 +284,7 @@ func TestInClusterE2E(t *testing.T) {
 	k.Must(t, "", "create", "role", "runner", "--verb=list", "--resource=configmaps")
 	k.Must(t, "", "create", "rolebinding", "runner", "--role=runner", "--serviceaccount="+ns+":runner")
 	k.Must(t, "", "create", "configmap", "hello", "--from-literal=a=1")
-	token := strings.TrimSpace(k.Must(t, "", "create", "token", "runner", "--duration=10m"))
-	sa := t.TempDir()
-	ca := env.Config.CAData
-	if len(ca) == 0 {
-		var err error
-		if ca, err = os.ReadFile(env.Config.CAFile); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeFiles(t, sa, map[string]string{"token": token, "ca.crt": string(ca), "namespace": ns})
-	u, err := url.Parse(env.Config.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := t.TempDir() // no ~/.kube/config
-	podEnv := []string{"KUBERNETES_SERVICE_HOST=" + u.Hostname(), "KUBERNETES_SERVICE_PORT=" + u.Port(),
-		"K8SH_SERVICEACCOUNT_DIR=" + sa, "KUBECONFIG=", "HOME=" + home, "XDG_CONFIG_HOME=" + home, "POD_NAMESPACE="}
+	podEnv := podEnv(t, env, ns, "runner")
 	script := filepath.Join(t.TempDir(), "s.star")
 	writeFiles(t, filepath.Dir(script), map[string]string{"s.star": `
 print(k8s.whoami().username)
@@ -307,6 +309,31 @@ sys.exit(int(sys.argv[1]))
 	if got.Code != 1 || !strings.Contains(got.Stderr, "the connection to the server localhost:8080 was refused") {
 		t.Errorf("without a token: %+v", got)
 	}
+}
+
+// podEnv is the environment of k8sh in a pod of ServiceAccount sa in ns,
+// with no pod: the API server's address, and the token (from the
+// TokenRequest API), ca.crt and namespace files in the directory
+// K8SH_SERVICEACCOUNT_DIR names; no kubeconfig.
+func podEnv(t *testing.T, env *kubetest.Env, ns, sa string) []string {
+	t.Helper()
+	token := strings.TrimSpace(env.Kubectl(t).Must(t, "", "create", "token", sa, "-n", ns, "--duration=10m"))
+	dir := t.TempDir()
+	ca := env.Config.CAData
+	if len(ca) == 0 {
+		var err error
+		if ca, err = os.ReadFile(env.Config.CAFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFiles(t, dir, map[string]string{"token": token, "ca.crt": string(ca), "namespace": ns})
+	u, err := url.Parse(env.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir() // no ~/.kube/config
+	return []string{"KUBERNETES_SERVICE_HOST=" + u.Hostname(), "KUBERNETES_SERVICE_PORT=" + u.Port(),
+		"K8SH_SERVICEACCOUNT_DIR=" + dir, "KUBECONFIG=", "HOME=" + home, "XDG_CONFIG_HOME=" + home, "POD_NAMESPACE=", "K8SH_PATH="}
 }
 
 type decoded struct {
