@@ -46,6 +46,7 @@ print("args:", sys.argv[1:])
 // and the ServiceAccount may do exactly what the script did (kubectl auth
 // can-i as the ServiceAccount), nothing else.
 func TestJobE2E(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Sandbox(t)
 	ns := env.Namespace
 	k := env.Kubectl(t)
@@ -224,6 +225,7 @@ func TestJobE2E(t *testing.T) {
 // TestJobCronJobRulesFileE2E: with --schedule, a CronJob; with --rules, the
 // rules of the file and no trial run (the script would fail if it ran).
 func TestJobCronJobRulesFileE2E(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Sandbox(t)
 	ns := env.Namespace
 	k := env.Kubectl(t)
@@ -277,6 +279,7 @@ func TestJobCronJobRulesFileE2E(t *testing.T) {
 // place of /var/run/secrets/kubernetes.io/serviceaccount. The namespace is
 // the file's; the status is the script's.
 func TestInClusterE2E(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Sandbox(t)
 	ns := env.Namespace
 	k := env.Kubectl(t)

@@ -85,6 +85,7 @@ func TestBundleScriptErrors(t *testing.T) {
 }
 
 func TestScriptName(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"check.star":             "check",
 		"dir/Check_Pods.star":    "check-pods",
@@ -99,6 +100,7 @@ func TestScriptName(t *testing.T) {
 }
 
 func TestJobWithoutCluster(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"check.star": "print(1)\n",
