@@ -74,6 +74,7 @@ wants --yes, as they do k8s.apply. Arguments of the script that start with
 		SilenceErrors:         true,
 		SilenceUsage:          true,
 		Args:                  cobra.MinimumNArgs(1),
+		ValidArgsFunction:     completeScript,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.script, o.args = args[0], args[1:]
 			*status = runJob(flags, o, stdout, stderr)
