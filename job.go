@@ -158,6 +158,19 @@ func runJob(flags *genericclioptions.ConfigFlags, o jobOptions, stdout, stderr i
 			return fail("context %q is protected: refusing to create the objects without --yes (or K8SH_YES=1)", info.Name)
 		}
 	}
+	if !o.dryRun && o.schedule == "" {
+		// A Job runs once, and its pod template cannot change: applying
+		// another would fail after the other objects had changed.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		exists, err := kube.NewClient(flags).Exists(ctx, "jobs.batch", name, ns)
+		stop()
+		if err != nil {
+			return fail("%v", err)
+		}
+		if exists {
+			return fail("job.batch/%s exists in namespace %s, and a Job runs once: delete it first (kubectl delete job %s -n %s) to run the script again, or give another --name, or run it on a --schedule", name, ns, name, ns)
+		}
+	}
 	var rules kube.Rules
 	if o.rules != "" {
 		data, err := os.ReadFile(o.rules)

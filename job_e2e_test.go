@@ -165,6 +165,11 @@ func TestJobE2E(t *testing.T) {
 	if kcode != 0 || got.Stdout != kout {
 		t.Errorf("k8sh job printed %q; kubectl apply --server-side of the same objects %q (status %d %s)", got.Stdout, kout, kcode, kerr)
 	}
+	// Again: the Job exists, and nothing is changed.
+	again := k8sh(t, "", cfg, append(base, "--", "--three")...)
+	if want := "k8sh job: job.batch/check-web exists in namespace " + ns + ", and a Job runs once: delete it first"; again.Code != 1 || !strings.HasPrefix(again.Stderr, want) || again.Stdout != "" {
+		t.Errorf("k8sh job of a Job that exists: %+v; want status 1 and %q", again, want)
+	}
 	live, err := env.Clientset.BatchV1().Jobs(ns).Get(context.Background(), "check-web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
