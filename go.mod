@@ -21,6 +21,7 @@ require (
 	github.com/creack/pty v1.1.24
 	github.com/rogpeppe/go-internal v1.14.1
 	go.uber.org/goleak v1.3.0
+	k8s.io/apiserver v0.37.2
 	k8s.io/kubectl v0.37.2
 	k8s.io/metrics v0.37.2
 	k8s.io/streaming v0.37.2

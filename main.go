@@ -164,10 +164,13 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().StringVar(&opts.replay, "replay", "", "answer every API request from the cassette FILE that --record wrote, with no cluster: a request it does not hold fails, naming it")
 	addPlanFlags(cmd, &opts.planOpts)
 	flags.AddFlags(cmd.PersistentFlags()) // `k8sh version` reads them too
+	// In a pod without a kubeconfig: the pod's service account.
+	cmd.PersistentPreRun = func(*cobra.Command, []string) { kube.UseInCluster(flags) }
 	addShellCommands(cmd, flags, stdout)
 	addExecCommand(cmd, flags, stdin, stdout, stderr, &status)
 	addTestCommand(cmd, flags, stdin, stdout, stderr, &status)
 	addUndoCommands(cmd, flags, stdin, stdout, stderr, &status) // undo_cmd.go
+	addJobCommand(cmd, flags, stdout, stderr, &status)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
 		return exitUsage

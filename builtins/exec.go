@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -146,6 +147,15 @@ func execAllowed(thread *starlark.Thread, b *starlark.Builtin, c Cluster, verb s
 		}
 	}
 	if s.DryRun && change {
+		if s.Unsent != nil {
+			sub := "exec"
+			if strings.HasPrefix(verb, "attach") {
+				sub = "attach"
+			}
+			for _, t := range targets {
+				s.Unsent(http.MethodPost, "/api/v1/namespaces/"+t.pod.Namespace+"/pods/"+t.pod.Name+"/"+sub)
+			}
+		}
 		if s.Sys.Stderr != nil {
 			fmt.Fprintf(s.Sys.Stderr, "%s (dry run: not run)\n", line)
 		}

@@ -52,6 +52,10 @@ type Session struct {
 	// Planner, when set, makes the run's requests a plan while one is
 	// begun (k8s.plan, --plan): see kube.PlanRequests.
 	Planner *kube.Planner
+	// Unsent, when set, is told of each request a dry run does not send
+	// at all (a command in a pod: the POST of its pods/exec or pods/attach),
+	// for k8sh job, which derives a script's RBAC rules from its requests.
+	Unsent func(method, path string)
 	// Sys and File are the options of the run's sys and file modules
 	// (lib/sys, lib/file); Globals gives Sys.DryRun the value of DryRun.
 	Sys  sys.Options
