@@ -154,6 +154,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	addShellCommands(cmd, flags, stdout)
 	addExecCommand(cmd, flags, stdin, stdout, stderr, &status)
 	addTestCommand(cmd, flags, stdin, stdout, stderr, &status)
+	addRunCommand(cmd, flags, stdin, stdout, stderr, &status)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
 		return exitUsage
