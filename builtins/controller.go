@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,6 +244,8 @@ type ControllerLog struct {
 type ControllerSet struct {
 	mu    sync.Mutex
 	list  []*Controller
+	// caches are the clusters whose informers k8s.cached started.
+	caches map[Cluster]bool
 	log   ControllerLog
 	w     io.Writer
 	json  *slog.Logger
@@ -280,11 +283,28 @@ func EndControllers(s *Session) {
 	}
 	cs.Cancel()
 	cs.Wait(context.Background())
+	cs.mu.Lock()
+	clusters := map[Cluster]bool{}
+	maps.Copy(clusters, cs.caches)
+	cs.mu.Unlock()
 	for _, c := range cs.List() {
-		if ic, ok := c.cluster.(interface{ CloseInformers() }); ok {
+		clusters[c.cluster] = true
+	}
+	for c := range clusters {
+		if ic, ok := c.(interface{ CloseInformers() }); ok {
 			ic.CloseInformers()
 		}
 	}
+}
+
+// usesCache records that k8s.cached started informers of c.
+func (cs *ControllerSet) usesCache(c Cluster) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.caches == nil {
+		cs.caches = map[Cluster]bool{}
+	}
+	cs.caches[c] = true
 }
 
 // SetLog sets where the controllers report.
@@ -870,6 +890,9 @@ func cachedBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.T
 				return nil, fmt.Errorf("%s: %w", b.Name(), err)
 			}
 		}
+	}
+	if s, _ := thread.Local(sessionKey).(*Session); s != nil && thread.Local(reconcileKey) == nil {
+		Controllers(s).usesCache(c) // closed at the end of the session (a reconcile's cluster is its controller's)
 	}
 	inf := ic.Informers().Covering(r, ns)
 	if err := inf.WaitSynced(sys.Context(thread)); err != nil {
