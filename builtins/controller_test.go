@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"go.uber.org/goleak"
 	"sigs.k8s.io/yaml"
 
 	"github.com/k8sh/k8sh/kube"
@@ -183,6 +184,8 @@ func (r *recorder) count(key string) (calls, nones int) {
 // that only 5 reconciles in flight together pass), and no key is ever
 // reconciled twice at once, while every object is changed again and again.
 func TestControllerParallel(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { noLeak(t, before) }) // runs last: informers, queue and workers are gone
 	e := newCtlEnv(t, configMaps(20))
 	rec := newRecorder()
 	var (
