@@ -405,7 +405,11 @@ func (cs *ControllerSet) logf(verbose bool, c *Controller, msg string, attrs []a
 	cs.outMu.Lock()
 	defer cs.outMu.Unlock()
 	if j != nil {
-		j.Info(msg, append([]any{"controller", c.name}, attrs...)...)
+		level := slog.LevelInfo
+		if !verbose {
+			level = slog.LevelError // a failed or cancelled reconcile
+		}
+		j.Log(context.Background(), level, msg, append([]any{"controller", c.name}, attrs...)...)
 		return
 	}
 	fmt.Fprintf(w, "k8sh: controller %s: %s\n", c.name, text)

@@ -489,3 +489,46 @@ k8s.patch("cm", "cm-1", {"data": {"k": "new"}})
 		return err == nil && v == starlark.String("new")
 	})
 }
+
+// TestControllerStopLetsReconcilesFinish: Stop takes no new work, and the
+// reconcile in flight finishes (it is not cancelled) before Done.
+func TestControllerStopLetsReconcilesFinish(t *testing.T) {
+	e := newCtlEnv(t, configMaps(3))
+	rec := newRecorder()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hold := starlark.NewBuiltin("hold", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			close(entered)
+			<-release
+		}
+		return starlark.None, nil
+	})
+	e.run(`
+def reconcile(cm, key):
+    hold()
+    k8s.get("cm", "cm-0")      # a request after the stop: the session still works
+    record(cm, key)
+k8s.controller("configmaps", reconcile)
+`, starlark.StringDict{"hold": hold, "record": rec.builtin()})
+	c := e.start()
+	<-entered
+	c.Stop()
+	select {
+	case <-c.Done():
+		t.Fatal("Done before the reconcile in flight finished")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not done after the reconcile finished")
+	}
+	st := c.Stats()
+	if st.Reconciles != 1 || st.Errors != 0 {
+		t.Errorf("%d reconciles, %d failed; want 1 that succeeded (and no other key after Stop)", st.Reconciles, st.Errors)
+	}
+}
