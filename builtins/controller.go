@@ -242,14 +242,14 @@ type ControllerLog struct {
 
 // ControllerSet is the controllers a session registered.
 type ControllerSet struct {
-	mu    sync.Mutex
-	list  []*Controller
+	mu   sync.Mutex
+	list []*Controller
 	// caches are the clusters whose informers k8s.cached started.
 	caches map[Cluster]bool
-	log   ControllerLog
-	w     io.Writer
-	json  *slog.Logger
-	outMu sync.Mutex // serializes the log and the reconciles' print()
+	log    ControllerLog
+	w      io.Writer
+	json   *slog.Logger
+	outMu  sync.Mutex // serializes the log and the reconciles' print()
 }
 
 var controllerSets = struct {
