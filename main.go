@@ -203,7 +203,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		filename, src, argv = "<stdin>", data, []string{"-"}
 	}
 
-	thread, globals, _, _, err := newThread(flags, opts, argv, dir, input, stdout, stderr)
+	thread, globals, session, _, err := newThread(flags, opts, argv, dir, input, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\n", err)
 		return exitUsage
@@ -250,6 +250,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		}
 		return exitError
 	}
+	notRun(session, filename, stderr) // runcmd.go
 	return exitOK
 }
 

@@ -312,6 +312,15 @@ func runControllers(flags *genericclioptions.ConfigFlags, o runOptions, args []s
 	return code
 }
 
+// notRun says, after a script ran with k8sh SCRIPT, that the controllers
+// it registered did not run.
+func notRun(s *builtins.Session, script string, stderr io.Writer) {
+	set := builtins.Controllers(s)
+	if n := len(set.List()); n > 0 && !set.Ran() {
+		fmt.Fprintf(stderr, "k8sh: %s registered %d controller%s, which run with: k8sh run %s\n", script, n, plural(n), script)
+	}
+}
+
 func signalName(s os.Signal) string {
 	if s == syscall.SIGTERM {
 		return "SIGTERM"

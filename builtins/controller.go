@@ -357,6 +357,19 @@ func (cs *ControllerSet) Start(ctx context.Context) error {
 	return nil
 }
 
+// Ran tells whether a controller of the set was started.
+func (cs *ControllerSet) Ran() bool {
+	for _, c := range cs.List() {
+		c.mu.Lock()
+		started := c.started
+		c.mu.Unlock()
+		if started {
+			return true
+		}
+	}
+	return false
+}
+
 // Synced tells whether every controller's informers have synced.
 func (cs *ControllerSet) Synced() bool {
 	for _, c := range cs.List() {
