@@ -171,6 +171,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	addTestCommand(cmd, flags, stdin, stdout, stderr, &status)
 	addUndoCommands(cmd, flags, stdin, stdout, stderr, &status) // undo_cmd.go
 	addJobCommand(cmd, flags, stdout, stderr, &status)
+	addRunCommand(cmd, flags, stdin, stdout, stderr, &status)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintf(stderr, "k8sh: %v\nRun 'k8sh --help' for usage.\n", err)
 		return exitUsage
@@ -274,6 +275,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		}
 		return exitError
 	}
+	notRun(sess, filename, stderr) // runcmd.go
 	return exitOK
 }
 

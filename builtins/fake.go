@@ -188,6 +188,7 @@ func fakeChangesBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starl
 func EndSession(thread *starlark.Thread) {
 	StopForwards(thread)
 	s, _ := thread.Local(sessionKey).(*Session)
+	EndControllers(s) // controller.go
 	standIns.Lock()
 	closes := standIns.closes[s]
 	delete(standIns.closes, s)

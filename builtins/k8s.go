@@ -20,6 +20,8 @@ import (
 //	k8s.print(x, output="table")
 //	k8s.table(rows, headers=None)
 //	k8s.watch(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, fields=None, initial=True, timeout=None, until=None, context=None, contexts=None, parallel=16)
+//	k8s.controller(kind, reconcile, *, owns=(), resync="10m", workers=1, namespace=None, all_namespaces=False, selector=None, name=None, context=None)
+//	k8s.cached(kind, name=None, *, namespace=None, all_namespaces=False, selector=None, context=None)
 //	k8s.wait(kind, name=None, *, namespace=None, selector=None, condition=None, until=None, delete=False, timeout="60s", context=None)
 //	k8s.status(obj)
 //	k8s.logs(pod_or_obj=None, *, container=None, namespace=None, tail=None, since=None, previous=False, follow=False, selector=None, timestamps=False, timeout=None, context=None, contexts=None, parallel=16)
