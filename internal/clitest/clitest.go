@@ -25,7 +25,11 @@ func Main(m *testing.M) {
 		panic(err)
 	}
 	Bin = filepath.Join(dir, "k8sh")
-	if out, err := exec.Command("go", "build", "-o", Bin, "github.com/k8sh/k8sh").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", Bin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, "github.com/k8sh/k8sh")...).CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)
 	}
