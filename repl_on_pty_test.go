@@ -219,9 +219,9 @@ func TestREPLHandlersE2E(t *testing.T) {
 	at = tm.expect(at, fmt.Sprintf("(%d, 1, True)\n", n))
 
 	tm.send("k8s.handlers()\r")
-	at = tm.expect(at, "ID   KIND         NAMESPACE")
-	at = tm.expect(at, "1    configmaps   "+env.Namespace)
-	at = tm.expect(at, "2    configmaps   "+env.Namespace)
+	at = tm.expect(at, "ID    KIND         NAMESPACE")
+	at = tm.expect(at, "1     configmaps   "+env.Namespace)
+	at = tm.expect(at, "2     configmaps   "+env.Namespace)
 	at = tm.expect(at, prompt)
 	tm.send("[x.stop() for x in k8s.handlers()]\r")
 	at = tm.expect(at, prompt)

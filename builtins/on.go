@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -80,8 +81,8 @@ Returns the session's handlers (k8s.on's handles) that have not been
 stopped, oldest first: a list that prints as a table, as kubectl get
 does, and whose handles can each be stopped:
   k8s.handlers()
-  ID   KIND         NAMESPACE   SELECTOR   EVENTS   FUNCTION    COUNT   ERRORS   STATUS    AGE
-  1    configmaps   default     <none>     ADDED    label_new   12      0        Running   3m
+  ID    KIND         NAMESPACE   SELECTOR   EVENTS   FUNCTION    COUNT   ERRORS   STATUS    AGE
+  1     configmaps   default     <none>     ADDED    label_new   12      0        Running   3m
   [h.stop() for h in k8s.handlers()]
 A handler whose watch failed stays listed, with STATUS Failed, until
 stopped.`
@@ -599,7 +600,11 @@ func runBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	delete(handlers.m, bg)
 	handlers.Unlock()
 	if why == WaitInterrupted {
-		return nil, fmt.Errorf("%s: %w", b.Name(), context.Cause(ctx))
+		// Ctrl-C or --timeout: the program ends (the REPL's statement).
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%s: timed out", b.Name())
+		}
+		return nil, fmt.Errorf("%s: interrupted", b.Name())
 	}
 	if len(failed) > 0 {
 		more := ""

@@ -113,7 +113,7 @@ count, errors, running, namespace = h.count, h.errors, h.running, h.namespace
 	}
 	table := string(g["table"].(starlark.String))
 	lines := strings.Split(table, "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID   KIND         NAMESPACE") ||
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID    KIND         NAMESPACE") ||
 		!strings.Contains(lines[1], "configmaps   "+env.Namespace) || !strings.Contains(lines[1], "app=web") ||
 		!strings.Contains(lines[1], "ADDED,MODIFIED,DELETED   label      ") || !strings.Contains(lines[1], "Running") {
 		t.Errorf("k8s.handlers():\n%s", table)
