@@ -135,7 +135,8 @@ func TestREPLHandlersE2E(t *testing.T) {
 		"--kubeconfig", env.Kubeconfig, "-n", env.Namespace)
 	prompt := "k8sh sandbox:" + env.Namespace + "> "
 	at := tm.expect(0, prompt)
-	tm.send(`h = k8s.on("cm", lambda ev: print("saw", ev.type, ev.object.metadata.name), events="ADDED", selector="on=yes")` + "\r")
+	tm.send(`h = k8s.on("cm", lambda ev: print("saw", ev.type, ev.object.metadata.name), events="ADDED", selector="on=yes"); print("registered")` + "\r")
+	at = tm.expect(at, "\nregistered\n")
 	at = tm.expect(at, prompt)
 
 	// Objects are created while the user types "1 + 41", slowly.
@@ -173,6 +174,7 @@ func TestREPLHandlersE2E(t *testing.T) {
 	var term vt
 	term.write(tm.rawScreen())
 	screen := term.screen()
+	t.Logf("the screen, as a terminal shows it:\n%s", strings.Join(screen, "\n"))
 	var saw []string
 	typedAt := -1
 	for i, l := range screen {
@@ -202,10 +204,11 @@ func TestREPLHandlersE2E(t *testing.T) {
 	// An error in a handler: printed with its backtrace, the REPL goes on.
 	tm.send(`def bad(ev):` + "\r")
 	at = tm.expect(at, "... ")
-	tm.send(`    fail("cannot handle " + ev.object.metadata.name)` + "\r\r")
-	at = tm.expect(at, prompt)
-	tm.send(`b = k8s.on("cm", bad, events="ADDED", selector="bad=yes")` + "\r")
-	at = tm.expect(at, prompt)
+	tm.send(`    fail("cannot handle " + ev.object.metadata.name)` + "\r")
+	at = tm.expect(at, "... ")
+	tm.send("\r")
+	tm.send(`b = k8s.on("cm", bad, events="ADDED", selector="bad=yes"); print("registered")` + "\r")
+	at = tm.expect(at, "\nregistered\n")
 	_, err := env.Clientset.CoreV1().ConfigMaps(env.Namespace).Create(context.Background(), &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "bad-1", Labels: map[string]string{"bad": "yes"}},
 	}, metav1.CreateOptions{})
