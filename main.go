@@ -391,6 +391,7 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 	defer session.Journal.Close()
 	session.Announce = func(line string) { fmt.Fprintln(stdout, line) }
 	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
+	background := builtins.BackgroundOf(session) // k8s.on's handlers run while the user types
 	protected := color.New(color.FgRed, color.Bold)
 	prompt := func() string {
 		info, err := session.Cluster.Context()
@@ -420,6 +421,9 @@ func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, std
 		HistoryFile: historyPath(),
 		Stdout:      stdout,
 		Stderr:      stderr,
+
+		Turn:                background.Turn(),
+		SetBackgroundOutput: background.SetOutput,
 	})
 	var exit *sys.ExitError
 	switch {

@@ -317,7 +317,7 @@ func runControllers(flags *genericclioptions.ConfigFlags, o runOptions, args []s
 func notRun(s *builtins.Session, script string, stderr io.Writer) {
 	set := builtins.Controllers(s)
 	if n := len(set.List()); n > 0 && !set.Ran() {
-		fmt.Fprintf(stderr, "k8sh: %s registered %d controller%s, which run with: k8sh run %s\n", script, n, plural(n), script)
+		fmt.Fprintf(stderr, "k8sh: %s registered %d controller%s, which run under k8s.run() or with: k8sh run %s\n", script, n, plural(n), script)
 	}
 }
 

@@ -47,7 +47,9 @@ controller (a k8s.controller: .name, .kind, .count of reconciles,
 
 A script registers its controllers at its top level; k8sh run SCRIPT runs
 them as a long-lived process (docs/reactive.md: health checks, leader
-election, shutdown on SIGTERM):
+election, shutdown on SIGTERM); k8s.run() runs them too, beside the
+handlers of k8s.on, until k8s.stop() (a reconcile may call it), its
+timeout, Ctrl-C or --timeout:
   def reconcile(d, key):
       if d == None:
           return                      # deleted: the garbage collector removes what it owned
@@ -353,6 +355,28 @@ func (cs *ControllerSet) Start(ctx context.Context) error {
 		if err := c.Start(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// startControllers starts the controllers of s that k8s.controller
+// registered and nothing started yet, for k8s.run: each is a task of bg,
+// so that k8s.run waits for it and k8s.stop(), k8s.run's timeout, Ctrl-C
+// and --timeout stop it (its reconciles in flight finish first). Their
+// reconciles run on threads of their own, in parallel with the handlers of
+// k8s.on, on the values Start froze.
+func startControllers(ctx context.Context, s *Session, bg *Background) error {
+	for _, c := range Controllers(s).List() {
+		c.mu.Lock()
+		fresh := !c.started && !c.stopped
+		c.mu.Unlock()
+		if !fresh {
+			continue
+		}
+		if err := c.Start(ctx); err != nil {
+			return err
+		}
+		bg.Add(&Task{Name: "controller " + c.Name(), Stop: c.Stop, Done: c.Done()})
 	}
 	return nil
 }
@@ -754,6 +778,9 @@ func (c *Controller) process(worker int, key string) {
 	SetSession(thread, c.rs)
 	sys.SetContext(thread, c.runCtx)
 	thread.SetLocal(reconcileKey, c)
+	// Background work of the session (on.go): k8s.stop() ends its k8s.run,
+	// k8s.run cannot be called from it, and the safety policy asks nothing.
+	MarkBackground(thread, BackgroundOf(c.session))
 	stop := context.AfterFunc(c.runCtx, func() { thread.Cancel("the controller was stopped") })
 	c.enter(key, worker)
 	start := time.Now()

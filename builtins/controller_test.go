@@ -532,3 +532,29 @@ k8s.controller("configmaps", reconcile)
 		t.Errorf("%d reconciles, %d failed; want 1 that succeeded (and no other key after Stop)", st.Reconciles, st.Errors)
 	}
 }
+
+// TestControllerUnderRun: a script's controllers run while k8s.run waits,
+// beside its handlers, and a reconcile's k8s.stop() ends k8s.run, which
+// lets the reconcile finish and leaves no goroutine behind.
+func TestControllerUnderRun(t *testing.T) {
+	e := newCtlEnv(t, configMaps(3))
+	e.run(`
+def reconcile(obj, key):
+    print("reconcile", key)
+    if key == "default/cm-2":
+        k8s.stop()
+
+c = k8s.controller("configmaps", reconcile, namespace="default", workers=2)
+k8s.run(timeout="30s")
+print("ran", c.count >= 3, c.running)
+`, nil)
+	out := e.out.String()
+	for _, want := range []string{"reconcile default/cm-0\n", "reconcile default/cm-1\n", "reconcile default/cm-2\n", "ran True False\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the script printed:\n%s\nwithout %q", out, want)
+		}
+	}
+	if l := Controllers(e.session).List(); len(l) != 1 || !Controllers(e.session).Ran() {
+		t.Errorf("controllers after k8s.run: %v, ran %v", l, Controllers(e.session).Ran())
+	}
+}

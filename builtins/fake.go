@@ -182,10 +182,12 @@ func fakeChangesBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starl
 	return starlark.NewList(out), nil
 }
 
-// EndSession ends what thread's session keeps going: its port-forwards, and
-// the temporary files of its fake clusters and replays. A script, a test
-// and the REPL call it when they end.
+// EndSession ends what thread's session keeps going: its background work
+// (k8s.on's handlers), its port-forwards, and the temporary files of its
+// fake clusters and replays. A script, a test and the REPL call it when
+// they end.
 func EndSession(thread *starlark.Thread) {
+	StopBackground(thread)
 	StopForwards(thread)
 	s, _ := thread.Local(sessionKey).(*Session)
 	EndControllers(s) // controller.go

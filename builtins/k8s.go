@@ -30,6 +30,10 @@ import (
 //	k8s.uncordon(node=None, *, selector=None, dry_run=False, context=None)
 //	k8s.plan(fn, *args, **kwargs) (plan.go)
 //	k8s.drain(node=None, *, ignore_daemonsets=True, delete_emptydir_data=False, force=False, grace_period=None, timeout="5m", disable_eviction=False, selector=None, pod_selector=None, dry_run=False, context=None)
+//	k8s.on(kind, fn, *, namespace=None, all_namespaces=False, selector=None, fields=None, events=("ADDED", "MODIFIED", "DELETED"), initial=False, context=None)
+//	k8s.handlers()
+//	k8s.run(timeout=None)
+//	k8s.stop()
 var K8s = &starlarkstruct.Module{
 	Name:    "k8s",
 	Members: starlark.StringDict{}, // each builtin adds itself, in the file of its name

@@ -109,7 +109,8 @@ func (p *Policy) IsReadOnly(name string) bool {
 // "delete 3 pods"), c is the cluster it goes to, dryRun whether it is a
 // server-side dry run. It fails when the context is read-only (--read-only
 // or the config), and when it is protected unless the run said --yes
-// (K8SH_YES=1) or, in the REPL, the user types the context's name.
+// (K8SH_YES=1) or, in the REPL, the user types the context's name (never
+// from background work: a handler's change is refused there).
 func Mutating(thread *starlark.Thread, b *starlark.Builtin, c Cluster, what string, dryRun bool) error {
 	s, err := session(thread, b)
 	if err != nil {
@@ -130,6 +131,9 @@ func Mutating(thread *starlark.Thread, b *starlark.Builtin, c Cluster, what stri
 	if dryRun || s.Yes || !s.Policy.IsProtected(name) {
 		return nil
 	}
+	if inBackground(thread) {
+		return fmt.Errorf("%s: context %q is protected: refusing to %s in %s/%s from a background handler (k8s.on) without --yes (or K8SH_YES=1): a handler cannot ask for confirmation", b.Name(), name, what, name, info.Namespace)
+	}
 	if s.Confirm == nil {
 		return fmt.Errorf("%s: context %q is protected: refusing to %s in %s/%s without --yes (or K8SH_YES=1)", b.Name(), name, what, name, info.Namespace)
 	}
@@ -147,10 +151,10 @@ func Mutating(thread *starlark.Thread, b *starlark.Builtin, c Cluster, what stri
 // nothing more of it (ChangeResult), as the lines said what it was (a
 // change of no object, a delete whose selector matched nothing, echoes
 // its value: []).
-// Scripts say nothing.
+// Scripts and background work (k8s.on's handlers) say nothing.
 func Announce(thread *starlark.Thread, c Cluster, lines []string, result starlark.Value) {
 	s, _ := thread.Local(sessionKey).(*Session)
-	if s == nil || s.Announce == nil {
+	if s == nil || s.Announce == nil || inBackground(thread) {
 		return
 	}
 	if result != nil && len(lines) > 0 {

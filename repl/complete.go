@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.starlark.net/starlark"
 )
@@ -54,6 +55,10 @@ type schemaPather interface {
 type Completer struct {
 	Globals starlark.StringDict
 	Source  Source
+	// Turn, if set, is taken while completion reads values, which
+	// background work may be changing; when it is not free within
+	// turnWait, values are not completed.
+	Turn Turn
 
 	mu      sync.Mutex
 	pending string            // the statement's lines before the one typed
@@ -67,6 +72,9 @@ func (c *Completer) SetPending(text string) {
 	c.pending = text
 	c.mu.Unlock()
 }
+
+// turnWait is how long completion waits for the turn (Completer.Turn).
+const turnWait = 100 * time.Millisecond
 
 var (
 	kindFuncs = map[string]bool{
@@ -135,22 +143,33 @@ func (c *Completer) complete(before string) ([]string, map[string]string, int) {
 		return filterTyped(names, types, m[5])
 	}
 	if m := reChain.FindStringSubmatch(before); m != nil {
+		if c.Turn != nil {
+			if !c.Turn.TryLock(turnWait) {
+				return nil, nil, 0
+			}
+		}
 		v, rest, ok := c.evalPartial(m[1])
+		var names []string
+		var apiVersion, kind string
+		var path []string
+		if ok {
+			if ha, isHA := v.(starlark.HasAttrs); isHA && len(rest) == 0 {
+				names = ha.AttrNames()
+			}
+			if sp, isSP := v.(schemaPather); isSP {
+				apiVersion, kind, path = sp.SchemaPath()
+			}
+		}
+		if c.Turn != nil {
+			c.Turn.Unlock()
+		}
 		if !ok {
 			return nil, nil, 0
 		}
-		var names, types []string
-		if len(rest) == 0 {
-			if ha, ok := v.(starlark.HasAttrs); ok {
-				names = ha.AttrNames()
-			}
-		}
-		if sp, ok := v.(schemaPather); ok {
-			apiVersion, kind, path := sp.SchemaPath()
-			if kind != "" && apiVersion != "" {
-				fn, ft := c.fields(apiVersion, kind, append(path, rest...))
-				names, types = append(names, fn...), append(make([]string, len(names)), ft...)
-			}
+		var types []string
+		if kind != "" && apiVersion != "" {
+			fn, ft := c.fields(apiVersion, kind, append(path, rest...))
+			names, types = append(names, fn...), append(make([]string, len(names)), ft...)
 		}
 		if types == nil && len(rest) > 0 {
 			return nil, nil, 0

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.starlark.net/starlark"
@@ -117,5 +118,46 @@ func TestDo(t *testing.T) {
 	got, n := c.Do(line, len(line))
 	if n != 1 || len(got) != 1 || string(got[0]) != "et" {
 		t.Errorf("Do: %q %d", got, n)
+	}
+}
+
+// chanTurn is a Turn made of a channel that holds the token when free.
+type chanTurn chan struct{}
+
+func (t chanTurn) Lock()   { <-t }
+func (t chanTurn) Unlock() { t <- struct{}{} }
+func (t chanTurn) TryLock(d time.Duration) bool {
+	select {
+	case <-t:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// TestCompleteTakesTheTurn: completion reads values only with the turn
+// (background work may be changing them), and gives it back; while the
+// turn is held elsewhere it completes no value, and does not wait long.
+func TestCompleteTakesTheTurn(t *testing.T) {
+	pod := starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"spec": starlark.None})
+	turn := make(chanTurn, 1)
+	c := &Completer{Globals: starlark.StringDict{"pod": pod}, Turn: turn}
+	turn.Unlock() // free
+	if got, _ := c.Complete("pod.s"); !cmp.Equal(got, []string{"spec"}) {
+		t.Errorf("with the turn free: %v", got)
+	}
+	if len(turn) != 1 {
+		t.Fatal("completion kept the turn")
+	}
+	turn.Lock() // held by a statement or a handler
+	start := time.Now()
+	if got, _ := c.Complete("pod.s"); got != nil {
+		t.Errorf("with the turn held: %v", got)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("completion waited %s for the turn", d)
+	}
+	if got, _ := c.Complete("po"); !cmp.Equal(got, []string{"pod"}) {
+		t.Errorf("names complete without the turn: %v", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/chzyer/readline"
 	"go.starlark.net/starlark"
@@ -39,9 +40,30 @@ type Config struct {
 	SetAsk func(ask func(prompt string) (string, error))
 	// Source gives completion what it knows of the cluster; may be nil.
 	Source Source
+	// Turn, if set, is the session's turn: at most one goroutine runs
+	// the session's Starlark at a time (background work, such as k8s.on's
+	// handlers, takes it for each call). The caller holds it when Run
+	// starts; Run lends it (Unlock) while it waits for a line and takes it
+	// back (Lock) before it runs what was typed, so background work runs
+	// while the user types, never while a statement runs. Completion,
+	// which evaluates names while the user types, takes it with TryLock.
+	Turn Turn
+	// SetBackgroundOutput, if set, receives the writers that background
+	// work prints through while Run runs: what is written to them appears
+	// above the prompt, and the line being edited is redrawn below it. It
+	// receives nil, nil when Run returns.
+	SetBackgroundOutput func(stdout, stderr io.Writer)
 	// HistoryFile keeps the lines typed, across sessions ("" for none).
 	HistoryFile    string
 	Stdout, Stderr io.Writer
+}
+
+// Turn is a session's turn to run Starlark (Config.Turn).
+type Turn interface {
+	Lock()
+	Unlock()
+	// TryLock takes it if it is free within d.
+	TryLock(d time.Duration) bool
 }
 
 // Run reads, evaluates and prints until end of input (Ctrl-D).
@@ -50,7 +72,7 @@ func Run(cfg Config) error {
 		// A history that cannot be kept is no reason not to start.
 		os.MkdirAll(filepath.Dir(cfg.HistoryFile), 0o700)
 	}
-	comp := &Completer{Globals: cfg.Globals, Source: cfg.Source}
+	comp := &Completer{Globals: cfg.Globals, Source: cfg.Source, Turn: cfg.Turn}
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:            cfg.Prompt(),
 		Stdout:            cfg.Stdout,
@@ -65,6 +87,12 @@ func Run(cfg Config) error {
 		return err
 	}
 	defer rl.Close()
+	if cfg.SetBackgroundOutput != nil {
+		// readline's writers clean the line being edited, write, and
+		// draw the prompt and the line again below.
+		cfg.SetBackgroundOutput(rl.Stdout(), rl.Stderr())
+		defer cfg.SetBackgroundOutput(nil, nil)
+	}
 	if cfg.SetAsk != nil {
 		cfg.SetAsk(func(prompt string) (string, error) {
 			rl.SetPrompt(prompt)
@@ -114,7 +142,13 @@ func readEvalPrint(cfg Config, rl *readline.Instance, comp *Completer, sigs chan
 			return []byte("\n"), nil // the one-line for, while or def ends here
 		}
 		comp.SetPending(typed.String())
+		if cfg.Turn != nil {
+			cfg.Turn.Unlock() // background work runs while the user types
+		}
 		line, err := rl.Readline()
+		if cfg.Turn != nil {
+			cfg.Turn.Lock()
+		}
 		line = comp.LineRead(line)
 		typed.WriteString(line + "\n")
 		rl.SetPrompt("... ")

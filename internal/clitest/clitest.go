@@ -28,7 +28,11 @@ func Main(m *testing.M) {
 	// Runs that change a cluster keep a journal in $XDG_STATE_HOME: never
 	// the user's (a test that reads it sets its own).
 	os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
-	if out, err := exec.Command("go", "build", "-o", Bin, "github.com/k8sh/k8sh").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", Bin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, "github.com/k8sh/k8sh")...).CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)
 	}

@@ -22,6 +22,11 @@ type Kubectl struct {
 func (e *Env) Kubectl(t testing.TB) *Kubectl {
 	t.Helper()
 	bin := filepath.Join(filepath.Dir(e.Kubeconfig), "bin", "kubectl")
+	if e.stateDir != "" { // a PrivateSandbox's binaries are the shared ones
+		if _, root, err := sandboxctl(); err == nil {
+			bin = filepath.Join(root, ".cache", "sandbox", "bin", "kubectl")
+		}
+	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("the sandbox's kubectl: %v", err)
 	}
