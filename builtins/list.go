@@ -79,7 +79,7 @@ func readList(thread *starlark.Thread, c Cluster, s selection, where starlark.Ca
 		if err != nil {
 			return nil, err
 		}
-		count += int64(len(l.List.Items))
+		count += int64(len(l.Raw))
 		var rd *read
 		if out, rd, err = readObjects(thread, l, where, out); err != nil {
 			return nil, fmt.Errorf("where: %w", err)
