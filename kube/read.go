@@ -114,26 +114,62 @@ func (c *Client) ListRows(ctx context.Context, kind string, opts ListOptions) (*
 
 func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows bool) (*RowList, error) {
 	var out *RowList
+	add := func(page *RowList) {
+		if out == nil {
+			out = page
+			return
+		}
+		if out.Rows != nil && page.Rows != nil {
+			if out.Rows.Positions != nil || page.Rows.Positions != nil {
+				out.Rows.Positions = append(positions(out.Rows), positions(page.Rows)...)
+				for i := len(out.Raw); i < len(out.Rows.Positions); i++ {
+					out.Rows.Positions[i] += len(out.Raw)
+				}
+			}
+			out.Rows.Cells = append(out.Rows.Cells, page.Rows.Cells...)
+		}
+		out.Raw = append(out.Raw, page.Raw...)
+	}
 	cont := ""
+	if opts.Limit == 0 {
+		// Pages read ahead, as long as each one's continue token is
+		// found before its items.
+		r, ns, err := c.collection(kind, opts)
+		if err != nil {
+			return nil, err
+		}
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		for b := range c.bodies(actx, r, ns, opts, rows) {
+			if b.err != nil {
+				return nil, apiError(b.err, ns)
+			}
+			page, err := pageOf(b.raw, r, ns, "")
+			if err != nil {
+				return nil, err
+			}
+			page.AllNamespaces = opts.AllNamespaces
+			add(page)
+			cont = page.List.GetContinue()
+			if cont == "" {
+				out.List.SetContinue("")
+				return out, nil
+			}
+			if cont != b.next {
+				break // the token was not found ahead: page by page
+			}
+		}
+		cancel()
+		if out == nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
 	for {
 		page, err := c.listPage(ctx, kind, opts, cont, out.have(), rows)
 		if err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = page
-		} else {
-			if out.Rows != nil && page.Rows != nil {
-				if out.Rows.Positions != nil || page.Rows.Positions != nil {
-					out.Rows.Positions = append(positions(out.Rows), positions(page.Rows)...)
-					for i := len(out.Raw); i < len(out.Rows.Positions); i++ {
-						out.Rows.Positions[i] += len(out.Raw)
-					}
-				}
-				out.Rows.Cells = append(out.Rows.Cells, page.Rows.Cells...)
-			}
-			out.Raw = append(out.Raw, page.Raw...)
-		}
+		add(page)
 		cont = page.List.GetContinue()
 		if cont == "" {
 			break
@@ -141,6 +177,88 @@ func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows b
 	}
 	out.List.SetContinue("")
 	return out, nil
+}
+
+// body is one page's body as bodies read it, and the continue token found
+// at its start ("" when it has none, or when it was not found there).
+type body struct {
+	raw  []byte
+	next string
+	err  error
+}
+
+// bodies reads the pages of the collection of r in ns that opts select,
+// one GET after another, each sent as soon as the page before has come
+// (its continue token is at the start of its body: metadata comes before
+// the items), while the caller splits that page: the server prepares page
+// N+1 while the client reads page N. It holds at most one page that the
+// caller has not taken, and stops after a page whose token it did not
+// find, after an error, or when ctx ends.
+func (c *Client) bodies(ctx context.Context, r Resource, ns string, opts ListOptions, rows bool) <-chan body {
+	ch := make(chan body, 1)
+	go func() {
+		defer close(ch)
+		lo := metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector, Limit: PageSize}
+		for {
+			raw, err := c.get(ctx, r, ns, "", lo, rows)
+			b := body{raw: raw, err: err}
+			if err == nil {
+				b.next = peekContinue(raw)
+			}
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.next == "" {
+				return
+			}
+			lo.Continue = b.next
+		}
+	}()
+	return ch
+}
+
+// peekContinue returns the continue token of a list's body when its
+// metadata comes before anything long (the items, the rows), as the API
+// server sends it; "" otherwise.
+func peekContinue(raw []byte) string {
+	s := &jsonScanner{data: raw}
+	s.ws()
+	if !s.expect('{') {
+		return ""
+	}
+	s.depth++
+	for s.err == nil {
+		s.ws()
+		key := s.key()
+		s.ws()
+		if !s.expect(':') {
+			return ""
+		}
+		s.ws()
+		switch key {
+		case "metadata":
+			start := s.pos
+			s.value()
+			var md struct {
+				Continue string `json:"continue"`
+			}
+			s.decode(start, &md)
+			if s.err != nil {
+				return ""
+			}
+			return md.Continue
+		case "items", "rows":
+			return ""
+		}
+		s.value()
+		s.ws()
+		if s.err != nil || !s.more('}') {
+			return ""
+		}
+	}
+	return ""
 }
 
 // ListRowsPage reads one page (at most PageSize objects) of the objects of
@@ -322,6 +440,15 @@ const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/js
 // and the rows kubectl prints in one response. The items are in l.Raw;
 // decode() puts them, decoded, in l.List.Items.
 func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav1.ListOptions, rows bool) (*RowList, error) {
+	raw, err := c.get(ctx, r, ns, name, lo, rows)
+	if err != nil {
+		return nil, err
+	}
+	return pageOf(raw, r, ns, name)
+}
+
+// get sends the GET of read and returns the body of its answer.
+func (c *Client) get(ctx context.Context, r Resource, ns, name string, lo metav1.ListOptions, rows bool) ([]byte, error) {
 	rc, err := c.rawClient()
 	if err != nil {
 		return nil, err
@@ -347,7 +474,7 @@ func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav
 	if err != nil {
 		return nil, res.Error() // with the server's Status message
 	}
-	return pageOf(raw, r, ns, name)
+	return raw, nil
 }
 
 // pageOf reads the body of one GET of read.
