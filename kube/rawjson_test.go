@@ -147,3 +147,68 @@ func TestParsePage(t *testing.T) {
 		}
 	}
 }
+
+// benchPage is a Table page of 500 ConfigMaps of about 1.5 KB, as the API
+// server sends k8s.list's pages of kubetest.Bench10k.
+func benchPage() []byte {
+	var b strings.Builder
+	b.WriteString(`{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"1234","continue":"eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ"},"columnDefinitions":[{"name":"Name","type":"string","format":"name","description":"Name","priority":0},{"name":"Data","type":"string","format":"","description":"Data","priority":0},{"name":"Age","type":"string","format":"","description":"Age","priority":0}],"rows":[`)
+	payload := strings.Repeat("0123456789abcdef", 64)
+	for i := range 500 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"cells":["bench-%05d",1,"5m"],"object":{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"bench-%05d","namespace":"k8sh-bench","uid":"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0","resourceVersion":"%d","creationTimestamp":"2026-12-06T05:00:00Z","labels":{"bench":"10k","x":"z"},"managedFields":[{"manager":"kubetest","operation":"Update","apiVersion":"v1","time":"2026-12-06T05:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:data":{".":{},"f:payload":{}},"f:metadata":{"f:labels":{".":{},"f:bench":{},"f:x":{}}}}}]},"data":{"payload":"%s"}}}`, i, i, 1000+i, payload)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// BenchmarkPageDecode: one page decoded whole into maps (as k8s.list did
+// before: sigs.k8s.io/json into a struct of maps), against parsePage, which
+// checks it and splits its objects, alone and then reading each object's
+// labels (a filter) or decoding it all.
+func BenchmarkPageDecode(b *testing.B) {
+	page := benchPage()
+	b.Run("whole", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for range b.N {
+			var t tableJSON
+			if err := sigsjson.UnmarshalCaseSensitivePreserveInts(page, &t); err != nil || len(t.Rows) != 500 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("lazy", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for range b.N {
+			if p, err := parsePage(page); err != nil || len(p.Rows) != 500 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("lazy+labels", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for range b.N {
+			p, _ := parsePage(page)
+			for _, r := range p.Rows {
+				if md, _ := r.Object.Field("metadata"); md == nil {
+					b.Fatal("no metadata")
+				}
+			}
+		}
+	})
+	b.Run("lazy+all", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for range b.N {
+			p, _ := parsePage(page)
+			for _, r := range p.Rows {
+				r.Object.Map()
+			}
+		}
+	})
+}
