@@ -63,10 +63,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDocuments$$' -fuzztime $(FUZZTIME) ./lib/yaml/
 	$(GO) test -run '^$$' -fuzz '^FuzzReferences$$' -fuzztime $(FUZZTIME) ./builtins/
 	$(GO) test -run '^$$' -fuzz '^FuzzSelectors$$' -fuzztime $(FUZZTIME) ./kube/
+	$(GO) test -run '^$$' -fuzz '^FuzzRawObject$$' -fuzztime $(FUZZTIME) ./kube/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime $(FUZZTIME) ./lib/sys/
 
 # Benchmarks of docs/performance.md (about 5 minutes; figures are noisy on a
 # shared machine: compare the lines of one run with each other).
+# BenchmarkReadPath10k (issue 21) interleaves, in each round, the wire
+# floor, k8s.list, client-go, k8s.print and kubectl get, and k8sh processes
+# for their peak RSS: about 15 s a round on a quiet machine, so it adds
+# about 6 minutes here; run it alone with -bench ReadPath10k -benchtime 5x.
 bench: sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 6 -timeout 30m ./builtins/
 

@@ -169,12 +169,12 @@ func encode(v any, output string) (string, error) {
 
 // objectName is kubectl -o name's form: "pod/web", "deployment.apps/web".
 func objectName(o *Object) string {
-	gv, _ := schema.ParseGroupVersion(str(o.m, "apiVersion"))
-	kind := strings.ToLower(str(o.m, "kind"))
+	gv, _ := schema.ParseGroupVersion(o.str("apiVersion"))
+	kind := strings.ToLower(o.str("kind"))
 	if gv.Group != "" {
 		kind += "." + gv.Group
 	}
-	return kind + "/" + str(o.m, "metadata", "name")
+	return kind + "/" + o.str("metadata", "name")
 }
 
 func objectsOf(l *starlark.List) ([]*Object, bool) {
@@ -184,7 +184,7 @@ func objectsOf(l *starlark.List) ([]*Object, bool) {
 		if !ok {
 			return nil, false
 		}
-		if _, ok := o.m["metadata"].(map[string]any); !ok {
+		if !o.isMap("metadata") {
 			return nil, false
 		}
 		objs[i] = o
@@ -316,12 +316,12 @@ func tableOf(objs []*Object, rd *read, opts tableOptions) (*metav1.Table, error)
 		if fleet {
 			lead := []any{o.context}
 			if withNS {
-				lead = append(lead, str(o.m, "metadata", "namespace"))
+				lead = append(lead, o.str("metadata", "namespace"))
 			}
 			cells = append(lead, cells...)
 		}
 		t.Rows[i].Cells = slices.Clone(cells)
-		t.Rows[i].Object.Object = unstructuredOf(o)
+		t.Rows[i].Object.Object = metadataOf(o)
 		if sorting {
 			// The sorter's jsonpath reads the whole object as plain data.
 			t.Rows[i].Object.Object = &unstructured.Unstructured{Object: o.Map()}
@@ -406,10 +406,10 @@ var genericColumns = []metav1.TableColumnDefinition{
 
 func genericCells(o *Object) []any {
 	age := "<unknown>"
-	if ts, err := time.Parse(time.RFC3339, str(o.m, "metadata", "creationTimestamp")); err == nil {
+	if ts, err := time.Parse(time.RFC3339, o.str("metadata", "creationTimestamp")); err == nil {
 		age = duration.HumanDuration(time.Since(ts))
 	}
-	return []any{str(o.m, "metadata", "name"), age}
+	return []any{o.str("metadata", "name"), age}
 }
 
 // sortTable sorts t's rows by field as kubectl get --sort-by does: field
@@ -547,7 +547,7 @@ func withRows(thread *starlark.Thread, objs []*Object) {
 	var order []key
 	for _, o := range objs {
 		if o.row == nil {
-			k := key{str(o.m, "apiVersion"), str(o.m, "kind"), str(o.m, "metadata", "namespace"), o.context}
+			k := key{o.str("apiVersion"), o.str("kind"), o.str("metadata", "namespace"), o.context}
 			if missing[k] == nil {
 				order = append(order, k)
 			}
@@ -570,7 +570,7 @@ func withRows(thread *starlark.Thread, objs []*Object) {
 			kind := k.kind + "." + gv.Version + "." + gv.Group
 			ctx := sys.Context(thread)
 			if len(group) == 1 {
-				l, _ = c.GetRow(ctx, kind, str(group[0].m, "metadata", "name"), k.namespace)
+				l, _ = c.GetRow(ctx, kind, group[0].str("metadata", "name"), k.namespace)
 			} else {
 				l, _ = c.ListRows(ctx, kind, kube.ListOptions{Namespace: k.namespace})
 			}
@@ -581,17 +581,17 @@ func withRows(thread *starlark.Thread, objs []*Object) {
 		if l != nil {
 			rd.resource, rd.rows = l.Resource, l.Rows
 			if l.Rows != nil {
-				for i, item := range l.List.Items {
-					byName[item.GetName()] = l.Rows.Cells[i]
+				for i, item := range l.Raw {
+					byName[newRawObject(item).str("metadata", "name")] = l.Rows.Cells[i]
 				}
 			}
 		}
 		for _, o := range group {
-			o.row = &tableRow{read: rd, cells: byName[str(o.m, "metadata", "name")]}
+			o.row = &tableRow{read: rd, cells: byName[o.str("metadata", "name")]}
 			if o.row.cells == nil && rd.rows != nil {
 				// Gone since: its name, and blanks.
 				o.row.cells = make([]any, len(rd.rows.Columns))
-				o.row.cells[0] = str(o.m, "metadata", "name")
+				o.row.cells[0] = o.str("metadata", "name")
 			}
 		}
 	}

@@ -80,8 +80,8 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		}
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	if len(l.List.Items) != 1 {
-		return nil, fmt.Errorf("%s: the server sent %d objects for %s %q", b.Name(), len(l.List.Items), s.kind, s.name)
+	if len(l.Raw) != 1 {
+		return nil, fmt.Errorf("%s: the server sent %d objects for %s %q", b.Name(), len(l.Raw), s.kind, s.name)
 	}
 	rd := &read{resource: l.Resource, namespace: l.Namespace, rows: l.Rows, cluster: c}
 	return rd.object(l, 0), nil
@@ -105,8 +105,8 @@ func fanGet(thread *starlark.Thread, b *starlark.Builtin, f *fanout, s selection
 			return nil, nil
 		case err != nil:
 			return nil, err
-		case len(l.List.Items) != 1:
-			return nil, fmt.Errorf("the server sent %d objects for %s %q", len(l.List.Items), s.kind, s.name)
+		case len(l.Raw) != 1:
+			return nil, fmt.Errorf("the server sent %d objects for %s %q", len(l.Raw), s.kind, s.name)
 		}
 		return l, nil
 	})

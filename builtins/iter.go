@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.starlark.net/starlark"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
@@ -98,14 +97,14 @@ func (it *pageIterator) Next(v *starlark.Value) bool {
 			it.thread.Cancel(it.err.Error())
 			return false
 		}
-		if it.i < len(it.page.List.Items) {
+		if it.i < len(it.page.Raw) {
 			if it.read == nil {
 				l := it.page
 				it.read = &read{resource: l.Resource, namespace: l.Namespace, allNamespaces: l.AllNamespaces, rows: l.Rows, cluster: it.p.c}
 			}
 			o := it.read.object(it.page, it.i)
 			o.context = it.p.context
-			it.page.List.Items[it.i] = unstructured.Unstructured{} // let the page go as we go
+			it.page.Raw[it.i] = nil // let the page go as we go
 			it.i++
 			if it.p.where != nil {
 				ok, err := accepts(it.thread, it.p.where, o)
@@ -124,7 +123,7 @@ func (it *pageIterator) Next(v *starlark.Value) bool {
 		if cont == "" {
 			return false
 		}
-		it.have += int64(len(it.page.List.Items))
+		it.have += int64(len(it.page.Raw))
 		it.page, it.err = it.p.page(cont, it.have)
 		it.i, it.read = 0, nil
 	}

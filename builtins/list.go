@@ -111,7 +111,7 @@ func readRows(ctx context.Context, c Cluster, s selection, limit int64) ([]*kube
 		if err != nil {
 			return nil, err
 		}
-		count += int64(len(l.List.Items))
+		count += int64(len(l.Raw))
 		out = append(out, l)
 	}
 	return out, nil

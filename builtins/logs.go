@@ -108,13 +108,13 @@ func logsBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		}
 	case *Object:
 		if namespace == "" {
-			namespace = str(v.m, "metadata", "namespace")
+			namespace = v.str("metadata", "namespace")
 		}
-		if str(v.m, "kind") == "Pod" {
-			name = str(v.m, "metadata", "name")
+		if v.str("kind") == "Pod" {
+			name = v.str("metadata", "name")
 			break
 		}
-		labels, _ := waitNested(v.m, "spec", "selector", "matchLabels").(map[string]any)
+		labels, _ := waitNested(v.fields(), "spec", "selector", "matchLabels").(map[string]any)
 		if len(labels) == 0 {
 			return nil, fmt.Errorf("%s: %s has no spec.selector.matchLabels to find its pods by", b.Name(), v)
 		}

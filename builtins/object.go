@@ -11,6 +11,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 
+	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/starconv"
 )
 
@@ -26,7 +27,13 @@ import (
 // and appends to it are seen by json.encode, apply and everything else that
 // reads the object through ToGo.
 type Object struct {
-	m    map[string]any
+	// m holds the object's fields; on an object read lazily (raw not
+	// nil), those decoded so far. On a whole object, read it through
+	// fields() (every field) or field(k) (one), never directly.
+	m map[string]any
+	// raw is a whole object as k8s.list or k8s.get read it, each field
+	// decoded into m when it is first read: nil once every field is.
+	raw  *kube.RawObject
 	root *objectRoot
 	// row is the object's row of the server's table as it was read, which
 	// k8s.print shows; nil for an object that was not read with one.
@@ -71,16 +78,87 @@ func NewObject(m map[string]any) *Object {
 	return &Object{m: m, root: &objectRoot{read: readState{base: m}}}
 }
 
+// newRawObject wraps an object as it was read, decoding each field when it
+// is first read: len(), a filter on labels or printing its row never
+// decode its data or spec.
+func newRawObject(raw *kube.RawObject) *Object {
+	m := make(map[string]any, raw.Len())
+	return &Object{m: m, raw: raw, root: &objectRoot{read: readState{base: m}}}
+}
+
+// fields returns the object's map with every field decoded.
+func (o *Object) fields() map[string]any {
+	if o.raw == nil {
+		return o.m
+	}
+	if len(o.m) == 0 {
+		// Nothing read yet, so nothing refers to the map: one decode.
+		o.m = o.raw.Map()
+		o.root.read.base = o.m
+	} else {
+		for _, k := range o.raw.Keys() {
+			if _, ok := o.m[k]; !ok {
+				o.m[k], _ = o.raw.Field(k)
+			}
+		}
+	}
+	o.raw = nil
+	return o.m
+}
+
+// field returns field k, decoding it first on an object read lazily.
+func (o *Object) field(k string) (any, bool) {
+	v, ok := o.m[k]
+	if ok || o.raw == nil {
+		return v, ok
+	}
+	if v, ok = o.raw.Field(k); ok {
+		o.m[k] = v
+	}
+	return v, ok
+}
+
+// has tells whether the object has field k, without decoding it.
+func (o *Object) has(k string) bool {
+	if o.raw != nil {
+		return o.raw.Has(k)
+	}
+	_, ok := o.m[k]
+	return ok
+}
+
+// isMap tells whether field k holds a map, without decoding it.
+func (o *Object) isMap(k string) bool {
+	if _, ok := o.m[k]; !ok && o.raw != nil {
+		return o.raw.IsMap(k)
+	}
+	v, _ := o.field(k)
+	_, ok := v.(map[string]any)
+	return ok
+}
+
+// str reads a string field at path, "" when absent, decoding only the
+// first field of path.
+func (o *Object) str(path ...string) string {
+	v, _ := o.field(path[0])
+	if len(path) == 1 {
+		s, _ := v.(string)
+		return s
+	}
+	m, _ := v.(map[string]any)
+	return str(m, path[1:]...)
+}
+
 // Map returns the object as plain Go data (maps, slices, strings, int64,
 // float64, bool, nil), the form unstructured.Unstructured holds. The result
 // shares no mutable state with the Object.
 func (o *Object) Map() map[string]any {
-	return toGo(o.m).(map[string]any)
+	return toGo(o.fields()).(map[string]any)
 }
 
 func (o *Object) Type() string { return "k8s.object" }
 
-func (o *Object) Truth() starlark.Bool { return len(o.m) > 0 }
+func (o *Object) Truth() starlark.Bool { return o.Len() > 0 }
 
 func (o *Object) Hash() (uint32, error) {
 	return 0, fmt.Errorf("unhashable type: k8s.object")
@@ -99,8 +177,12 @@ func (o *Object) Freeze() {
 // String is short for a whole object (<Pod default/web>) and dict-like for a
 // map inside one.
 func (o *Object) String() string {
-	kind, _ := o.m["kind"].(string)
-	md, _ := o.m["metadata"].(map[string]any)
+	kind := o.str("kind")
+	var md map[string]any
+	if o.isMap("metadata") {
+		v, _ := o.field("metadata")
+		md = v.(map[string]any)
+	}
 	if kind != "" && md != nil {
 		name, _ := md["name"].(string)
 		if name == "" {
@@ -126,6 +208,11 @@ func (o *Object) String() string {
 }
 
 func (o *Object) keys() []string {
+	if o.raw != nil {
+		ks := o.raw.Keys()
+		sort.Strings(ks)
+		return ks
+	}
 	ks := make([]string, 0, len(o.m))
 	for k := range o.m {
 		ks = append(ks, k)
@@ -136,7 +223,7 @@ func (o *Object) keys() []string {
 
 // value returns field k as a Starlark value; k must be present.
 func (o *Object) value(k string) starlark.Value {
-	v := o.m[k]
+	v, _ := o.field(k)
 	if l, ok := v.([]any); ok {
 		sl := o.root.list(l, o, k, 1)
 		o.root.remember(o.m, k)
@@ -193,23 +280,21 @@ func (o *Object) SchemaPath() (apiVersion, kind string, path []string) {
 		path = append(path, top.key)
 	}
 	slices.Reverse(path)
-	apiVersion, _ = top.m["apiVersion"].(string)
-	kind, _ = top.m["kind"].(string)
+	apiVersion, kind = top.str("apiVersion"), top.str("kind")
 	return apiVersion, kind, path
 }
 
 // listItem reports whether o is an object in the items of a list kind
 // (a PodList's Pod), whose schema is its own kind's.
 func (o *Object) listItem() bool {
-	pk, _ := o.parent.m["kind"].(string)
-	k, _ := o.m["kind"].(string)
+	pk, k := o.parent.str("kind"), o.str("kind")
 	return o.key == "items" && o.items == 1 && o.parent.parent == nil && strings.HasSuffix(pk, "List") && k != ""
 }
 
 // Attr returns field name; the methods get, keys, values and items are there
 // for maps that have no field of that name (fields win, as in YAML).
 func (o *Object) Attr(name string) (starlark.Value, error) {
-	if _, ok := o.m[name]; ok {
+	if o.has(name) {
 		return o.value(name), nil
 	}
 	if m, ok := objectMethods[name]; ok {
@@ -221,7 +306,7 @@ func (o *Object) Attr(name string) (starlark.Value, error) {
 func (o *Object) AttrNames() []string {
 	names := o.keys()
 	for m := range objectMethods {
-		if _, ok := o.m[m]; !ok {
+		if !o.has(m) {
 			names = append(names, m)
 		}
 	}
@@ -244,8 +329,9 @@ func (o *Object) SetField(name string, v starlark.Value) error {
 	if err != nil {
 		return fmt.Errorf("setting .%s: %w", name, err)
 	}
-	o.root.remember(o.m, name)
-	o.m[name] = g
+	m := o.fields()
+	o.root.remember(m, name)
+	m[name] = g
 	return nil
 }
 
@@ -254,7 +340,7 @@ func (o *Object) Get(k starlark.Value) (starlark.Value, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	if _, ok := o.m[string(s)]; !ok {
+	if !o.has(string(s)) {
 		return nil, false, nil
 	}
 	return o.value(string(s)), true, nil
@@ -272,12 +358,18 @@ func (o *Object) SetKey(k, v starlark.Value) error {
 	if err != nil {
 		return fmt.Errorf("setting [%s]: %w", s, err)
 	}
-	o.root.remember(o.m, string(s))
-	o.m[string(s)] = g
+	m := o.fields()
+	o.root.remember(m, string(s))
+	m[string(s)] = g
 	return nil
 }
 
-func (o *Object) Len() int { return len(o.m) }
+func (o *Object) Len() int {
+	if o.raw != nil {
+		return o.raw.Len()
+	}
+	return len(o.m)
+}
 
 func (o *Object) Iterate() starlark.Iterator {
 	return &keyIterator{keys: o.keys()}
@@ -293,7 +385,7 @@ func (o *Object) Items() []starlark.Tuple {
 }
 
 func (o *Object) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
-	eq := reflect.DeepEqual(toGo(o.m), toGo(y.(*Object).m))
+	eq := reflect.DeepEqual(toGo(o.fields()), toGo(y.(*Object).fields()))
 	switch op {
 	case syntax.EQL:
 		return eq, nil
@@ -305,7 +397,7 @@ func (o *Object) CompareSameType(op syntax.Token, y starlark.Value, depth int) (
 
 // MarshalJSON makes json.encode(obj) give the object's plain data.
 func (o *Object) MarshalJSON() ([]byte, error) {
-	return json.Marshal(toGo(o.m))
+	return json.Marshal(toGo(o.fields()))
 }
 
 type keyIterator struct {
@@ -332,7 +424,7 @@ var objectMethods = map[string]*starlark.Builtin{
 			return nil, err
 		}
 		o := b.Receiver().(*Object)
-		if _, ok := o.m[key]; ok {
+		if o.has(key) {
 			return o.value(key), nil
 		}
 		return dflt, nil
@@ -388,7 +480,7 @@ func toGo(v any) any {
 		}
 		return out
 	case *Object:
-		return toGo(v.m)
+		return toGo(v.fields())
 	case starlark.Value:
 		g, err := starconv.FromStarlark(v)
 		if err != nil {

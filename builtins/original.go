@@ -80,10 +80,11 @@ func (s *readState) find(key entryKey) (oldEntry, bool) {
 // NewObject), as plain Go data, whatever the script changed since; nil when
 // o is a map inside an object rather than a whole one.
 func (o *Object) Original() map[string]any {
-	if o.root.read.base == nil || reflect.ValueOf(o.m).Pointer() != reflect.ValueOf(o.root.read.base).Pointer() {
+	m := o.fields()
+	if o.root.read.base == nil || reflect.ValueOf(m).Pointer() != reflect.ValueOf(o.root.read.base).Pointer() {
 		return nil
 	}
-	return o.root.original(o.m).(map[string]any)
+	return o.root.original(m).(map[string]any)
 }
 
 // original rebuilds v as it was, from its current state and the entries

@@ -37,7 +37,7 @@ type tableRow struct {
 // keeping those where accepts; the read is appended to reads.
 func readObjects(thread *starlark.Thread, l *kube.RowList, where starlark.Callable, out []starlark.Value) ([]starlark.Value, *read, error) {
 	rd := &read{resource: l.Resource, namespace: l.Namespace, allNamespaces: l.AllNamespaces, rows: l.Rows}
-	for i := range l.List.Items {
+	for i := range l.Raw {
 		o := rd.object(l, i)
 		if where != nil {
 			ok, err := accepts(thread, where, o)
@@ -55,7 +55,7 @@ func readObjects(thread *starlark.Thread, l *kube.RowList, where starlark.Callab
 
 // object is item i of l, a read of rd, as a k8s.object with its row.
 func (rd *read) object(l *kube.RowList, i int) *Object {
-	o := NewObject(l.List.Items[i].Object)
+	o := newRawObject(l.Raw[i])
 	o.row = &tableRow{read: rd, index: i}
 	if rd.rows != nil && i < len(rd.rows.Cells) {
 		o.row.cells = rd.rows.Cells[i]
@@ -86,10 +86,17 @@ func readsOf(l *starlark.List) []*read {
 	return v.([]*read)
 }
 
-// unstructuredOf is o's data for the printers, sharing o's map: they only
-// read it.
-func unstructuredOf(o *Object) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: o.m}
+// metadataOf is o's apiVersion, kind and metadata, all that the table
+// printer reads of an object (its namespace and labels), sharing o's
+// maps, without decoding the rest of o.
+func metadataOf(o *Object) *unstructured.Unstructured {
+	m := make(map[string]any, 3)
+	for _, k := range []string{"apiVersion", "kind", "metadata"} {
+		if v, ok := o.field(k); ok {
+			m[k] = v
+		}
+	}
+	return &unstructured.Unstructured{Object: m}
 }
 
 // stderr is the run's standard error (sys.Options.Stderr).

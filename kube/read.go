@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	sigsjson "sigs.k8s.io/json"
 )
 
 // PageSize is how many objects one list request asks for.
@@ -100,39 +99,77 @@ func (c *Client) List(ctx context.Context, kind string, opts ListOptions) (*unst
 	if err != nil {
 		return nil, err
 	}
+	l.decode()
 	return l.List, nil
 }
 
 // ListRows is List with the server's table kept: the rows kubectl get
 // prints, one per object, read in the same requests as the objects (the
 // server's Table with each row's whole object), so that printing a list
-// costs no second read and shows what was read.
+// costs no second read and shows what was read. The objects are in Raw,
+// each decoded when it is looked at.
 func (c *Client) ListRows(ctx context.Context, kind string, opts ListOptions) (*RowList, error) {
 	return c.list(ctx, kind, opts, true)
 }
 
 func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows bool) (*RowList, error) {
 	var out *RowList
+	add := func(page *RowList) {
+		if out == nil {
+			out = page
+			return
+		}
+		if out.Rows != nil && page.Rows != nil {
+			if out.Rows.Positions != nil || page.Rows.Positions != nil {
+				out.Rows.Positions = append(positions(out.Rows), positions(page.Rows)...)
+				for i := len(out.Raw); i < len(out.Rows.Positions); i++ {
+					out.Rows.Positions[i] += len(out.Raw)
+				}
+			}
+			out.Rows.Cells = append(out.Rows.Cells, page.Rows.Cells...)
+		}
+		out.Raw = append(out.Raw, page.Raw...)
+	}
 	cont := ""
+	if opts.Limit == 0 {
+		// Pages read ahead, as long as each one's continue token is
+		// found before its items.
+		r, ns, err := c.collection(kind, opts)
+		if err != nil {
+			return nil, err
+		}
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		for b := range c.bodies(actx, r, ns, opts, rows) {
+			if b.err != nil {
+				return nil, apiError(b.err, ns)
+			}
+			page, err := pageOf(b.raw, r, ns, "")
+			if err != nil {
+				return nil, err
+			}
+			page.AllNamespaces = opts.AllNamespaces
+			add(page)
+			cont = page.List.GetContinue()
+			if cont == "" {
+				out.List.SetContinue("")
+				return out, nil
+			}
+			if cont != b.next {
+				break // the token was not found ahead: page by page
+			}
+		}
+		cancel()
+		if out == nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
 	for {
 		page, err := c.listPage(ctx, kind, opts, cont, out.have(), rows)
 		if err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = page
-		} else {
-			if out.Rows != nil && page.Rows != nil {
-				if out.Rows.Positions != nil || page.Rows.Positions != nil {
-					out.Rows.Positions = append(positions(out.Rows), positions(page.Rows)...)
-					for i := len(out.List.Items); i < len(out.Rows.Positions); i++ {
-						out.Rows.Positions[i] += len(out.List.Items)
-					}
-				}
-				out.Rows.Cells = append(out.Rows.Cells, page.Rows.Cells...)
-			}
-			out.List.Items = append(out.List.Items, page.List.Items...)
-		}
+		add(page)
 		cont = page.List.GetContinue()
 		if cont == "" {
 			break
@@ -140,6 +177,88 @@ func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows b
 	}
 	out.List.SetContinue("")
 	return out, nil
+}
+
+// body is one page's body as bodies read it, and the continue token found
+// at its start ("" when it has none, or when it was not found there).
+type body struct {
+	raw  []byte
+	next string
+	err  error
+}
+
+// bodies reads the pages of the collection of r in ns that opts select,
+// one GET after another, each sent as soon as the page before has come
+// (its continue token is at the start of its body: metadata comes before
+// the items), while the caller splits that page: the server prepares page
+// N+1 while the client reads page N. It holds at most one page that the
+// caller has not taken, and stops after a page whose token it did not
+// find, after an error, or when ctx ends.
+func (c *Client) bodies(ctx context.Context, r Resource, ns string, opts ListOptions, rows bool) <-chan body {
+	ch := make(chan body, 1)
+	go func() {
+		defer close(ch)
+		lo := metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector, Limit: PageSize}
+		for {
+			raw, err := c.get(ctx, r, ns, "", lo, rows)
+			b := body{raw: raw, err: err}
+			if err == nil {
+				b.next = peekContinue(raw)
+			}
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.next == "" {
+				return
+			}
+			lo.Continue = b.next
+		}
+	}()
+	return ch
+}
+
+// peekContinue returns the continue token of a list's body when its
+// metadata comes before anything long (the items, the rows), as the API
+// server sends it; "" otherwise.
+func peekContinue(raw []byte) string {
+	s := &jsonScanner{data: raw}
+	s.ws()
+	if !s.expect('{') {
+		return ""
+	}
+	s.depth++
+	for s.err == nil {
+		s.ws()
+		key := s.key()
+		s.ws()
+		if !s.expect(':') {
+			return ""
+		}
+		s.ws()
+		switch key {
+		case "metadata":
+			start := s.pos
+			s.value()
+			var md struct {
+				Continue string `json:"continue"`
+			}
+			s.decode(start, &md)
+			if s.err != nil {
+				return ""
+			}
+			return md.Continue
+		case "items", "rows":
+			return ""
+		}
+		s.value()
+		s.ws()
+		if s.err != nil || !s.more('}') {
+			return ""
+		}
+	}
+	return ""
 }
 
 // ListRowsPage reads one page (at most PageSize objects) of the objects of
@@ -170,7 +289,7 @@ func (c *Client) listPage(ctx context.Context, kind string, opts ListOptions, co
 		return nil, apiError(err, ns)
 	}
 	page.AllNamespaces = opts.AllNamespaces
-	if opts.Limit > 0 && have+int64(len(page.List.Items)) >= opts.Limit {
+	if opts.Limit > 0 && have+int64(len(page.Raw)) >= opts.Limit {
 		page.List.SetContinue("")
 	}
 	return page, nil
@@ -179,7 +298,12 @@ func (c *Client) listPage(ctx context.Context, kind string, opts ListOptions, co
 // RowList is a list of objects of one resource as it was read, with the
 // server's table rows of them when they were asked for and given.
 type RowList struct {
-	List     *unstructured.UnstructuredList
+	// List holds the list's kind, apiVersion and metadata (its continue
+	// token); its Items are empty until decode() fills them from Raw.
+	List *unstructured.UnstructuredList
+	// Raw holds the objects as they were read, each decoded when it is
+	// looked at.
+	Raw      []*RawObject
 	Resource Resource
 	// Namespace is the namespace read: "" for all namespaces or a
 	// cluster-scoped resource.
@@ -207,7 +331,15 @@ func (l *RowList) have() int64 {
 	if l == nil {
 		return 0
 	}
-	return int64(len(l.List.Items))
+	return int64(len(l.Raw))
+}
+
+// decode decodes Raw into List.Items.
+func (l *RowList) decode() {
+	l.List.Items = make([]unstructured.Unstructured, len(l.Raw))
+	for i, o := range l.Raw {
+		l.List.Items[i].Object = o.Map()
+	}
 }
 
 // Rows are the server's table of a list: its columns, and each object's
@@ -231,16 +363,18 @@ var tableSorted = schema.GroupResource{Group: "flowcontrol.apiserver.k8s.io", Re
 // inListOrder puts items and their rows in the order the server lists
 // objects in (by name, its storage order) when the table's rows came in
 // another, and records the table's order in rows.Positions.
-func inListOrder(items []map[string]any, rows *Rows) {
-	key := func(m map[string]any) string {
-		md, _ := m["metadata"].(map[string]any)
+func inListOrder(items []*RawObject, rows *Rows) {
+	keys := make([]string, len(items))
+	for i, o := range items {
+		v, _ := o.Field("metadata")
+		md, _ := v.(map[string]any)
 		ns, _ := md["namespace"].(string)
 		name, _ := md["name"].(string)
-		return ns + "/" + name
+		keys[i] = ns + "/" + name
 	}
 	sorted := true
 	for i := 1; i < len(items) && sorted; i++ {
-		sorted = key(items[i-1]) <= key(items[i])
+		sorted = keys[i-1] <= keys[i]
 	}
 	if sorted {
 		return
@@ -249,7 +383,7 @@ func inListOrder(items []map[string]any, rows *Rows) {
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return key(items[idx[a]]) < key(items[idx[b]]) })
+	sort.SliceStable(idx, func(a, b int) bool { return keys[idx[a]] < keys[idx[b]] })
 	its, cells := slices.Clone(items), slices.Clone(rows.Cells)
 	rows.Positions = make([]int, len(items))
 	for i, j := range idx {
@@ -273,13 +407,12 @@ func (c *Client) GetRow(ctx context.Context, kind, name, namespace string) (*Row
 	return l, nil
 }
 
-// tableJSON is a list, or a Table of one (includeObject=Object: each row
-// with its whole object), as the server sends it, decoded in one pass.
+// tableJSON is a Table of one row (includeObject=Object: the row with its
+// whole object), or an object, as a watch sends it, decoded in one pass.
 type tableJSON struct {
 	APIVersion        string                         `json:"apiVersion"`
 	Kind              string                         `json:"kind"`
 	Metadata          map[string]any                 `json:"metadata"`
-	Items             []map[string]any               `json:"items"`
 	ColumnDefinitions []metav1.TableColumnDefinition `json:"columnDefinitions"`
 	Rows              []struct {
 		Cells  []any          `json:"cells"`
@@ -298,13 +431,24 @@ func (t *tableJSON) isTable() bool {
 const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 // read sends one GET of the collection of r in ns (or of its object name
-// when name is not "") and decodes the answer in one pass, into the form
-// client-go's unstructured decoder gives (integers as int64, each item with
-// its kind and apiVersion), at about three times its speed: client-go parses
-// a page of an unstructured list several times over. With rows, it asks for
-// the server's Table with each row's whole object (includeObject=Object):
-// the objects and the rows kubectl prints in one response.
+// when name is not "") and reads the answer in one pass (parsePage): the
+// page is checked whole and its items split, each kept as its JSON and
+// decoded field by field when it is looked at (RawObject), with the list's
+// kind and apiVersion for an item that has none, as client-go's
+// unstructured decoder gives them. With rows, it asks for the server's
+// Table with each row's whole object (includeObject=Object): the objects
+// and the rows kubectl prints in one response. The items are in l.Raw;
+// decode() puts them, decoded, in l.List.Items.
 func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav1.ListOptions, rows bool) (*RowList, error) {
+	raw, err := c.get(ctx, r, ns, name, lo, rows)
+	if err != nil {
+		return nil, err
+	}
+	return pageOf(raw, r, ns, name)
+}
+
+// get sends the GET of read and returns the body of its answer.
+func (c *Client) get(ctx context.Context, r Resource, ns, name string, lo metav1.ListOptions, rows bool) ([]byte, error) {
 	rc, err := c.rawClient()
 	if err != nil {
 		return nil, err
@@ -330,8 +474,13 @@ func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav
 	if err != nil {
 		return nil, res.Error() // with the server's Status message
 	}
-	var page tableJSON
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &page); err != nil {
+	return raw, nil
+}
+
+// pageOf reads the body of one GET of read.
+func pageOf(raw []byte, r Resource, ns, name string) (*RowList, error) {
+	page, err := parsePage(raw)
+	if err != nil {
 		return nil, fmt.Errorf("decoding the list of %s: %w", r, err)
 	}
 	out := &RowList{Resource: r, Namespace: ns}
@@ -340,41 +489,36 @@ func (c *Client) read(ctx context.Context, r Resource, ns, name string, lo metav
 	}}
 	out.List = list
 	itemKind, itemVersion := strings.TrimSuffix(page.Kind, "List"), page.APIVersion
+	items := page.Items
 	switch {
-	case page.isTable():
+	case (&tableJSON{Kind: page.Kind, APIVersion: page.APIVersion}).isTable():
 		out.Rows = &Rows{Columns: page.ColumnDefinitions, Cells: make([][]any, len(page.Rows))}
 		list.Object["apiVersion"], list.Object["kind"] = r.GVK.GroupVersion().String(), r.GVK.Kind+"List"
-		page.Items = make([]map[string]any, len(page.Rows))
+		items = make([]*RawObject, len(page.Rows))
 		for i, row := range page.Rows {
 			if row.Object == nil {
 				return nil, fmt.Errorf("decoding the table of %s: row %d holds no object", r, i)
 			}
-			page.Items[i] = row.Object
+			items[i] = row.Object
 			out.Rows.Cells[i] = row.Cells
 		}
 		if r.GVR.GroupResource() == tableSorted {
-			inListOrder(page.Items, out.Rows)
+			inListOrder(items, out.Rows)
 		}
 		itemKind, itemVersion = r.GVK.Kind, r.GVK.GroupVersion().String()
 	case name != "":
 		// One object, sent as itself by a server without tables.
-		var obj map[string]any
-		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &obj); err != nil {
+		obj, err := NewRawObject(raw)
+		if err != nil {
 			return nil, fmt.Errorf("decoding %s %q: %w", r, name, err)
 		}
-		page.Items = []map[string]any{obj}
+		items = []*RawObject{obj}
 		list.Object = map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}}
 	}
-	list.Items = make([]unstructured.Unstructured, len(page.Items))
-	for i, item := range page.Items {
-		if _, ok := item["kind"]; !ok {
-			item["kind"] = itemKind
-		}
-		if _, ok := item["apiVersion"]; !ok {
-			item["apiVersion"] = itemVersion
-		}
-		list.Items[i].Object = item
+	for _, item := range items {
+		item.kind, item.apiVersion, item.listed = itemKind, itemVersion, true
 	}
+	out.Raw = items
 	return out, nil
 }
 

@@ -74,6 +74,7 @@ func (s *tableSource) List(ctx context.Context, opts metav1.ListOptions) (*unstr
 		s.rows = map[string][]any{}
 		s.mu.Unlock()
 	}
+	l.decode()
 	if l.Rows != nil {
 		for i := range l.List.Items {
 			s.keep(&l.List.Items[i], l.Rows.Columns, l.Rows.Cells[i])
