@@ -295,3 +295,32 @@ func TestREPLUndoE2E(t *testing.T) {
 		t.Errorf("history: %+v", r)
 	}
 }
+
+func TestUndoProtectedE2E(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Sandbox(t)
+	kc := env.Kubectl(t)
+	state := "XDG_STATE_HOME=" + t.TempDir()
+	base := []string{"--kubeconfig", env.Kubeconfig, "-n", env.Namespace}
+	if r := k8sh(t, "", []string{state, "K8SH_YES="}, append(base, "-c", `k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "made"}})`)...); r.Code != 0 {
+		t.Fatalf("the run: %+v", r)
+	}
+	ro := configHome(t, "read_only: [\"sand*\"]\n")
+	r := k8sh(t, "", []string{state, ro}, append(base, "undo", "--yes")...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, `k8sh undo: context "sandbox" is read-only (read_only in the k8sh config): refusing to undo run `) {
+		t.Errorf("undo in a read-only context: %+v", r)
+	}
+	prot := configHome(t, "protected: [\"sand*\"]\n")
+	r = k8sh(t, "", []string{state, prot, "K8SH_YES="}, append(base, "undo")...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, `k8sh undo: context "sandbox" is protected: refusing to undo run `) || !strings.Contains(r.Stderr, "without --yes (or K8SH_YES=1)") {
+		t.Errorf("undo in a protected context without --yes: %+v", r)
+	}
+	kc.Must(t, "", "get", "configmap", "made")
+	r = k8sh(t, "", []string{state, prot, "K8SH_YES="}, append(base, "undo", "--yes")...)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "configmap/made deleted") {
+		t.Errorf("undo --yes in a protected context: %+v", r)
+	}
+	if _, _, code := kc.Run("", "get", "configmap", "made"); code == 0 {
+		t.Error("undo --yes left the configmap")
+	}
+}
