@@ -324,3 +324,26 @@ func TestUndoProtectedE2E(t *testing.T) {
 		t.Error("undo --yes left the configmap")
 	}
 }
+
+// The journal's own reads are not in a --record cassette: a replay (which
+// keeps no journal) would answer the script's reads with them.
+func TestJournalNotRecordedE2E(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Sandbox(t)
+	dir := t.TempDir()
+	xdg := []string{"XDG_STATE_HOME=" + t.TempDir()}
+	cassette := filepath.Join(dir, "c.yaml")
+	src := `k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "rec"}, "data": {"k": "1"}})
+print(k8s.get("configmap", "rec").data["k"])`
+	r := k8sh(t, "", xdg, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "--record", cassette, "-c", src)
+	if r.Code != 0 || r.Stdout != "1\n" {
+		t.Fatalf("recorded run: %+v", r)
+	}
+	r = k8sh(t, "", xdg, "--kubeconfig", filepath.Join(dir, "nowhere"), "--replay", cassette, "-c", src)
+	if r.Code != 0 || r.Stdout != "1\n" {
+		t.Errorf("replay: %+v", r)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(strings.TrimPrefix(xdg[0], "XDG_STATE_HOME="), "k8sh", "journal", "*.jsonl")); len(runs) != 1 {
+		t.Errorf("journal files %q: want the recorded run's only", runs)
+	}
+}

@@ -261,6 +261,14 @@ func wrapJournal(flags *genericclioptions.ConfigFlags, cfg *rest.Config, name st
 
 type undoKey struct{}
 
+// journalReadKey marks the journal's own reads: --record leaves them out of
+// the cassette, which a replay (with no journal) would otherwise answer
+// the script's own reads from.
+type journalReadKey struct{}
+
+// journalRead tells whether req is a read of the journal's.
+func journalRead(req *http.Request) bool { return req.Context().Value(journalReadKey{}) != nil }
+
 // WithUndo marks the requests made with ctx as the undo of run id.
 func WithUndo(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, undoKey{}, id)
@@ -736,7 +744,7 @@ func requestBody(req *http.Request) []byte {
 func (t *journalTransport) get(req *http.Request, path string, q url.Values) ([]byte, int, error) {
 	u := *req.URL
 	u.Path, u.RawPath, u.RawQuery = path, "", q.Encode()
-	g, err := http.NewRequestWithContext(req.Context(), http.MethodGet, u.String(), nil)
+	g, err := http.NewRequestWithContext(context.WithValue(req.Context(), journalReadKey{}, true), http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, 0, err
 	}
