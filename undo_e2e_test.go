@@ -339,6 +339,10 @@ print(k8s.get("configmap", "rec").data["k"])`
 	if r.Code != 0 || r.Stdout != "1\n" {
 		t.Fatalf("recorded run: %+v", r)
 	}
+	data, _ := os.ReadFile(cassette)
+	if n := strings.Count(string(data), "method: GET\n    url: /api/v1/namespaces/"+env.Namespace+"/configmaps/rec\n"); n != 0 {
+		t.Errorf("the cassette holds %d GETs of the object, the journal's:\n%s", n, data)
+	}
 	r = k8sh(t, "", xdg, "--kubeconfig", filepath.Join(dir, "nowhere"), "--replay", cassette, "-c", src)
 	if r.Code != 0 || r.Stdout != "1\n" {
 		t.Errorf("replay: %+v", r)
