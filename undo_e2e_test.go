@@ -300,8 +300,18 @@ func TestUndoProtectedE2E(t *testing.T) {
 	t.Parallel()
 	env := kubetest.Sandbox(t)
 	kc := env.Kubectl(t)
-	state := "XDG_STATE_HOME=" + t.TempDir()
+	stateDir := t.TempDir()
+	state := "XDG_STATE_HOME=" + stateDir
 	base := []string{"--kubeconfig", env.Kubeconfig, "-n", env.Namespace}
+	// A dry run changes nothing and leaves no journal: a delete says so in
+	// its body, a create or patch in its query.
+	kc.Must(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\n", "apply", "-f", "-")
+	if r := k8sh(t, "", []string{state, "K8SH_YES="}, append(base, "--dry-run", "-c", `k8s.delete("configmap", "kept"); k8s.patch("configmap", "kept", {"data": {"a": "b"}}); k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})`)...); r.Code != 0 {
+		t.Fatalf("the dry run: %+v", r)
+	}
+	if files, _ := filepath.Glob(filepath.Join(stateDir, "k8sh", "journal", "*")); len(files) != 0 {
+		t.Fatalf("a dry run left journal files %q", files)
+	}
 	if r := k8sh(t, "", []string{state, "K8SH_YES="}, append(base, "-c", `k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "made"}})`)...); r.Code != 0 {
 		t.Fatalf("the run: %+v", r)
 	}

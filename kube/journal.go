@@ -569,6 +569,9 @@ func journaled(req *http.Request) (apiTarget, bool) {
 	if !ok || reviewGroups[t.group] || notPersisting[t.sub] {
 		return t, false
 	}
+	if (req.Method == http.MethodDelete || t.sub == "eviction") && dryRunBody(req) {
+		return t, false
+	}
 	if t.name == "" && (req.Method == http.MethodPut || req.Method == http.MethodPatch) {
 		return t, false // no such request: let the server say so
 	}
@@ -576,6 +579,25 @@ func journaled(req *http.Request) (apiTarget, bool) {
 		return t, false
 	}
 	return t, true
+}
+
+// dryRunBody tells whether req's body, DeleteOptions (or an Eviction's),
+// asks for a dry run: a delete says so in its body, not in its query.
+func dryRunBody(req *http.Request) bool {
+	body := requestBody(req)
+	if len(body) == 0 {
+		return false
+	}
+	var opts struct {
+		DryRun        []string `json:"dryRun"`
+		DeleteOptions *struct {
+			DryRun []string `json:"dryRun"`
+		} `json:"deleteOptions"`
+	}
+	if json.Unmarshal(body, &opts) != nil {
+		return false
+	}
+	return len(opts.DryRun) > 0 || opts.DeleteOptions != nil && len(opts.DeleteOptions.DryRun) > 0
 }
 
 // journalTransport journals the changes of one context's clients.

@@ -47,6 +47,20 @@ func TestJournaledRequests(t *testing.T) {
 			t.Errorf("%s %s: target %+v, want %+v", tc.method, tc.url, got, tc.target)
 		}
 	}
+	for _, body := range []string{`{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}`,
+		`{"kind":"Eviction","apiVersion":"policy/v1","metadata":{"name":"p"},"deleteOptions":{"dryRun":["All"]}}`} {
+		req, _ := http.NewRequest("DELETE", "https://127.0.0.1:6443/api/v1/namespaces/ns/configmaps/x", strings.NewReader(body))
+		if strings.Contains(body, "Eviction") {
+			req, _ = http.NewRequest("POST", "https://127.0.0.1:6443/api/v1/namespaces/ns/pods/p/eviction", strings.NewReader(body))
+		}
+		if _, ok := journaled(req); ok {
+			t.Errorf("a dry run in the body is journaled: %s", body)
+		}
+	}
+	req, _ := http.NewRequest("DELETE", "https://127.0.0.1:6443/api/v1/namespaces/ns/configmaps/x", strings.NewReader(`{"propagationPolicy":"Background"}`))
+	if _, ok := journaled(req); !ok {
+		t.Error("a delete with a body is not journaled")
+	}
 	tg := apiTarget{group: "apps", version: "v1", namespace: "ns", resource: "deployments", name: "web"}
 	if got := tg.objectPath(); got != "/apis/apps/v1/namespaces/ns/deployments/web" {
 		t.Errorf("objectPath %q", got)
