@@ -87,6 +87,16 @@ func TestSameContentIgnoresControllers(t *testing.T) {
 	if !sameContent(live, after) {
 		t.Error("a status, a revision annotation and a new resourceVersion count as a change")
 	}
+	node := map[string]any{"kind": "Node", "metadata": map[string]any{"name": "n"}, "spec": map[string]any{"unschedulable": true}}
+	cordoned := map[string]any{"kind": "Node", "metadata": map[string]any{"name": "n"}, "spec": map[string]any{"unschedulable": true,
+		"taints": []any{map[string]any{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}}}}
+	if !sameContent(node, cordoned) {
+		t.Error("the node controller's taint counts as a change")
+	}
+	cordoned["spec"].(map[string]any)["taints"] = []any{map[string]any{"key": "dedicated", "value": "db", "effect": "NoSchedule"}}
+	if sameContent(node, cordoned) {
+		t.Error("a user's taint does not count as a change")
+	}
 	live["metadata"].(map[string]any)["annotations"].(map[string]any)["kubectl.kubernetes.io/restartedAt"] = "now"
 	if sameContent(live, after) {
 		t.Error("kubectl's annotation does not count as a change")
