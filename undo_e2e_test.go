@@ -295,3 +295,69 @@ func TestREPLUndoE2E(t *testing.T) {
 		t.Errorf("history: %+v", r)
 	}
 }
+
+func TestUndoProtectedE2E(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Sandbox(t)
+	kc := env.Kubectl(t)
+	stateDir := t.TempDir()
+	state := "XDG_STATE_HOME=" + stateDir
+	base := []string{"--kubeconfig", env.Kubeconfig, "-n", env.Namespace}
+	// A dry run changes nothing and leaves no journal: a delete says so in
+	// its body, a create or patch in its query.
+	kc.Must(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\n", "apply", "-f", "-")
+	if r := k8sh(t, "", []string{state, "K8SH_YES="}, append(base, "--dry-run", "-c", `k8s.delete("configmap", "kept"); k8s.patch("configmap", "kept", {"data": {"a": "b"}}); k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})`)...); r.Code != 0 {
+		t.Fatalf("the dry run: %+v", r)
+	}
+	if files, _ := filepath.Glob(filepath.Join(stateDir, "k8sh", "journal", "*")); len(files) != 0 {
+		t.Fatalf("a dry run left journal files %q", files)
+	}
+	if r := k8sh(t, "", []string{state, "K8SH_YES="}, append(base, "-c", `k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "made"}})`)...); r.Code != 0 {
+		t.Fatalf("the run: %+v", r)
+	}
+	ro := configHome(t, "read_only: [\"sand*\"]\n")
+	r := k8sh(t, "", []string{state, ro}, append(base, "undo", "--yes")...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, `k8sh undo: context "sandbox" is read-only (read_only in the k8sh config): refusing to undo run `) {
+		t.Errorf("undo in a read-only context: %+v", r)
+	}
+	prot := configHome(t, "protected: [\"sand*\"]\n")
+	r = k8sh(t, "", []string{state, prot, "K8SH_YES="}, append(base, "undo")...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, `k8sh undo: context "sandbox" is protected: refusing to undo run `) || !strings.Contains(r.Stderr, "without --yes (or K8SH_YES=1)") {
+		t.Errorf("undo in a protected context without --yes: %+v", r)
+	}
+	kc.Must(t, "", "get", "configmap", "made")
+	r = k8sh(t, "", []string{state, prot, "K8SH_YES="}, append(base, "undo", "--yes")...)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "configmap/made deleted") {
+		t.Errorf("undo --yes in a protected context: %+v", r)
+	}
+	if _, _, code := kc.Run("", "get", "configmap", "made"); code == 0 {
+		t.Error("undo --yes left the configmap")
+	}
+}
+
+// The journal's own reads are not in a --record cassette: a replay (which
+// keeps no journal) would answer the script's reads with them.
+func TestJournalNotRecordedE2E(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Sandbox(t)
+	dir := t.TempDir()
+	xdg := []string{"XDG_STATE_HOME=" + t.TempDir()}
+	cassette := filepath.Join(dir, "c.yaml")
+	src := `k8s.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "rec"}, "data": {"k": "1"}})
+print(k8s.get("configmap", "rec").data["k"])`
+	r := k8sh(t, "", xdg, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "--record", cassette, "-c", src)
+	if r.Code != 0 || r.Stdout != "1\n" {
+		t.Fatalf("recorded run: %+v", r)
+	}
+	data, _ := os.ReadFile(cassette)
+	if n := strings.Count(string(data), "method: GET\n    url: /api/v1/namespaces/"+env.Namespace+"/configmaps/rec\n"); n != 0 {
+		t.Errorf("the cassette holds %d GETs of the object, the journal's:\n%s", n, data)
+	}
+	r = k8sh(t, "", xdg, "--kubeconfig", filepath.Join(dir, "nowhere"), "--replay", cassette, "-c", src)
+	if r.Code != 0 || r.Stdout != "1\n" {
+		t.Errorf("replay: %+v", r)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(strings.TrimPrefix(xdg[0], "XDG_STATE_HOME="), "k8sh", "journal", "*.jsonl")); len(runs) != 1 {
+		t.Errorf("journal files %q: want the recorded run's only", runs)
+	}
+}

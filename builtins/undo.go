@@ -40,8 +40,9 @@ what the server sets: uid, resourceVersion, creationTimestamp,
 managedFields), one it changed gets its previous state back. A change is
 one object changed by one request: what the REPL announces with one line
 ("deployment.apps/web scaled"). Changes already undone are skipped, so
-k8s.undo() again goes one further back. The undo is journaled too:
-k8sh undo (the command) can take it back.
+k8s.undo() again goes one further back. Its own changes are journaled in
+the session's run, and marked as an undo: k8sh undo of the session later
+takes back only what is left of it.
 
 An object changed since the session's change (by someone else, or by a
 controller outside its status) is refused, naming who changed it from its
@@ -56,8 +57,9 @@ namespace, context, action ("create", "delete", "restore", "none" or
 without changing anything, each with diff (the unified diff from the live
 object to what undo would leave). It fails, after doing the rest, when an
 object was refused or failed. The safety policy applies as to any change:
-read-only contexts refuse it, protected ones must be confirmed. See
-docs/plan.md for what undo cannot do.`
+read-only contexts refuse it, protected ones must be confirmed; with
+--dry-run it sends server-side dry runs. See docs/plan.md for what undo
+cannot do.`
 
 func undoBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	n := 1

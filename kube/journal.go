@@ -269,6 +269,14 @@ func wrapJournal(flags *genericclioptions.ConfigFlags, cfg *rest.Config, name st
 
 type undoKey struct{}
 
+// journalReadKey marks the journal's own reads: --record leaves them out of
+// the cassette, which a replay (with no journal) would otherwise answer
+// the script's own reads from.
+type journalReadKey struct{}
+
+// journalRead tells whether req is a read of the journal's.
+func journalRead(req *http.Request) bool { return req.Context().Value(journalReadKey{}) != nil }
+
 // WithUndo marks the requests made with ctx as the undo of run id.
 func WithUndo(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, undoKey{}, id)
@@ -569,6 +577,9 @@ func journaled(req *http.Request) (apiTarget, bool) {
 	if !ok || reviewGroups[t.group] || notPersisting[t.sub] {
 		return t, false
 	}
+	if (req.Method == http.MethodDelete || t.sub == "eviction") && dryRunBody(req) {
+		return t, false
+	}
 	if t.name == "" && (req.Method == http.MethodPut || req.Method == http.MethodPatch) {
 		return t, false // no such request: let the server say so
 	}
@@ -576,6 +587,25 @@ func journaled(req *http.Request) (apiTarget, bool) {
 		return t, false
 	}
 	return t, true
+}
+
+// dryRunBody tells whether req's body, DeleteOptions (or an Eviction's),
+// asks for a dry run: a delete says so in its body, not in its query.
+func dryRunBody(req *http.Request) bool {
+	body := requestBody(req)
+	if len(body) == 0 {
+		return false
+	}
+	var opts struct {
+		DryRun        []string `json:"dryRun"`
+		DeleteOptions *struct {
+			DryRun []string `json:"dryRun"`
+		} `json:"deleteOptions"`
+	}
+	if json.Unmarshal(body, &opts) != nil {
+		return false
+	}
+	return len(opts.DryRun) > 0 || opts.DeleteOptions != nil && len(opts.DeleteOptions.DryRun) > 0
 }
 
 // journalTransport journals the changes of one context's clients.
@@ -745,7 +775,7 @@ func requestBody(req *http.Request) []byte {
 func (t *journalTransport) get(req *http.Request, path string, q url.Values) ([]byte, int, error) {
 	u := *req.URL
 	u.Path, u.RawPath, u.RawQuery = path, "", q.Encode()
-	g, err := http.NewRequestWithContext(req.Context(), http.MethodGet, u.String(), nil)
+	g, err := http.NewRequestWithContext(context.WithValue(req.Context(), journalReadKey{}, true), http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, 0, err
 	}

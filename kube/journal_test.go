@@ -47,6 +47,20 @@ func TestJournaledRequests(t *testing.T) {
 			t.Errorf("%s %s: target %+v, want %+v", tc.method, tc.url, got, tc.target)
 		}
 	}
+	for _, body := range []string{`{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}`,
+		`{"kind":"Eviction","apiVersion":"policy/v1","metadata":{"name":"p"},"deleteOptions":{"dryRun":["All"]}}`} {
+		req, _ := http.NewRequest("DELETE", "https://127.0.0.1:6443/api/v1/namespaces/ns/configmaps/x", strings.NewReader(body))
+		if strings.Contains(body, "Eviction") {
+			req, _ = http.NewRequest("POST", "https://127.0.0.1:6443/api/v1/namespaces/ns/pods/p/eviction", strings.NewReader(body))
+		}
+		if _, ok := journaled(req); ok {
+			t.Errorf("a dry run in the body is journaled: %s", body)
+		}
+	}
+	req, _ := http.NewRequest("DELETE", "https://127.0.0.1:6443/api/v1/namespaces/ns/configmaps/x", strings.NewReader(`{"propagationPolicy":"Background"}`))
+	if _, ok := journaled(req); !ok {
+		t.Error("a delete with a body is not journaled")
+	}
 	tg := apiTarget{group: "apps", version: "v1", namespace: "ns", resource: "deployments", name: "web"}
 	if got := tg.objectPath(); got != "/apis/apps/v1/namespaces/ns/deployments/web" {
 		t.Errorf("objectPath %q", got)
@@ -72,6 +86,16 @@ func TestSameContentIgnoresControllers(t *testing.T) {
 		"spec": map[string]any{"replicas": 1.0}, "status": map[string]any{"replicas": 1.0}}
 	if !sameContent(live, after) {
 		t.Error("a status, a revision annotation and a new resourceVersion count as a change")
+	}
+	node := map[string]any{"kind": "Node", "metadata": map[string]any{"name": "n"}, "spec": map[string]any{"unschedulable": true}}
+	cordoned := map[string]any{"kind": "Node", "metadata": map[string]any{"name": "n"}, "spec": map[string]any{"unschedulable": true,
+		"taints": []any{map[string]any{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}}}}
+	if !sameContent(node, cordoned) {
+		t.Error("the node controller's taint counts as a change")
+	}
+	cordoned["spec"].(map[string]any)["taints"] = []any{map[string]any{"key": "dedicated", "value": "db", "effect": "NoSchedule"}}
+	if sameContent(node, cordoned) {
+		t.Error("a user's taint does not count as a change")
 	}
 	live["metadata"].(map[string]any)["annotations"].(map[string]any)["kubectl.kubernetes.io/restartedAt"] = "now"
 	if sameContent(live, after) {

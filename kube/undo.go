@@ -457,6 +457,26 @@ func comparable(obj map[string]any) map[string]any {
 	if f := controllerFields[kind]; f != nil {
 		unstructured.RemoveNestedField(o, f...)
 	}
+	if kind == "Node" {
+		// The node controller's taints (node.kubernetes.io/unschedulable
+		// follows a cordon, .../not-ready a heartbeat).
+		if taints, ok, _ := unstructured.NestedSlice(o, "spec", "taints"); ok {
+			var kept []any
+			for _, t := range taints {
+				if m, ok := t.(map[string]any); ok {
+					if k, _ := m["key"].(string); reservedAnnotation(k) {
+						continue
+					}
+				}
+				kept = append(kept, t)
+			}
+			if len(kept) == 0 {
+				unstructured.RemoveNestedField(o, "spec", "taints")
+			} else {
+				unstructured.SetNestedSlice(o, kept, "spec", "taints")
+			}
+		}
+	}
 	return o
 }
 
