@@ -178,6 +178,15 @@ func TestPlanE2E(t *testing.T) {
 		t.Errorf("--detailed-exitcode without changes: %+v", r)
 	}
 
+	// A read the plan cannot answer (a rollout's status after a planned
+	// scale) ends the run, saying so, and the plan lists it.
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "-c", `k8s.scale("deploy/web", 5)
+k8s.rollout.status("deploy/web")`)
+	if r.Code != 1 || !strings.Contains(r.Stdout, "  ! cannot watch deployments in a plan") ||
+		!strings.Contains(r.Stderr, "k8sh plan: cannot watch deployments in a plan") || !strings.Contains(r.Stdout, "Plan: 0 to create, 1 to change, 0 to delete") {
+		t.Errorf("a rollout status in a plan: %+v", r)
+	}
+
 	// --apply-plan makes the changes; the result is what a plain run makes.
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Applied: 2 created, 5 changed, 1 deleted in sandbox/"+ns) {
