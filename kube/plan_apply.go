@@ -88,7 +88,11 @@ func (c *Client) ApplyPlan(ctx context.Context, p *Plan, done func(ch *PlanChang
 			return i, &StalePlanError{Change: ch, Index: i, Applied: i, Why: why}
 		}
 		if done != nil {
-			done(ch)
+			made := *ch
+			if real, ok := a.names[ch.key()]; ok {
+				made.Name = real
+			}
+			done(&made)
 		}
 	}
 	return len(p.Changes), nil
