@@ -68,8 +68,10 @@ type PlanChange struct {
 	// plan was made ("" when it did not exist there): what applying the plan
 	// checks before the object's first change.
 	ResourceVersion string `json:"resourceVersion,omitempty"`
-	// Request is what to send to make the change.
+	// Request is what to send to make the change; Host the server it went
+	// to (a plan may hold changes of other contexts: context=).
 	Request PlannedRequest `json:"request"`
+	Host    string         `json:"host,omitempty"`
 	// Before and After are the object before and after the change (nil for
 	// none: before a create, after a delete).
 	Before map[string]any `json:"before,omitempty"`
@@ -551,7 +553,7 @@ func metaString(m map[string]any, f string) string {
 func newChange(op string, info reqInfo, req *http.Request, body []byte, before, after map[string]any, serverRV string) PlanChange {
 	ch := PlanChange{Op: op, Group: info.group, Version: info.version, Resource: info.resource, Subresource: info.sub,
 		Namespace: info.namespace, Name: info.name, ResourceVersion: serverRV,
-		Request: plannedRequest(req, info, body), Before: before, After: after}
+		Request: plannedRequest(req, info, body), Host: req.URL.Host, Before: before, After: after}
 	for _, m := range []map[string]any{after, before} {
 		if k, _ := m["kind"].(string); k != "" && ch.Kind == "" {
 			ch.Kind = k

@@ -62,6 +62,11 @@ func (c *Client) ApplyPlan(ctx context.Context, p *Plan, done func(ch *PlanChang
 		return 0, err
 	}
 	a := &planApplier{c: c, hc: hc, base: base, names: map[objKey]string{}, state: map[objKey]*appliedState{}}
+	for i := range p.Changes {
+		if h := p.Changes[i].Host; h != "" && base.Host != "" && h != base.Host {
+			return 0, fmt.Errorf("change %d (%s) is of another cluster (server %s; context %q talks to %s): a plan is applied in one context", i+1, p.Changes[i].Title(), h, p.Context, base.Host)
+		}
+	}
 	// Every object as the plan saw it, before anything is sent.
 	first := map[objKey]bool{}
 	for i := range p.Changes {
