@@ -249,6 +249,9 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 		thread.SetMaxExecutionSteps(opts.maxSteps)
 	}
 	sys.SetContext(thread, ctx)
+	if opts.planOpts.plan || opts.planOpts.confirm {
+		sys.SetContext(thread, opts.planOpts.planner.Bind(ctx)) // ended by a watch the plan cannot answer
+	}
 	thread.Load = load.New(fileOptions, maps.Clone(globals), builtins.InheritThread).Load
 	go func() {
 		<-ctx.Done()

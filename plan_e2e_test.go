@@ -184,6 +184,15 @@ func TestPlanE2E(t *testing.T) {
 		t.Errorf("--detailed-exitcode without changes: %+v", r)
 	}
 
+	// A read the plan cannot answer (a rollout's status after a planned
+	// scale) ends the run, saying so, and the plan lists it.
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "-c", `k8s.scale("deploy/web", 5)
+k8s.rollout.status("deploy/web")`)
+	if r.Code != 1 || !strings.Contains(r.Stdout, "  ! cannot watch deployments in a plan") ||
+		!strings.Contains(r.Stderr, "k8sh plan: cannot watch deployments in a plan") || !strings.Contains(r.Stdout, "Plan: 0 to create, 1 to change, 0 to delete") {
+		t.Errorf("a rollout status in a plan: %+v", r)
+	}
+
 	// --apply-plan makes the changes; the result is what a plain run makes.
 	r = k8sh(t, "", state, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Applied: 2 created, 5 changed, 1 deleted in sandbox/"+ns) {
@@ -314,5 +323,33 @@ func TestPlanConfirmE2E(t *testing.T) {
 	}
 	if got := kc.Must(t, "", "get", "configmap", "asked", "-n", ns, "-o", "jsonpath={.data.a}"); got != "1" {
 		t.Errorf("confirmed: a=%q", got)
+	}
+}
+
+// TestPlanGenerateNameE2E: an object the plan creates with generateName
+// has the dry run's name in the plan; applying it uses the name the real
+// create makes in the changes that follow.
+func TestPlanGenerateNameE2E(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Sandbox(t)
+	kc := env.Kubectl(t)
+	ns := env.Namespace
+	planFile := filepath.Join(t.TempDir(), "plan.yaml")
+	r := k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "--plan", "--plan-out", planFile, "-c", `j = k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gen-"}})
+k8s.patch("configmap", j.metadata.name, {"data": {"g": "1"}})
+assert.eq(k8s.get("configmap", j.metadata.name).data.g, "1")`)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Plan: 1 to create, 1 to change, 0 to delete") {
+		t.Fatalf("--plan: %+v", r)
+	}
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
+	if r.Code != 0 {
+		t.Fatalf("--apply-plan: %+v", r)
+	}
+	names := strings.Fields(kc.Must(t, "", "get", "configmaps", "-n", ns, "-o", `jsonpath={range .items[?(@.data.g=="1")]}{.metadata.name}{" "}{end}`))
+	if len(names) != 1 || !strings.HasPrefix(names[0], "gen-") {
+		t.Fatalf("made: %q", names)
+	}
+	if !strings.Contains(r.Stdout, "configmap/"+names[0]+" created\nconfigmap/"+names[0]+" changed\n") {
+		t.Errorf("--apply-plan said: %s", r.Stdout)
 	}
 }

@@ -78,6 +78,7 @@ func beginPlan(s *builtins.Session, o *planOptions) error {
 // --confirm asks and applies it. It returns the run's status.
 func endPlan(flags *genericclioptions.ConfigFlags, opts options, status int, stdin io.Reader, stdout, stderr io.Writer) int {
 	o := &opts.planOpts
+	stopped := o.planner.Stopped()
 	p := o.planner.End()
 	if p == nil {
 		return status
@@ -85,6 +86,9 @@ func endPlan(flags *genericclioptions.ConfigFlags, opts options, status int, std
 	p.Command = strings.Join(os.Args, " ")
 	p.Write(stdout, printers.AllowsColorOutput(stdout) && !color.NoColor)
 	if status != exitOK {
+		if stopped != nil {
+			fmt.Fprintln(stderr, stopped) // "k8sh plan: cannot watch ..."
+		}
 		fmt.Fprintln(stderr, "k8sh: the run failed: the plan above is what it planned until then")
 		return status
 	}

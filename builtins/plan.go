@@ -87,8 +87,15 @@ func planBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := s.Planner.Begin(info.Name, info.Namespace); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
+	outer := sys.Context(thread)
+	sys.SetContext(thread, s.Planner.Bind(outer))
 	_, err = starlark.Call(thread, fn, args[1:], kwargs)
+	sys.SetContext(thread, outer)
+	stopped := s.Planner.Stopped()
 	p := s.Planner.End()
+	if err != nil && stopped != nil && outer.Err() == nil {
+		return nil, fmt.Errorf("%s: %v; the plan until then:\n%s", b.Name(), stopped, p)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,8 +68,10 @@ type PlanChange struct {
 	// plan was made ("" when it did not exist there): what applying the plan
 	// checks before the object's first change.
 	ResourceVersion string `json:"resourceVersion,omitempty"`
-	// Request is what to send to make the change.
+	// Request is what to send to make the change; Host the server it went
+	// to (a plan may hold changes of other contexts: context=).
 	Request PlannedRequest `json:"request"`
+	Host    string         `json:"host,omitempty"`
 	// Before and After are the object before and after the change (nil for
 	// none: before a create, after a delete).
 	Before map[string]any `json:"before,omitempty"`
@@ -109,6 +112,8 @@ type Planner struct {
 	overlay map[objKey]*overlayEntry
 	kinds   map[kindKey]int // how many overlay entries each resource has
 	host    string
+	cancel  context.CancelCauseFunc // ends the run's context (Bind)
+	stopped error                   // why it was ended
 }
 
 // objKey names an object of a plan's overlay; kindKey its resource.
@@ -153,6 +158,7 @@ func (p *Planner) Begin(ctxName, ns string) error {
 		return errors.New("a plan is already being made")
 	}
 	p.plan = &Plan{Version: planVersion, Context: ctxName, Namespace: ns, Created: time.Now().UTC()}
+	p.stopped = nil
 	p.overlay = map[objKey]*overlayEntry{}
 	p.kinds = map[kindKey]int{}
 	p.host = ""
@@ -169,6 +175,38 @@ func (p *Planner) Planning() bool {
 	return p.plan != nil
 }
 
+// Bind returns the context of the planned run, made from ctx: it ends
+// when the plan meets a watch it cannot answer, which a call that waits
+// (a rollout's status) would otherwise try again until its timeout.
+// Stopped then says why.
+func (p *Planner) Bind(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	p.mu.Lock()
+	p.cancel, p.stopped = cancel, nil
+	p.mu.Unlock()
+	return ctx
+}
+
+// Stopped is why the plan ended the run's context (Bind), or nil.
+func (p *Planner) Stopped() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopped
+}
+
+// stop ends the run's context with err.
+func (p *Planner) stop(err error) {
+	p.mu.Lock()
+	cancel := p.cancel
+	if p.stopped == nil {
+		p.stopped = err
+	}
+	p.mu.Unlock()
+	if cancel != nil {
+		cancel(err)
+	}
+}
+
 // End ends the plan begun and returns it.
 func (p *Planner) End() *Plan {
 	p.mu.Lock()
@@ -177,7 +215,10 @@ func (p *Planner) End() *Plan {
 	if plan != nil {
 		plan.Server = p.host
 	}
-	p.plan, p.overlay, p.kinds = nil, nil, nil
+	if p.cancel != nil {
+		p.cancel(nil)
+	}
+	p.plan, p.overlay, p.kinds, p.cancel = nil, nil, nil, nil
 	return plan
 }
 
@@ -517,7 +558,7 @@ func metaString(m map[string]any, f string) string {
 func newChange(op string, info reqInfo, req *http.Request, body []byte, before, after map[string]any, serverRV string) PlanChange {
 	ch := PlanChange{Op: op, Group: info.group, Version: info.version, Resource: info.resource, Subresource: info.sub,
 		Namespace: info.namespace, Name: info.name, ResourceVersion: serverRV,
-		Request: plannedRequest(req, info, body), Before: before, After: after}
+		Request: plannedRequest(req, info, body), Host: req.URL.Host, Before: before, After: after}
 	for _, m := range []map[string]any{after, before} {
 		if k, _ := m["kind"].(string); k != "" && ch.Kind == "" {
 			ch.Kind = k
@@ -996,7 +1037,10 @@ func (t *planTransport) read(req *http.Request, info reqInfo, q url.Values) (*ht
 	switch {
 	case q.Get("watch") == "true" || q.Get("watch") == "1":
 		if t.touched(info.kind(), info.namespace) {
-			return t.refuse(req, info, fmt.Sprintf("cannot watch %s in a plan: the plan changes some of them, and what controllers would do with planned objects is not known", info.resource))
+			msg := fmt.Sprintf("cannot watch %s in a plan: the plan changes some of them, and what controllers would do with planned objects is not known", info.resource)
+			resp, err := t.refuse(req, info, msg)
+			t.p.stop(errors.New("k8sh plan: " + msg))
+			return resp, err
 		}
 		return t.rt.RoundTrip(req)
 	case info.name == "":

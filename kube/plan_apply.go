@@ -62,6 +62,11 @@ func (c *Client) ApplyPlan(ctx context.Context, p *Plan, done func(ch *PlanChang
 		return 0, err
 	}
 	a := &planApplier{c: c, hc: hc, base: base, names: map[objKey]string{}, state: map[objKey]*appliedState{}}
+	for i := range p.Changes {
+		if h := p.Changes[i].Host; h != "" && base.Host != "" && h != base.Host {
+			return 0, fmt.Errorf("change %d (%s) is of another cluster (server %s; context %q talks to %s): a plan is applied in one context", i+1, p.Changes[i].Title(), h, p.Context, base.Host)
+		}
+	}
 	// Every object as the plan saw it, before anything is sent.
 	first := map[objKey]bool{}
 	for i := range p.Changes {
@@ -88,7 +93,11 @@ func (c *Client) ApplyPlan(ctx context.Context, p *Plan, done func(ch *PlanChang
 			return i, &StalePlanError{Change: ch, Index: i, Applied: i, Why: why}
 		}
 		if done != nil {
-			done(ch)
+			made := *ch
+			if real, ok := a.names[ch.key()]; ok {
+				made.Name = real
+			}
+			done(&made)
 		}
 	}
 	return len(p.Changes), nil
@@ -207,21 +216,15 @@ func (a *planApplier) fence(ctx context.Context, ch *PlanChange, st *appliedStat
 	return "", metaString(live, "resourceVersion"), nil
 }
 
+// maxPlanTries bounds how often a change of a plan is tried again after a
+// conflict with a write that did not make the plan stale.
+const maxPlanTries = 5
+
 // apply makes the change ch, with the object's resourceVersion, read just
 // before and checked, as its precondition.
 func (a *planApplier) apply(ctx context.Context, ch *PlanChange) (string, error) {
 	k := ch.key()
-	var why, rv string
-	var err error
-	if st, ok := a.state[k]; ok {
-		why, rv, err = a.fence(ctx, ch, st)
-	} else if ch.GenerateName == "" {
-		why, rv, err = a.check(ctx, ch)
-	}
-	if err != nil || why != "" {
-		return why, err
-	}
-	path, body := ch.Request.Path, []byte(ch.Request.Body)
+	path, body0 := ch.Request.Path, []byte(ch.Request.Body)
 	if real, ok := a.names[k]; ok {
 		// An object whose name the server made when the plan is applied.
 		info := parsePath(path)
@@ -230,26 +233,38 @@ func (a *planApplier) apply(ctx context.Context, ch *PlanChange) (string, error)
 		if info.sub != "" {
 			path += "/" + info.sub
 		}
-		body = setBodyName(body, real)
+		body0 = setBodyName(body0, real)
 	}
-	body, err = withPrecondition(ch, body, rv)
-	if err != nil {
-		return "", err
-	}
-	code, b, err := a.do(ctx, ch.Request.Method, path, ch.Request.Query, ch.Request.ContentType, body)
-	if err != nil {
-		return "", err
+	var code int
+	var b []byte
+	var rv string
+	for try := 1; ; try++ {
+		var why string
+		var err error
+		if st, ok := a.state[k]; ok {
+			why, rv, err = a.fence(ctx, ch, st)
+		} else if ch.GenerateName == "" {
+			why, rv, err = a.check(ctx, ch)
+		}
+		if err != nil || why != "" {
+			return why, err
+		}
+		body, err := withPrecondition(ch, body0, rv)
+		if err != nil {
+			return "", err
+		}
+		code, b, err = a.do(ctx, ch.Request.Method, path, ch.Request.Query, ch.Request.ContentType, body)
+		if err != nil {
+			return "", err
+		}
+		// A conflict is the object written between the read and the change:
+		// read and check it again (a controller's status moves it often).
+		if code != http.StatusConflict || rv == "" || try == maxPlanTries {
+			break
+		}
 	}
 	if code == http.StatusConflict && rv != "" {
-		// The precondition failed: the object moved in between.
-		live, lerr := a.live(ctx, ch)
-		if lerr == nil {
-			now := "gone"
-			if live != nil {
-				now = metaString(live, "resourceVersion") + changedBy(live, nil)
-			}
-			return fmt.Sprintf("changed while the plan was applied (resourceVersion %s, now %s)", rv, now), nil
-		}
+		return fmt.Sprintf("kept changing while the plan was applied (a conflict %d times)", maxPlanTries), nil
 	}
 	if code >= 300 {
 		err := statusError(code, b)
