@@ -1,13 +1,11 @@
 package builtins
 
 import (
-	"context"
 	"fmt"
 
 	"go.starlark.net/starlark"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/doc"
 	"github.com/k8sh/k8sh/lib/starconv"
 	"github.com/k8sh/k8sh/lib/sys"
@@ -85,48 +83,4 @@ func get(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 	}
 	rd := &read{resource: l.Resource, namespace: l.Namespace, rows: l.Rows, cluster: c}
 	return rd.object(l, 0), nil
-}
-
-// fanGet is k8s.get of a named object with contexts=: the list of the
-// object as each context has it. With default=, a context without it is
-// left out; without, it is one of the contexts that failed.
-func fanGet(thread *starlark.Thread, b *starlark.Builtin, f *fanout, s selection, dflt starlark.Value) (starlark.Value, error) {
-	if s.allNamespaces || s.selector.s != "" || s.fields.s != "" {
-		return nil, fmt.Errorf("%s: all_namespaces, selector and fields select a list; they cannot be used with a name", b.Name())
-	}
-	names, err := f.names(thread, b, s.context)
-	if err != nil {
-		return nil, err
-	}
-	results := fanRun(thread, b, f, names, func(ctx context.Context, _ string, c Cluster) (*kube.RowList, error) {
-		l, err := c.GetRow(ctx, s.kind, s.name, s.namespace)
-		switch {
-		case err != nil && dflt != nil && apierrors.IsNotFound(err):
-			return nil, nil
-		case err != nil:
-			return nil, err
-		case len(l.Raw) != 1:
-			return nil, fmt.Errorf("the server sent %d objects for %s %q", len(l.Raw), s.kind, s.name)
-		}
-		return l, nil
-	})
-	if err := fanFinish(thread, b, results); err != nil {
-		return nil, err
-	}
-	var out []starlark.Value
-	var reads []*read
-	for _, r := range results {
-		if r.err != nil || r.value == nil {
-			continue
-		}
-		l := r.value
-		rd := &read{resource: l.Resource, namespace: l.Namespace, rows: l.Rows}
-		o := rd.object(l, 0)
-		o.context = r.context
-		out = append(out, o)
-		reads = append(reads, rd)
-	}
-	v := starlark.NewList(out)
-	rememberReads(v, reads)
-	return v, nil
 }

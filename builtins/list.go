@@ -6,7 +6,6 @@ import (
 
 	"go.starlark.net/starlark"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/k8sh/k8sh/kube"
 
@@ -115,54 +114,6 @@ func readRows(ctx context.Context, c Cluster, s selection, limit int64) ([]*kube
 		out = append(out, l)
 	}
 	return out, nil
-}
-
-// fanList is k8s.list (and k8s.get without a name) with contexts=: the
-// contexts' objects, kind by kind ("deploy,svc": the Deployments of every
-// context, then the Services), each kind's in the order of the contexts.
-func fanList(thread *starlark.Thread, b *starlark.Builtin, f *fanout, s selection, where starlark.Callable, limit int64) (starlark.Value, error) {
-	names, err := f.names(thread, b, s.context)
-	if err != nil {
-		return nil, err
-	}
-	results := fanRun(thread, b, f, names, func(ctx context.Context, _ string, c Cluster) ([]*kube.RowList, error) {
-		return readRows(ctx, c, s, limit)
-	})
-	if err := fanFinish(thread, b, results); err != nil {
-		return nil, err
-	}
-	// The kinds in the order first seen.
-	var gvrs []schema.GroupVersionResource
-	seen := map[schema.GroupVersionResource]bool{}
-	for _, r := range results {
-		for _, l := range r.value {
-			if gvr := l.Resource.GVR; !seen[gvr] {
-				seen[gvr] = true
-				gvrs = append(gvrs, gvr)
-			}
-		}
-	}
-	var out []starlark.Value
-	var reads []*read
-	for _, gvr := range gvrs {
-		for _, r := range results {
-			for _, l := range r.value {
-				if l.Resource.GVR != gvr {
-					continue
-				}
-				n := len(out)
-				var rd *read
-				if out, rd, err = readObjects(thread, l, where, out); err != nil {
-					return nil, fmt.Errorf("%s: where: %w", b.Name(), err)
-				}
-				tagged(out[n:], r.context)
-				reads = append(reads, rd)
-			}
-		}
-	}
-	v := starlark.NewList(out)
-	rememberReads(v, reads)
-	return v, nil
 }
 
 // objectList wraps items as k8s.objects.
