@@ -96,7 +96,7 @@ func (b *syncBuffer) String() string {
 }
 
 func newFleetSession(t testing.TB, kubeconfig string) *fleetSession {
-	kube.SilenceClientLogs() // as main does
+	silenceOnce.Do(kube.SilenceClientLogs) // as main does
 	flags := kube.NewConfigFlags()
 	dir := t.TempDir()
 	flags.KubeConfig, flags.CacheDir = &kubeconfig, &dir
