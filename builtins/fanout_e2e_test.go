@@ -78,7 +78,7 @@ type fleetSession struct {
 }
 
 func newFleetSession(t testing.TB, kubeconfig string) *fleetSession {
-	kube.SilenceClientLogs() // as main does
+	silenceOnce.Do(kube.SilenceClientLogs) // as main does
 	flags := kube.NewConfigFlags()
 	dir := t.TempDir()
 	flags.KubeConfig, flags.CacheDir = &kubeconfig, &dir

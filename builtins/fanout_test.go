@@ -40,6 +40,8 @@ func (f *fakeFleet) New(name, ns string) (*kube.Client, error) {
 	return c, nil
 }
 
+var silenceOnce sync.Once
+
 func pod(name string) map[string]any {
 	return map[string]any{"apiVersion": "v1", "kind": "Pod",
 		"metadata": map[string]any{"name": name, "namespace": "default"},
@@ -50,7 +52,7 @@ func pod(name string) map[string]any {
 // fleet-down (nothing listens), and a thread whose session uses fleet-a.
 func newFakeFleet(t *testing.T) (*starlark.Thread, *Session, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	kube.SilenceClientLogs()
+	silenceOnce.Do(kube.SilenceClientLogs) // as main does; not safe twice at once
 	fl := &fakeFleet{clients: map[string]*kube.Client{}}
 	for name, objs := range map[string][]map[string]any{
 		"fleet-a": {pod("a1"), pod("a2")},
