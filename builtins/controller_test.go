@@ -352,7 +352,12 @@ k8s.controller("configmaps", reconcile, owns=["secrets"], workers=2)
 	e.exec(`k8s.delete("secret", "cm-1")`)
 	eventually(t, "the deleted secret back", func() bool { return note("cm-1") == "copy of default/cm-1" })
 	e.exec(`k8s.patch("secret", "cm-2", {"metadata": {"annotations": {"note": "changed"}}})`)
-	eventually(t, "the changed secret put back", func() bool { return note("cm-2") == "copy of default/cm-2" })
+	// The server's object, not the cache: the cache may not have seen the
+	// patch yet, and would still show the note from before it.
+	eventually(t, "the changed secret put back", func() bool {
+		u, err := e.fake.Client.Get(context.Background(), "secret", "cm-2", "default")
+		return err == nil && u.GetAnnotations()["note"] == "copy of default/cm-2"
+	})
 	e.exec(`
 s = k8s.get("secret", "cm-2")
 assert.eq(s.metadata.annotations["note"], "copy of default/cm-2")

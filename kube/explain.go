@@ -97,8 +97,7 @@ func (c *Client) explainTarget(path, apiVersion string) (schema.GroupVersionReso
 	}
 	gvr, fields, err := split()
 	if err != nil && meta.IsNoMatchError(err) {
-		c.discovery.Invalidate()
-		c.mapper.Reset()
+		c.rediscover()
 		gvr, fields, err = split()
 	}
 	if err != nil {

@@ -44,8 +44,7 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 	retry := c.resolved.Swap(true) && c.discovery.Fresh()
 	m, err := mappingFor(c.mapper, kind)
 	if err != nil && meta.IsNoMatchError(err) && retry {
-		c.discovery.Invalidate()
-		c.mapper.Reset()
+		c.rediscover()
 		m, err = mappingFor(c.mapper, kind)
 	}
 	if err != nil {
@@ -55,6 +54,42 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 		return Resource{}, apiError(err, "")
 	}
 	return resourceOf(m), nil
+}
+
+// rediscover forgets what this client knows of the server's kinds (the
+// discovery cache, the REST mapper, the category expansions), to read it
+// again at the next lookup: after a miss, or after CRDs were applied.
+func (c *Client) rediscover() {
+	c.discovery.Invalidate()
+	c.mapper.Reset()
+	c.catMu.Lock()
+	c.categories = nil
+	c.catMu.Unlock()
+}
+
+// categoryExpansion is what kubectl's category expander made of a name.
+type categoryExpansion struct {
+	resources []schema.GroupResource
+	ok        bool // the name is a category
+}
+
+// expandCategory is restmapper's DiscoveryCategoryExpander's Expand of
+// name, made once until discovery is invalidated (Client.categories).
+func (c *Client) expandCategory(name string) ([]schema.GroupResource, bool) {
+	c.catMu.Lock()
+	e, done := c.categories[name]
+	c.catMu.Unlock()
+	if done {
+		return e.resources, e.ok
+	}
+	e.resources, e.ok = restmapper.NewDiscoveryCategoryExpander(c.discovery).Expand(name)
+	c.catMu.Lock()
+	if c.categories == nil {
+		c.categories = map[string]categoryExpansion{}
+	}
+	c.categories[name] = e
+	c.catMu.Unlock()
+	return e.resources, e.ok
 }
 
 // resourceOf is the Resource of a REST mapping.
@@ -220,13 +255,12 @@ func (c *Client) Kinds(arg string) ([]string, error) {
 			out = append(out, k)
 		}
 	}
-	expander := restmapper.NewDiscoveryCategoryExpander(c.discovery)
 	for _, k := range strings.Split(arg, ",") {
 		k = strings.TrimSpace(k)
 		if k == "" {
 			return nil, fmt.Errorf("empty kind in %q", arg)
 		}
-		if grs, ok := expander.Expand(k); ok {
+		if grs, ok := c.expandCategory(k); ok {
 			for _, gr := range grs {
 				add(gr.String())
 			}

@@ -236,8 +236,7 @@ func (c *Client) ResolveGVK(apiVersion, kind string) (Resource, error) {
 	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
 	m, err := c.mapper.RESTMapping(gk, gv.Version)
 	if err != nil && meta.IsNoMatchError(err) {
-		c.discovery.Invalidate()
-		c.mapper.Reset()
+		c.rediscover()
 		m, err = c.mapper.RESTMapping(gk, gv.Version)
 	}
 	if err != nil {
@@ -382,8 +381,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 					errs[i] = c.waitEstablished(ctx, objs[i].GetName(), timeout)
 				}
 			}
-			c.discovery.Invalidate()
-			c.mapper.Reset()
+			c.rediscover()
 		}
 	}
 	applyAll(rest)
