@@ -364,25 +364,7 @@ func formatError(err error) string {
 	return printers.EscapeTerminal(formatErrorRaw(err))
 }
 
-func formatErrorRaw(err error) string {
-	ee, stack, ok := starerr.Frames(err)
-	if !ok {
-		return err.Error() + "\n"
-	}
-	var b strings.Builder
-	if n := len(stack); n > 0 {
-		fmt.Fprintf(&b, "%s: ", stack[n-1].Pos)
-	}
-	b.WriteString(ee.Msg)
-	b.WriteByte('\n')
-	if len(stack) > 1 {
-		b.WriteString("Traceback (most recent call last):\n")
-		for _, fr := range stack {
-			fmt.Fprintf(&b, "  %s: in %s\n", fr.Pos, fr.Name)
-		}
-	}
-	return b.String()
-}
+func formatErrorRaw(err error) string { return starerr.Format(err, false) }
 
 func interactive(flags *genericclioptions.ConfigFlags, opts options, stdout, stderr io.Writer) int {
 	thread, globals, session, clients, err := newThread(flags, opts, []string{""}, "", nil, stdout, stderr)

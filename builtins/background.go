@@ -378,25 +378,7 @@ func (bg *Background) Report(what string, err error) {
 // formatBackground formats an error of background work as the REPL
 // formats a statement's (the message where it happened), then the call
 // stack, even of one frame: the function that failed is worth naming.
-func formatBackground(err error) string {
-	ee, stack, ok := starerr.Frames(err)
-	if !ok {
-		return err.Error() + "\n"
-	}
-	var b strings.Builder
-	if n := len(stack); n > 0 {
-		fmt.Fprintf(&b, "%s: ", stack[n-1].Pos)
-	}
-	b.WriteString(ee.Msg)
-	b.WriteByte('\n')
-	if len(stack) > 0 {
-		b.WriteString("Traceback (most recent call last):\n")
-		for _, fr := range stack {
-			fmt.Fprintf(&b, "  %s: in %s\n", fr.Pos, fr.Name)
-		}
-	}
-	return b.String()
-}
+func formatBackground(err error) string { return starerr.Format(err, true) }
 
 // backgroundKey marks a thread that runs background work (its value is
 // the Background): Mutating never asks it for a confirmation and Announce

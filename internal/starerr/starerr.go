@@ -4,6 +4,8 @@ package starerr
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"go.starlark.net/starlark"
 )
@@ -20,4 +22,30 @@ func Frames(err error) (ee *starlark.EvalError, stack starlark.CallStack, ok boo
 		stack = stack[:n-1]
 	}
 	return ee, stack, true
+}
+
+// Format is err as k8sh prints a failed statement: "file:line:col: message"
+// (the position where it happened), then "Traceback (most recent call
+// last):" with the frames, outermost first, when there is more than one,
+// or also for one frame when oneFrame is set (background work: the
+// function that failed is worth naming). An error that is not a Starlark
+// evaluation error is its message. Each ends in a newline.
+func Format(err error, oneFrame bool) string {
+	ee, stack, ok := Frames(err)
+	if !ok {
+		return err.Error() + "\n"
+	}
+	var b strings.Builder
+	if n := len(stack); n > 0 {
+		fmt.Fprintf(&b, "%s: ", stack[n-1].Pos)
+	}
+	b.WriteString(ee.Msg)
+	b.WriteByte('\n')
+	if len(stack) > 1 || oneFrame && len(stack) > 0 {
+		b.WriteString("Traceback (most recent call last):\n")
+		for _, fr := range stack {
+			fmt.Fprintf(&b, "  %s: in %s\n", fr.Pos, fr.Name)
+		}
+	}
+	return b.String()
 }
