@@ -543,16 +543,28 @@ k8s.controller("configmaps", reconcile)
 // lets the reconcile finish and leaves no goroutine behind.
 func TestControllerUnderRun(t *testing.T) {
 	e := newCtlEnv(t, configMaps(3))
+	var mu sync.Mutex
+	keys := map[string]bool{}
+	seen := starlark.NewBuiltin("seen", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var key string
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &key); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		keys[key] = true
+		return starlark.MakeInt(len(keys)), nil // the keys reconciled so far
+	})
 	e.run(`
 def reconcile(obj, key):
     print("reconcile", key)
-    if key == "default/cm-2":
+    if seen(key) == 3:
         k8s.stop()
 
 c = k8s.controller("configmaps", reconcile, namespace="default", workers=2)
 k8s.run(timeout="30s")
 print("ran", c.count >= 3, c.running)
-`, nil)
+`, starlark.StringDict{"seen": seen})
 	out := e.out.String()
 	for _, want := range []string{"reconcile default/cm-0\n", "reconcile default/cm-1\n", "reconcile default/cm-2\n", "ran True False\n"} {
 		if !strings.Contains(out, want) {
