@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -222,63 +221,6 @@ func (p *Planner) End() *Plan {
 	return plan
 }
 
-// reqInfo is what a request's path says: the resource, namespace, name and
-// subresource it is about ("" resource for what is not a resource:
-// discovery, /version, /openapi).
-type reqInfo struct {
-	group, version, resource, namespace, name, sub string
-}
-
-func (i reqInfo) key() objKey   { return objKey{i.group, i.resource, i.namespace, i.name} }
-func (i reqInfo) kind() kindKey { return kindKey{i.group, i.resource} }
-func (i reqInfo) gr() schema.GroupResource {
-	return schema.GroupResource{Group: i.group, Resource: i.resource}
-}
-
-// collectionPath is the path of the collection of the request's resource
-// in its namespace.
-func (i reqInfo) collectionPath() string {
-	p := "/api/" + i.version
-	if i.group != "" {
-		p = "/apis/" + i.group + "/" + i.version
-	}
-	if i.namespace != "" {
-		p += "/namespaces/" + i.namespace
-	}
-	return p + "/" + i.resource
-}
-
-func (i reqInfo) objectPath() string { return i.collectionPath() + "/" + i.name }
-
-// parsePath reads an API path: /api/v1/namespaces/NS/RES/NAME/SUB,
-// /apis/GROUP/VERSION/RES/NAME, ...
-func parsePath(p string) reqInfo {
-	segs := strings.Split(strings.Trim(p, "/"), "/")
-	var i reqInfo
-	switch {
-	case len(segs) >= 2 && segs[0] == "api":
-		i.version, segs = segs[1], segs[2:]
-	case len(segs) >= 3 && segs[0] == "apis":
-		i.group, i.version, segs = segs[1], segs[2], segs[3:]
-	default:
-		return reqInfo{}
-	}
-	if len(segs) >= 3 && segs[0] == "namespaces" && !(len(segs) == 3 && (segs[2] == "status" || segs[2] == "finalize")) {
-		i.namespace, segs = segs[1], segs[2:]
-	}
-	if len(segs) == 0 {
-		return reqInfo{}
-	}
-	i.resource = segs[0]
-	if len(segs) > 1 {
-		i.name = segs[1]
-	}
-	if len(segs) > 2 {
-		i.sub = strings.Join(segs[2:], "/")
-	}
-	return i
-}
-
 type planTransport struct {
 	rt http.RoundTripper
 	p  *Planner
@@ -293,9 +235,9 @@ func (t *planTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.p.Planning() {
 		return t.rt.RoundTrip(req)
 	}
-	info := parsePath(req.URL.Path)
+	info, ok := parseAPIPath(req.URL.Path)
 	q := req.URL.Query()
-	if info.resource == "" || q.Has("dryRun") {
+	if !ok || q.Has("dryRun") {
 		// Not a resource (discovery, /version), or a dry run the run asked
 		// for itself (k8s.diff, dry_run=True): not a change of the plan.
 		return t.rt.RoundTrip(req)
@@ -305,7 +247,7 @@ func (t *planTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.p.host = req.URL.Host
 	}
 	t.p.mu.Unlock()
-	if what, ok := notPlanned[strings.Split(info.sub, "/")[0]]; ok {
+	if what, ok := notPlanned[info.sub]; ok {
 		return t.refuse(req, info, fmt.Sprintf("cannot %s %s %q in a plan: what it does is not known before it runs", what, info.resource, info.name))
 	}
 	switch req.Method {
@@ -344,7 +286,7 @@ func (t *planTransport) note(line string) {
 
 // refuse answers req with a 400 that says what a plan cannot do, and notes
 // it in the plan.
-func (t *planTransport) refuse(req *http.Request, info reqInfo, msg string) (*http.Response, error) {
+func (t *planTransport) refuse(req *http.Request, info apiTarget, msg string) (*http.Response, error) {
 	t.note(msg)
 	return statusResponse(req, &apierrors.StatusError{ErrStatus: metav1.Status{
 		Status: metav1.StatusFailure, Code: http.StatusBadRequest, Reason: metav1.StatusReasonBadRequest,
@@ -438,7 +380,7 @@ func urlFor(req *http.Request, p string, q url.Values) *url.URL {
 
 // getReal reads the object of info from the server, as JSON: nil when it
 // does not exist there.
-func (t *planTransport) getReal(req *http.Request, info reqInfo) (map[string]any, error) {
+func (t *planTransport) getReal(req *http.Request, info apiTarget) (map[string]any, error) {
 	code, b, _, err := t.send(req, http.MethodGet, urlFor(req, info.objectPath(), nil), nil, "", "application/json")
 	if err != nil {
 		return nil, err
@@ -483,7 +425,7 @@ func statusResponse(req *http.Request, err *apierrors.StatusError) *http.Respons
 	return jsonResponse(req, int(st.Code), st)
 }
 
-func notFound(req *http.Request, info reqInfo) *http.Response {
+func notFound(req *http.Request, info apiTarget) *http.Response {
 	return statusResponse(req, apierrors.NewNotFound(info.gr(), info.name))
 }
 
@@ -515,7 +457,7 @@ func readBody(req *http.Request) ([]byte, error) {
 	return b, err
 }
 
-func plannedRequest(req *http.Request, info reqInfo, body []byte) PlannedRequest {
+func plannedRequest(req *http.Request, info apiTarget, body []byte) PlannedRequest {
 	q := req.URL.Query()
 	q.Del("dryRun")
 	return PlannedRequest{Method: req.Method, Path: req.URL.Path, Query: q.Encode(), ContentType: req.Header.Get("Content-Type"), Body: string(body)}
@@ -555,7 +497,7 @@ func metaString(m map[string]any, f string) string {
 }
 
 // newChange is a change of info's object.
-func newChange(op string, info reqInfo, req *http.Request, body []byte, before, after map[string]any, serverRV string) PlanChange {
+func newChange(op string, info apiTarget, req *http.Request, body []byte, before, after map[string]any, serverRV string) PlanChange {
 	ch := PlanChange{Op: op, Group: info.group, Version: info.version, Resource: info.resource, Subresource: info.sub,
 		Namespace: info.namespace, Name: info.name, ResourceVersion: serverRV,
 		Request: plannedRequest(req, info, body), Host: req.URL.Host, Before: before, After: after}
@@ -568,7 +510,7 @@ func newChange(op string, info reqInfo, req *http.Request, body []byte, before, 
 }
 
 // create plans a POST to a collection.
-func (t *planTransport) create(req *http.Request, info reqInfo) (*http.Response, error) {
+func (t *planTransport) create(req *http.Request, info apiTarget) (*http.Response, error) {
 	body, err := readBody(req)
 	if err != nil {
 		return nil, err
@@ -604,7 +546,7 @@ func (t *planTransport) create(req *http.Request, info reqInfo) (*http.Response,
 }
 
 // answer gives the client obj, as JSON or as the Table it asked for.
-func (t *planTransport) answer(req *http.Request, info reqInfo, code int, obj map[string]any) (*http.Response, error) {
+func (t *planTransport) answer(req *http.Request, info apiTarget, code int, obj map[string]any) (*http.Response, error) {
 	if strings.Contains(req.Header.Get("Accept"), "as=Table") {
 		return t.table(req, info, code, obj)
 	}
@@ -613,7 +555,7 @@ func (t *planTransport) answer(req *http.Request, info reqInfo, code int, obj ma
 
 // table answers req with the server's Table of obj, made by a dry run of
 // obj (a create when it is not on the server, else an update).
-func (t *planTransport) table(req *http.Request, info reqInfo, code int, obj map[string]any) (*http.Response, error) {
+func (t *planTransport) table(req *http.Request, info apiTarget, code int, obj map[string]any) (*http.Response, error) {
 	tb, err := t.tableOf(req, info, obj)
 	if err != nil {
 		return nil, err
@@ -624,7 +566,7 @@ func (t *planTransport) table(req *http.Request, info reqInfo, code int, obj map
 
 // tableOf is the server's Table of obj (one row), with the table options
 // (includeObject) of req.
-func (t *planTransport) tableOf(req *http.Request, info reqInfo, obj map[string]any) (map[string]any, error) {
+func (t *planTransport) tableOf(req *http.Request, info apiTarget, obj map[string]any) (map[string]any, error) {
 	info.name = metaString(obj, "name")
 	e := t.entry(info.key())
 	o := (&unstructured.Unstructured{Object: obj}).DeepCopy()
@@ -657,7 +599,7 @@ func (t *planTransport) tableOf(req *http.Request, info reqInfo, obj map[string]
 }
 
 // write plans a PUT or a PATCH of an object (or of its status or scale).
-func (t *planTransport) write(req *http.Request, info reqInfo) (*http.Response, error) {
+func (t *planTransport) write(req *http.Request, info apiTarget) (*http.Response, error) {
 	body, err := readBody(req)
 	if err != nil {
 		return nil, err
@@ -787,7 +729,7 @@ func patched(req *http.Request, cur map[string]any, body []byte) (map[string]any
 // cur), to the server as a dry run: an update when it is on the server, a
 // create when the plan created it. It returns the server's object, or the
 // answer to give the client when the server refused it.
-func (t *planTransport) dryWrite(req *http.Request, info reqInfo, e *overlayEntry, next, cur map[string]any) (map[string]any, int, *http.Response, error) {
+func (t *planTransport) dryWrite(req *http.Request, info apiTarget, e *overlayEntry, next, cur map[string]any) (map[string]any, int, *http.Response, error) {
 	o := &unstructured.Unstructured{Object: next}
 	if rv := o.GetResourceVersion(); cur != nil && rv != "" && rv != metaString(cur, "resourceVersion") && rv != e.serverRV {
 		return nil, 0, statusResponse(req, apierrors.NewConflict(info.gr(), info.name, errors.New("the object has been modified; please apply your changes to the latest version and try again"))), nil
@@ -832,7 +774,7 @@ func (t *planTransport) dryWrite(req *http.Request, info reqInfo, e *overlayEntr
 // scale plans a change of the scale subresource: the server's dry run of
 // it on an object the plan has not touched, else the replicas set in the
 // planned object. The object's replicas follow the Scale's.
-func (t *planTransport) scale(req *http.Request, info reqInfo, body []byte, e *overlayEntry) (*http.Response, error) {
+func (t *planTransport) scale(req *http.Request, info apiTarget, body []byte, e *overlayEntry) (*http.Response, error) {
 	k := info.key()
 	var before map[string]any
 	var scaleObj map[string]any
@@ -895,7 +837,7 @@ func (t *planTransport) scale(req *http.Request, info reqInfo, body []byte, e *o
 }
 
 // delete plans a DELETE of one object.
-func (t *planTransport) delete(req *http.Request, info reqInfo) (*http.Response, error) {
+func (t *planTransport) delete(req *http.Request, info apiTarget) (*http.Response, error) {
 	if info.sub != "" {
 		return t.refuse(req, info, fmt.Sprintf("cannot plan a DELETE of %s", req.URL.Path))
 	}
@@ -951,7 +893,7 @@ func (t *planTransport) delete(req *http.Request, info reqInfo) (*http.Response,
 }
 
 // evict plans an eviction: the pod's deletion.
-func (t *planTransport) evict(req *http.Request, info reqInfo) (*http.Response, error) {
+func (t *planTransport) evict(req *http.Request, info apiTarget) (*http.Response, error) {
 	body, err := readBody(req)
 	if err != nil {
 		return nil, err
@@ -982,7 +924,7 @@ func (t *planTransport) evict(req *http.Request, info reqInfo) (*http.Response, 
 // deleteCollection plans a DELETE of a collection as the deletes of the
 // objects it matches (each a change of its own, checked on its own when the
 // plan is applied).
-func (t *planTransport) deleteCollection(req *http.Request, info reqInfo, q url.Values) (*http.Response, error) {
+func (t *planTransport) deleteCollection(req *http.Request, info apiTarget, q url.Values) (*http.Response, error) {
 	lq := url.Values{}
 	for _, p := range []string{"labelSelector", "fieldSelector"} {
 		if v := q.Get(p); v != "" {
@@ -1033,7 +975,7 @@ func (t *planTransport) deleteCollection(req *http.Request, info reqInfo, q url.
 
 // read answers a GET: from the overlay for a planned object, merged with
 // it for a list of a kind the plan changed, else from the server.
-func (t *planTransport) read(req *http.Request, info reqInfo, q url.Values) (*http.Response, error) {
+func (t *planTransport) read(req *http.Request, info apiTarget, q url.Values) (*http.Response, error) {
 	switch {
 	case q.Get("watch") == "true" || q.Get("watch") == "1":
 		if t.touched(info.kind(), info.namespace) {
@@ -1071,7 +1013,7 @@ func (t *planTransport) read(req *http.Request, info reqInfo, q url.Values) (*ht
 // list answers a list of a kind the plan changed: the server's list (all of
 // it: pages are not planned) with the plan's objects that match its
 // selectors put in, in the server's order (namespace, then name).
-func (t *planTransport) list(req *http.Request, info reqInfo, q url.Values) (*http.Response, error) {
+func (t *planTransport) list(req *http.Request, info apiTarget, q url.Values) (*http.Response, error) {
 	lq := url.Values{}
 	for k, v := range q {
 		if k != "limit" && k != "continue" {
@@ -1261,7 +1203,7 @@ const planNamespaceStandIn = "default"
 // is sent to the default namespace, under a name the server makes (so that
 // it clashes with nothing there), and the answer (an object or a Table)
 // is given the object's own name and namespace back.
-func (t *planTransport) sendCreate(req *http.Request, info reqInfo, body []byte, q url.Values, contentType, accept string) (int, []byte, http.Header, error) {
+func (t *planTransport) sendCreate(req *http.Request, info apiTarget, body []byte, q url.Values, contentType, accept string) (int, []byte, http.Header, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
 		return 0, nil, nil, err

@@ -150,7 +150,7 @@ func (a *planApplier) do(ctx context.Context, method, path, query, contentType s
 // live reads the object of ch (under the name the server made, for one
 // created with generateName): nil when it is not there.
 func (a *planApplier) live(ctx context.Context, ch *PlanChange) (map[string]any, error) {
-	info := reqInfo{group: ch.Group, version: ch.Version, resource: ch.Resource, namespace: ch.Namespace, name: ch.Name}
+	info := apiTarget{group: ch.Group, version: ch.Version, resource: ch.Resource, namespace: ch.Namespace, name: ch.Name}
 	if real, ok := a.names[ch.key()]; ok {
 		info.name = real
 	}
@@ -227,7 +227,7 @@ func (a *planApplier) apply(ctx context.Context, ch *PlanChange) (string, error)
 	path, body0 := ch.Request.Path, []byte(ch.Request.Body)
 	if real, ok := a.names[k]; ok {
 		// An object whose name the server made when the plan is applied.
-		info := parsePath(path)
+		info, _ := parseAPIPath(path)
 		info.name = real
 		path = info.objectPath()
 		if info.sub != "" {

@@ -15,34 +15,6 @@ import (
 	"github.com/k8sh/k8sh/kube/fake"
 )
 
-func TestParsePath(t *testing.T) {
-	for _, tc := range []struct {
-		path string
-		want reqInfo
-	}{
-		{"/api/v1/namespaces/ns/configmaps/x", reqInfo{version: "v1", namespace: "ns", resource: "configmaps", name: "x"}},
-		{"/api/v1/namespaces/ns/configmaps", reqInfo{version: "v1", namespace: "ns", resource: "configmaps"}},
-		{"/api/v1/namespaces/ns", reqInfo{version: "v1", resource: "namespaces", name: "ns"}},
-		{"/api/v1/namespaces/ns/status", reqInfo{version: "v1", resource: "namespaces", name: "ns", sub: "status"}},
-		{"/api/v1/namespaces", reqInfo{version: "v1", resource: "namespaces"}},
-		{"/apis/apps/v1/namespaces/ns/deployments/web/scale", reqInfo{group: "apps", version: "v1", namespace: "ns", resource: "deployments", name: "web", sub: "scale"}},
-		{"/apis/apps/v1/deployments", reqInfo{group: "apps", version: "v1", resource: "deployments"}},
-		{"/api/v1/nodes/n1", reqInfo{version: "v1", resource: "nodes", name: "n1"}},
-		{"/api/v1/namespaces/ns/pods/p/exec", reqInfo{version: "v1", namespace: "ns", resource: "pods", name: "p", sub: "exec"}},
-		{"/apis/apps/v1", reqInfo{}},
-		{"/api", reqInfo{}},
-		{"/version", reqInfo{}},
-	} {
-		if got := parsePath(tc.path); got != tc.want {
-			t.Errorf("parsePath(%q) = %+v, want %+v", tc.path, got, tc.want)
-		}
-	}
-	i := parsePath("/apis/apps/v1/namespaces/ns/deployments/web/scale")
-	if got := i.objectPath(); got != "/apis/apps/v1/namespaces/ns/deployments/web" {
-		t.Errorf("objectPath: %s", got)
-	}
-}
-
 func TestWithPrecondition(t *testing.T) {
 	for _, tc := range []struct {
 		method, ct, body, want string

@@ -10,7 +10,6 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
 )
@@ -65,12 +64,6 @@ func (c *Cassette) Calls() []APICall {
 		calls[i] = APICall{in.Request.Method, in.Request.URL, in.Request.ContentType}
 	}
 	return calls
-}
-
-// requestInfo parses a request as kube-apiserver does for its authorizer.
-var requestInfo = &request.RequestInfoFactory{
-	APIPrefixes:          sets.NewString("api", "apis"),
-	GrouplessAPIPrefixes: sets.NewString("api"),
 }
 
 // everyoneMay are the non-resource URLs that every authenticated user may
