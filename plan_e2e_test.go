@@ -237,7 +237,7 @@ func TestPlanStaleE2E(t *testing.T) {
 	kc.Must(t, "", "patch", "configmap", "b", "-n", ns, "-p", `{"data":{"x":"someone"}}`)
 	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "--apply-plan", planFile)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "configmap/b in namespace "+ns+" changed (resourceVersion ") ||
-		!strings.Contains(r.Stderr, "by kubectl-patch (Update)") || !strings.Contains(r.Stderr, "stopped before change 2 (~ update configmap/b in "+ns+")") {
+		!strings.Contains(r.Stderr, `by "kubectl-patch" (Update at `) || !strings.Contains(r.Stderr, "stopped before change 2 (~ update configmap/b in "+ns+")") {
 		t.Fatalf("a stale plan: %+v", r)
 	}
 	for n, want := range map[string]string{"a": "1", "b": "someone", "c": "1"} {

@@ -43,3 +43,30 @@ func TestParseAPIPath(t *testing.T) {
 		t.Errorf("objectPath with a prefix: %s", got)
 	}
 }
+
+func TestLastManager(t *testing.T) {
+	entry := func(manager, op, sub, at string) map[string]any {
+		return map[string]any{"manager": manager, "operation": op, "subresource": sub, "time": at, "fieldsType": "FieldsV1", "fieldsV1": map[string]any{"f:data": map[string]any{}}}
+	}
+	obj := func(entries ...any) map[string]any {
+		return map[string]any{"metadata": map[string]any{"managedFields": entries}}
+	}
+	seen := obj(entry("kubectl-client-side-apply", "Update", "", "2026-12-06T04:00:00Z"))
+	now := obj(entry("kubectl-client-side-apply", "Update", "", "2026-12-06T04:00:00Z"),
+		entry("kubectl-patch", "Update", "", "2026-12-06T04:41:07Z"),
+		entry("kube-controller-manager", "Update", "status", "2026-12-06T04:42:00Z"))
+	for _, tc := range []struct {
+		obj, seen map[string]any
+		want      string
+	}{
+		{now, nil, `"kubectl-patch" (Update at 2026-12-06T04:41:07Z)`},
+		{now, seen, `"kubectl-patch" (Update at 2026-12-06T04:41:07Z)`},
+		{seen, seen, ""},
+		{obj(entry("kube-controller-manager", "Update", "status", "2026-12-06T04:42:00Z")), nil, `"kube-controller-manager" (Update of status at 2026-12-06T04:42:00Z)`},
+		{obj(), nil, "an unknown manager (the object has no managedFields)"},
+	} {
+		if got := lastManager(tc.obj, tc.seen); got != tc.want {
+			t.Errorf("lastManager = %q, want %q", got, tc.want)
+		}
+	}
+}

@@ -9,11 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 )
 
@@ -293,41 +290,13 @@ func (a *planApplier) apply(ctx context.Context, ch *PlanChange) (string, error)
 	return "", nil
 }
 
-// changedBy names who wrote obj since it was as seen (nil for never), from
-// its managedFields: " by kubectl-patch (Update)". The managers whose
-// entries are not those of seen are the ones; the latest of them is named.
+// changedBy says who wrote obj since it was as seen (nil for never):
+// ` by "kubectl-patch" (Update at T)`, or "" when no one is named.
 func changedBy(obj, seen map[string]any) string {
-	old := map[string]bool{}
-	entry := func(m metav1.ManagedFieldsEntry) string {
-		t := ""
-		if m.Time != nil {
-			t = m.Time.UTC().Format(time.RFC3339)
-		}
-		f := ""
-		if m.FieldsV1 != nil {
-			f = string(m.FieldsV1.Raw)
-		}
-		return m.Manager + "|" + string(m.Operation) + "|" + m.Subresource + "|" + t + "|" + f
+	if who := lastManager(obj, seen); who != "" {
+		return " by " + who
 	}
-	if seen != nil {
-		for _, m := range (&unstructured.Unstructured{Object: seen}).GetManagedFields() {
-			old[entry(m)] = true
-		}
-	}
-	var last, when string
-	for _, m := range (&unstructured.Unstructured{Object: obj}).GetManagedFields() {
-		if old[entry(m)] {
-			continue
-		}
-		t := ""
-		if m.Time != nil {
-			t = m.Time.UTC().Format(time.RFC3339)
-		}
-		if t >= when {
-			when, last = t, fmt.Sprintf(" by %s (%s)", m.Manager, m.Operation)
-		}
-	}
-	return last
+	return ""
 }
 
 // setBodyName sets metadata.name in a JSON body.

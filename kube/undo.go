@@ -310,7 +310,7 @@ func (s *UndoStep) plan(ctx context.Context, c *Client, run *Run, opts UndoOptio
 			return nil
 		}
 		if live != nil {
-			s.Conflict = "someone who created it again: " + lastManager(live)
+			s.Conflict = "someone who created it again: " + lastManager(live.Object, nil)
 		}
 	default:
 		after := &unstructured.Unstructured{Object: r.After}
@@ -318,9 +318,9 @@ func (s *UndoStep) plan(ctx context.Context, c *Client, run *Run, opts UndoOptio
 		case live == nil:
 			s.Conflict = "someone who deleted it"
 		case after.GetUID() != "" && live.GetUID() != after.GetUID():
-			s.Conflict = "someone who replaced it (a new uid): " + lastManager(live)
+			s.Conflict = "someone who replaced it (a new uid): " + lastManager(live.Object, nil)
 		case r.After != nil && !sameContent(live.Object, r.After):
-			s.Conflict = lastManager(live)
+			s.Conflict = lastManager(live.Object, nil)
 		}
 	}
 
@@ -364,16 +364,26 @@ func (s *UndoStep) result() *unstructured.Unstructured {
 }
 
 // lastManager names who changed obj last, from its managedFields: the
-// latest entry's manager, operation and time. Entries of the status
+// latest entry's manager, operation and time ("kubectl-patch" (Update at
+// T)). With seen (obj as it was read before, or nil), only the entries
+// written since then count; "" when there is none. Entries of the status
 // subresource (controllers reporting) are passed over when there are
-// others: the conflict check does not count status.
-func lastManager(obj *unstructured.Unstructured) string {
+// others: neither undo's conflict check nor a plan's staleness counts
+// status.
+func lastManager(obj, seen map[string]any) string {
+	var old map[string]bool
+	if seen != nil {
+		old = map[string]bool{}
+		for _, m := range (&unstructured.Unstructured{Object: seen}).GetManagedFields() {
+			old[managedEntry(m)] = true
+		}
+	}
 	var latest *metav1.ManagedFieldsEntry
-	mfs := obj.GetManagedFields()
+	mfs := (&unstructured.Unstructured{Object: obj}).GetManagedFields()
 	for pass := 0; pass < 2 && latest == nil; pass++ {
 		for i := range mfs {
 			m := &mfs[i]
-			if pass == 0 && m.Subresource == "status" {
+			if pass == 0 && m.Subresource == "status" || old[managedEntry(*m)] {
 				continue
 			}
 			if latest == nil || m.Time != nil && (latest.Time == nil || !m.Time.Before(latest.Time)) {
@@ -382,6 +392,9 @@ func lastManager(obj *unstructured.Unstructured) string {
 		}
 	}
 	if latest == nil {
+		if seen != nil {
+			return ""
+		}
 		return "an unknown manager (the object has no managedFields)"
 	}
 	when := ""
@@ -393,6 +406,19 @@ func lastManager(obj *unstructured.Unstructured) string {
 		sub = " of " + latest.Subresource
 	}
 	return fmt.Sprintf("%q (%s%s%s)", latest.Manager, latest.Operation, sub, when)
+}
+
+// managedEntry is a managedFields entry as a string, to compare two.
+func managedEntry(m metav1.ManagedFieldsEntry) string {
+	t := ""
+	if m.Time != nil {
+		t = m.Time.UTC().Format(time.RFC3339)
+	}
+	f := ""
+	if m.FieldsV1 != nil {
+		f = string(m.FieldsV1.Raw)
+	}
+	return m.Manager + "|" + string(m.Operation) + "|" + m.Subresource + "|" + t + "|" + f
 }
 
 // controllerOf names the controller owner of obj ("ReplicaSet/web-5fc9"),
