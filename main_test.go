@@ -158,6 +158,13 @@ func TestGetMissingPodE2E(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, `k8s.get: the server doesn't have a resource type "deploymnets" (did you mean "deployments"`) {
 		t.Errorf("unknown kind: %+v", r)
 	}
+	// A group-qualified kind the server lacks: kubectl's words, after
+	// its "error: ".
+	_, kerr, kcode := env.Kubectl(t).Run("", "get", "widgets.example.com")
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-c", `k8s.get("widgets.example.com")`)
+	if kcode != 1 || r.Code != 1 || r.Stderr != "-c:1:8: k8s.get: "+strings.TrimPrefix(kerr, "error: ") {
+		t.Errorf("unknown kind in a group: k8sh %+v; kubectl %q", r, kerr)
+	}
 }
 
 func TestDeploymentPodRunsE2E(t *testing.T) {

@@ -160,7 +160,12 @@ func (c *Client) Names() ([]string, error) {
 }
 
 func (c *Client) unknownKind(kind string) error {
+	// kubectl's words (cli-runtime's Builder): a group-qualified name is
+	// named as its resource in its group.
 	msg := fmt.Sprintf("the server doesn't have a resource type %q", kind)
+	if _, gr := schema.ParseResourceArg(kind); gr.Group != "" {
+		msg = fmt.Sprintf("the server doesn't have a resource type %q in group %q", gr.Resource, gr.Group)
+	}
 	names, err := c.Names()
 	if err != nil {
 		return fmt.Errorf("%s", msg)
