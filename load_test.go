@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {
@@ -71,5 +73,39 @@ func TestTimeoutAndMaxSteps(t *testing.T) {
 	}
 	if r := k8sh(t, "", nil, "--max-steps", "100000", "-c", "print(len([i for i in range(100)]))"); r.Code != 0 || r.Stdout != "100\n" {
 		t.Errorf("--max-steps within budget: %+v", r)
+	}
+}
+
+// TestMaxStepsEachCallE2E: --max-steps bounds a module's load, and each
+// call of a k8s.on handler on its own thread: a handler stuck in a loop
+// fails (counted, its error printed) and the run goes on to its end.
+func TestMaxStepsEachCallE2E(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "spin.star"), []byte("def spin():\n    for i in range(1 << 40):\n        pass\nspin()\n"), 0o644)
+	r := k8sh(t, "", nil, "--max-steps", "100000", "-c", "load('"+filepath.Join(dir, "spin.star")+"', 'spin')")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "too many steps") {
+		t.Errorf("a module's load: %+v", r)
+	}
+
+	env := kubetest.Sandbox(t)
+	script := `
+def spin(ev):
+    for i in range(1 << 40):
+        pass
+def count(ev):
+    seen.append(ev.object.metadata.name)
+    if len(seen) == 2:
+        k8s.stop()
+seen = []
+h = k8s.on("cm", spin, events="ADDED", initial=True)
+k8s.on("cm", count, events="ADDED", initial=True, selector={"k": "v"})
+k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one", "labels": {"k": "v"}}})
+k8s.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "two", "labels": {"k": "v"}}})
+k8s.run(timeout="60s")
+print(sorted(seen), h.errors >= 1, "too many steps" in h.last_error)
+`
+	r = k8sh(t, "", nil, "--kubeconfig", env.Kubeconfig, "-n", env.Namespace, "--max-steps", "100000", "-c", script)
+	if r.Code != 0 || r.Stdout != "[\"one\", \"two\"] True True\n" || !strings.Contains(r.Stderr, "too many steps") {
+		t.Errorf("a handler stuck in a loop: %+v", r)
 	}
 }

@@ -154,7 +154,7 @@ A script's arguments reach it as sys.argv, the script path first.`,
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "make every change a server-side dry run: nothing is persisted")
 	cmd.Flags().BoolVar(&opts.readOnly, "read-only", false, "refuse every change, before any request is sent")
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 0, "end the run after this long (e.g. 30s, 5m); 0 for no limit")
-	cmd.Flags().Uint64Var(&opts.maxSteps, "max-steps", 0, "end the run after this many Starlark steps, for scripts you did not write; 0 for no limit")
+	cmd.Flags().Uint64Var(&opts.maxSteps, "max-steps", 0, "end the run after this many Starlark steps (each module load, handler call and reconcile has as many of its own), for scripts you did not write; 0 for no limit")
 	cmd.Flags().BoolVar(&opts.yes, "yes", os.Getenv("K8SH_YES") == "1", "allow changes in protected contexts without asking (also K8SH_YES=1)")
 	cmd.Flags().BoolVar(&opts.sandbox, "sandbox", false, "for a script you did not write: no file.write, no environment, file reads only under the script's directory, no sys.exec, a step budget (--max-steps, 100000000 by default)")
 	cmd.Flags().BoolVar(&opts.allowExec, "allow-exec", false, "with --sandbox, allow sys.exec")
@@ -247,6 +247,7 @@ func execute(flags *genericclioptions.ConfigFlags, opts options, args []string, 
 	}
 	if opts.maxSteps > 0 {
 		thread.SetMaxExecutionSteps(opts.maxSteps)
+		sess.MaxSteps = opts.maxSteps // each module, handler call, reconcile
 	}
 	sys.SetContext(thread, ctx)
 	if opts.planOpts.plan || opts.planOpts.confirm {

@@ -776,6 +776,7 @@ func (c *Controller) process(worker int, key string) {
 		},
 	}
 	SetSession(thread, c.rs)
+	c.rs.Budget(thread)
 	sys.SetContext(thread, c.runCtx)
 	thread.SetLocal(reconcileKey, c)
 	// Background work of the session (on.go): k8s.stop() ends its k8s.run,

@@ -163,6 +163,7 @@ func ctxEach(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		child.Confirm, child.Announce = confirm, announce
 		t := &starlark.Thread{Name: "ctx.each " + name, Print: printLine}
 		SetSession(t, &child)
+		child.Budget(t)
 		sys.SetContext(t, ctx)
 		stop := context.AfterFunc(ctx, func() { t.Cancel(ctx.Err().Error()) })
 		defer stop()

@@ -312,6 +312,8 @@ func (h *handlerValue) run() {
 // call calls fn with one event; an error is counted, and printed.
 func (h *handlerValue) call(ev kube.WatchEvent, v starlark.Value) {
 	h.count.Add(1)
+	s, _ := h.thread.Local(sessionKey).(*Session)
+	s.Budget(h.thread)
 	_, err := starlark.Call(h.thread, h.fn, starlark.Tuple{v}, nil)
 	if err == nil || h.ctx.Err() != nil {
 		return // a call cut short by stopping the handler is no error of it

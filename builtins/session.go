@@ -80,6 +80,19 @@ type Session struct {
 	// Journal is the run's journal (kube/journal.go), for k8s.undo; nil
 	// when the run keeps none (--replay).
 	Journal *kube.Journal
+	// MaxSteps (--max-steps) is the step budget of the script's thread
+	// and, each its own, of every call made on another thread: a module's
+	// load, a handler's call (k8s.on), a reconcile, a ctx.each function.
+	// 0 is no limit.
+	MaxSteps uint64
+}
+
+// Budget gives t, about to run one call, the session's step budget on top
+// of the steps t has run so far (see MaxSteps).
+func (s *Session) Budget(t *starlark.Thread) {
+	if s != nil && s.MaxSteps > 0 {
+		t.SetMaxExecutionSteps(t.ExecutionSteps() + s.MaxSteps)
+	}
 }
 
 // Contexts is what the ctx module needs of the kubeconfig: kube.Clients.
@@ -157,4 +170,5 @@ func InheritThread(child, parent *starlark.Thread) {
 	s, _ := parent.Local(sessionKey).(*Session)
 	SetSession(child, s)
 	sys.SetContext(child, sys.Context(parent))
+	s.Budget(child)
 }
