@@ -159,3 +159,45 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRunHandlersE2E: `k8sh run` calls the k8s.on handlers a script
+// registers (with no controller), and SIGTERM ends it with status 0.
+func TestRunHandlersE2E(t *testing.T) {
+	env := kubetest.Sandbox(t)
+	ns := env.Namespace
+	k := env.Kubectl(t)
+	script := filepath.Join(t.TempDir(), "h.star")
+	src := `
+def note(ev):
+    print("%s %s" % (ev.type, ev.object.metadata.name))
+    if ev.type == "ADDED":
+        k8s.patch(ev.object, {"metadata": {"labels": {"seen": "yes"}}})
+k8s.on("cm", note, events=["ADDED", "DELETED"], selector="h=test")
+`
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := clitest.Start(t, []string{"XDG_CONFIG_HOME=" + t.TempDir()}, "run", "--kubeconfig", env.Kubeconfig, "--context", "sandbox", "-n", ns, script)
+	if p.WaitStderr(regexp.MustCompile(`k8sh run: \S+: handler 1 \(note on configmaps\); health checks on`), 30*time.Second) == nil {
+		t.Fatalf("no start line:\n%s", p.Stderr())
+	}
+	k.Must(t, "", "create", "configmap", "one", "-n", ns)
+	k.Must(t, "", "label", "configmap", "one", "-n", ns, "h=test")
+	waitUntil(t, "the handler's label", func() bool {
+		return k.Must(t, "", "get", "configmap", "one", "-n", ns, "-o", "jsonpath={.metadata.labels.seen}") == "yes"
+	})
+	k.Must(t, "", "delete", "configmap", "one", "-n", ns)
+	waitUntil(t, "the DELETED event", func() bool { return strings.Contains(p.Stdout(), "DELETED one\n") })
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, ok := p.Wait(30 * time.Second); !ok || code != 0 {
+		t.Fatalf("exit %d (exited: %v) after SIGTERM:\n%s", code, ok, p.Stderr())
+	}
+	if got := p.Stdout(); got != "ADDED one\nDELETED one\n" {
+		t.Errorf("stdout %q", got)
+	}
+	if !strings.HasSuffix(p.Stderr(), "k8sh run: stopped\n") {
+		t.Errorf("stderr:\n%s", p.Stderr())
+	}
+}

@@ -47,9 +47,11 @@ func addRunCommand(root *cobra.Command, flags *genericclioptions.ConfigFlags, st
 	var o runOptions
 	cmd := &cobra.Command{
 		Use:   "run [flags] controller.star [args...]",
-		Short: "Run the controllers a script registers, as a long-lived process",
+		Short: "Run the controllers and handlers a script registers, as a long-lived process",
 		Long: `k8sh run runs the top level of a script, which registers controllers with
-k8s.controller, then runs them until it is stopped: SIGTERM (or Ctrl-C)
+k8s.controller and handlers with k8s.on, then runs them until it is
+stopped (the handlers as under k8s.run(), while leading with
+--leader-elect): SIGTERM (or Ctrl-C)
 stops taking work, lets the reconciles in flight finish (at most
 --shutdown-timeout), releases the leader lease and exits 0 (130 after
 Ctrl-C).
@@ -172,10 +174,21 @@ func runControllers(flags *genericclioptions.ConfigFlags, o runOptions, args []s
 		return exitError
 	}
 	ctls := set.List()
-	if len(ctls) == 0 {
-		fmt.Fprintf(stderr, "k8sh run: %s registered no controller: call k8s.controller(kind, reconcile) at its top level\n", script)
+	// The k8s.on handlers the script registered: they run beside the
+	// controllers (while leading, with --leader-elect), taking the turn
+	// among themselves as under k8s.run().
+	bg := builtins.BackgroundOf(session)
+	handlers := bg.Tasks()
+	if len(ctls) == 0 && len(handlers) == 0 {
+		fmt.Fprintf(stderr, "k8sh run: %s registered no controller and no handler: call k8s.controller(kind, reconcile) or k8s.on(kind, fn) at its top level\n", script)
 		return exitError
 	}
+	startHandlers := sync.OnceFunc(func() {
+		if len(handlers) > 0 {
+			bg.Turn().Unlock()
+		}
+	})
+	stopHandlers := func() { bg.StopAll() }
 
 	r := &runner{set: set, stderr: stderr, o: o}
 	ln, err := net.Listen("tcp", o.healthAddr)
@@ -185,12 +198,21 @@ func runControllers(flags *genericclioptions.ConfigFlags, o runOptions, args []s
 	}
 	srv := &http.Server{Handler: r.healthMux(), ReadHeaderTimeout: 5 * time.Second}
 	defer srv.Close()
-	names := make([]string, len(ctls))
-	for i, c := range ctls {
-		names[i] = c.Name()
+	var what []string
+	if len(ctls) > 0 {
+		names := make([]string, len(ctls))
+		for i, c := range ctls {
+			names[i] = c.Name()
+		}
+		what = append(what, fmt.Sprintf("%d controller%s (%s)", len(ctls), plural(len(ctls)), strings.Join(names, ", ")))
 	}
-	fmt.Fprintf(stderr, "k8sh run: %s: %d controller%s (%s); health checks on http://%s/healthz and /readyz\n",
-		script, len(ctls), plural(len(ctls)), strings.Join(names, ", "), ln.Addr())
+	if len(handlers) > 0 {
+		for _, h := range handlers {
+			what = append(what, h.Name) // "handler 1 (fn on configmaps)"
+		}
+	}
+	fmt.Fprintf(stderr, "k8sh run: %s: %s; health checks on http://%s/healthz and /readyz\n",
+		script, strings.Join(what, ", "), ln.Addr())
 
 	// runCtx ends the controllers at once (a second signal, a lost lease);
 	// a graceful stop is set.Stop, then waiting.
@@ -225,6 +247,7 @@ func runControllers(flags *genericclioptions.ConfigFlags, o runOptions, args []s
 				led = true
 				mu.Unlock()
 				fmt.Fprintf(stderr, "k8sh run: leading (lease %s, as %s)\n", r.leader.Lease(), r.leader.Identity())
+				startHandlers()
 				if err := set.Start(ctx); err != nil && ctx.Err() == nil {
 					fail(err)
 				}
@@ -258,6 +281,7 @@ func runControllers(flags *genericclioptions.ConfigFlags, o runOptions, args []s
 			le.Run(leaderCtx)
 		}()
 	} else {
+		startHandlers()
 		go func() {
 			if err := set.Start(runCtx); err != nil && runCtx.Err() == nil {
 				fail(err)
@@ -276,6 +300,7 @@ func runControllers(flags *genericclioptions.ConfigFlags, o runOptions, args []s
 		cancelRun()
 		set.Cancel()
 		set.Wait(context.Background())
+		stopHandlers()
 		cancelLeader()
 		if leaderDone != nil {
 			<-leaderDone
@@ -303,6 +328,7 @@ func runControllers(flags *genericclioptions.ConfigFlags, o runOptions, args []s
 	}
 	cancelWait()
 	cancelRun()
+	stopHandlers()
 	cancelLeader() // releases the lease, now that nothing reconciles
 	if leaderDone != nil {
 		<-leaderDone
