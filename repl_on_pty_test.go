@@ -135,7 +135,8 @@ func TestREPLHandlersE2E(t *testing.T) {
 		"--kubeconfig", env.Kubeconfig, "-n", env.Namespace)
 	prompt := "k8sh sandbox:" + env.Namespace + "> "
 	at := tm.expect(0, prompt)
-	tm.send(`h = k8s.on("cm", lambda ev: print("saw", ev.type, ev.object.metadata.name), events="ADDED", selector="on=yes"); print("registered")` + "\r")
+	// Each event prints a line to stdout and one to stderr (sys.eprint).
+	tm.send(`h = k8s.on("cm", lambda ev: (print("saw", ev.type, ev.object.metadata.name), sys.eprint("err", ev.object.metadata.name)), events="ADDED", selector="on=yes"); print("registered")` + "\r")
 	at = tm.expect(at, "\nregistered\n")
 	at = tm.expect(at, prompt)
 
@@ -175,28 +176,35 @@ func TestREPLHandlersE2E(t *testing.T) {
 	term.write(tm.rawScreen())
 	screen := term.screen()
 	t.Logf("the screen, as a terminal shows it:\n%s", strings.Join(screen, "\n"))
-	var saw []string
+	var saw, errs []string
 	typedAt := -1
 	for i, l := range screen {
 		if strings.HasPrefix(l, "saw ") {
 			saw = append(saw, l)
 		}
+		if strings.HasPrefix(l, "err ") {
+			errs = append(errs, l)
+		}
 		if l == prompt+typed {
 			typedAt = i
 		}
 	}
-	var want []string
+	var want, wantErrs []string
 	for i := range n {
 		want = append(want, fmt.Sprintf("saw ADDED on-%02d", i))
+		wantErrs = append(wantErrs, fmt.Sprintf("err on-%02d", i))
 	}
 	if fmt.Sprint(saw) != fmt.Sprint(want) {
 		t.Errorf("handler lines on the screen:\n%s\nwant:\n%s\nscreen:\n%s", strings.Join(saw, "\n"), strings.Join(want, "\n"), strings.Join(screen, "\n"))
+	}
+	if fmt.Sprint(errs) != fmt.Sprint(wantErrs) {
+		t.Errorf("sys.eprint lines on the screen:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(wantErrs, "\n"))
 	}
 	if typedAt < 0 || typedAt+1 >= len(screen) || screen[typedAt+1] != "42" {
 		t.Errorf("the typed line %q and its value are not on the screen intact:\n%s", prompt+typed, strings.Join(screen, "\n"))
 	}
 	for _, l := range screen {
-		if strings.Contains(l, "saw") && !strings.HasPrefix(l, "saw ") && !strings.HasPrefix(l, prompt+"h = k8s.on") {
+		if (strings.Contains(l, "saw") && !strings.HasPrefix(l, "saw ") || strings.Contains(l, "err on-") && !strings.HasPrefix(l, "err ")) && !strings.HasPrefix(l, prompt+"h = k8s.on") {
 			t.Errorf("a handler line is broken into another: %q", l)
 		}
 	}

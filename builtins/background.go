@@ -14,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/k8sh/k8sh/internal/starerr"
+	"github.com/k8sh/k8sh/lib/sys"
 )
 
 // Background is the background work of one session: what runs Starlark
@@ -359,13 +360,7 @@ func (bg *Background) Print(thread *starlark.Thread, msg string, fallback func(*
 func (bg *Background) Report(what string, err error) {
 	bg.outMu.Lock()
 	defer bg.outMu.Unlock()
-	w := bg.err
-	if w == nil && bg.s != nil {
-		w = bg.s.Sys.Stderr
-	}
-	if w == nil {
-		w = os.Stderr
-	}
+	w := bg.stderr()
 	var b strings.Builder
 	b.WriteString(what)
 	b.WriteByte('\n')
@@ -373,6 +368,28 @@ func (bg *Background) Report(what string, err error) {
 		b.WriteString(formatBackground(err))
 	}
 	io.WriteString(w, printers.EscapeTerminal(b.String()))
+}
+
+// stderr is where background work's errors and sys.eprint go: the
+// output set (the REPL's, above the prompt), else the session's standard
+// error. The caller holds outMu.
+func (bg *Background) stderr() io.Writer {
+	switch {
+	case bg.err != nil:
+		return bg.err
+	case bg.s != nil && bg.s.Sys.Stderr != nil:
+		return bg.s.Sys.Stderr
+	}
+	return os.Stderr
+}
+
+// bgStderr is sys.eprint's writer on a thread of background work.
+type bgStderr struct{ bg *Background }
+
+func (w bgStderr) Write(p []byte) (int, error) {
+	w.bg.outMu.Lock()
+	defer w.bg.outMu.Unlock()
+	return w.bg.stderr().Write(p)
 }
 
 // formatBackground formats an error of background work as the REPL
@@ -388,6 +405,7 @@ const backgroundKey = "k8sh.background"
 // MarkBackground makes thread one that runs background work of bg.
 func MarkBackground(thread *starlark.Thread, bg *Background) {
 	thread.SetLocal(backgroundKey, bg)
+	sys.SetStderr(thread, bgStderr{bg})
 }
 
 // inBackground tells whether thread runs background work.

@@ -148,7 +148,7 @@ const eprintDoc = `sys.eprint(*args, sep=" ")
 Prints its arguments to stderr as print does to stdout: for warnings and
 progress that must not mix with a script's output (JSON, a table).`
 
-func (m *module) eprint(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (m *module) eprint(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	sep := " "
 	if err := starlark.UnpackArgs(b.Name(), nil, kwargs, "sep?", &sep); err != nil {
 		return nil, err
@@ -164,9 +164,19 @@ func (m *module) eprint(_ *starlark.Thread, b *starlark.Builtin, args starlark.T
 			buf.WriteString(a.String())
 		}
 	}
-	fmt.Fprintln(m.stderr(), buf.String())
+	w := m.stderr()
+	if tw, ok := thread.Local(stderrKey).(io.Writer); ok {
+		w = tw
+	}
+	fmt.Fprintln(w, buf.String())
 	return starlark.None, nil
 }
+
+const stderrKey = "k8sh.sys.stderr"
+
+// SetStderr makes w where sys.eprint writes on thread: background work
+// whose lines go above the REPL's prompt.
+func SetStderr(thread *starlark.Thread, w io.Writer) { thread.SetLocal(stderrKey, w) }
 
 // stderr is the run's standard error.
 func (m *module) stderr() io.Writer {
