@@ -328,3 +328,19 @@ func TestConfigMapSecretValidation(t *testing.T) {
 		t.Errorf("frozen: %v %v", cm, err)
 	}
 }
+
+// TestUnservedSubresources: a subresource the fake does not implement
+// (a pod's log, an eviction) is refused, not answered with the object.
+func TestUnservedSubresources(t *testing.T) {
+	pod := map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "p", "namespace": "default"},
+		"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "x"}}}}
+	_, dyn := newClient(t, pod)
+	pods := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace("default")
+	_, err := pods.Get(context.Background(), "p", metav1.GetOptions{}, "log")
+	if !apierrors.IsMethodNotSupported(err) || err.Error() != "the fake cluster does not serve pods/log (it keeps objects; it has no kubelet or controllers)" {
+		t.Errorf("pods/log: %v", err)
+	}
+	if _, err := pods.Get(context.Background(), "p", metav1.GetOptions{}, "status"); err != nil {
+		t.Errorf("pods/status: %v", err)
+	}
+}

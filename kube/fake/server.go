@@ -358,6 +358,15 @@ func (s *Server) parse(path string) (*request, error) {
 		if !res.subs[r.sub] {
 			return nil, notFoundPath()
 		}
+		if r.sub != "status" && r.sub != "scale" {
+			// Logs, exec, eviction, ...: what a kubelet or another part
+			// of the apiserver answers.
+			return nil, &apierrors.StatusError{ErrStatus: metav1.Status{
+				Status: metav1.StatusFailure, Code: http.StatusMethodNotAllowed, Reason: metav1.StatusReasonMethodNotAllowed,
+				Message: fmt.Sprintf("the fake cluster does not serve %s/%s (it keeps objects; it has no kubelet or controllers)", res.gvr.Resource, r.sub),
+				Details: &metav1.StatusDetails{Name: r.name, Kind: res.gvr.Resource},
+			}}
+		}
 	}
 	if !res.namespaced && r.namespace != "" {
 		return nil, notFoundPath()
