@@ -361,3 +361,30 @@ print(k8s.get("configmap", "rec").data["k"])`
 		t.Errorf("journal files %q: want the recorded run's only", runs)
 	}
 }
+
+// TestUndoServiceAddressTakenE2E: a deleted Service whose cluster IP and
+// node port another Service took since is created again with new ones,
+// and undo says so.
+func TestUndoServiceAddressTakenE2E(t *testing.T) {
+	t.Parallel()
+	env := kubetest.Sandbox(t)
+	kc := env.Kubectl(t)
+	kc.Must(t, "", "create", "service", "nodeport", "a", "--tcp=80:8080")
+	ip := kc.Must(t, "", "get", "svc", "a", "-o", "jsonpath={.spec.clusterIP}")
+	port := kc.Must(t, "", "get", "svc", "a", "-o", "jsonpath={.spec.ports[0].nodePort}")
+	xdg := []string{"XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(), "K8SH_YES="}
+	run := func(args ...string) result {
+		return k8sh(t, "", xdg, append([]string{"--kubeconfig", env.Kubeconfig, "-n", env.Namespace}, args...)...)
+	}
+	if r := run("-c", `k8s.delete("svc", "a")`); r.Code != 0 {
+		t.Fatalf("the run: %+v", r)
+	}
+	kc.Must(t, "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {type: NodePort, clusterIP: "+ip+", ports: [{port: 80, nodePort: "+port+"}]}\n", "apply", "-f", "-")
+	r := run("undo")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "service/a created (with new cluster IPs and node ports: the old ones were taken since)") {
+		t.Fatalf("undo: %+v", r)
+	}
+	if got := kc.Must(t, "", "get", "svc", "a", "-o", "jsonpath={.spec.clusterIP} {.spec.ports[0].port}/{.spec.ports[0].targetPort}"); strings.HasPrefix(got, ip+" ") || !strings.HasSuffix(got, " 80/8080") {
+		t.Errorf("service a after undo: %s (the old IP was %s)", got, ip)
+	}
+}

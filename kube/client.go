@@ -274,7 +274,7 @@ func (c *Client) ServerVersion(ctx context.Context) (string, error) {
 		return "", err
 	}
 	var info version.Info
-	body, err := rc.Get().AbsPath("/version").Do(ctx).Raw()
+	body, err := doRaw(ctx, rc.Get().AbsPath("/version"))
 	if err != nil {
 		return "", apiError(err, "")
 	}

@@ -105,7 +105,7 @@ func (s *openAPIStore) list(ctx context.Context, refresh bool) (map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	body, err := rc.Get().AbsPath("/openapi/v3").SetHeader("Accept", runtime.ContentTypeJSON).Do(ctx).Raw()
+	body, err := doRaw(ctx, rc.Get().AbsPath("/openapi/v3").SetHeader("Accept", runtime.ContentTypeJSON))
 	if err != nil {
 		return nil, apiError(err, "")
 	}
@@ -206,7 +206,7 @@ func (s *openAPIStore) raw(ctx context.Context, gvPath string) ([]byte, error) {
 			req.Param(k, v)
 		}
 	}
-	b, err := req.Do(ctx).Raw()
+	b, err := doRaw(ctx, req)
 	if err != nil {
 		return nil, apiError(err, "")
 	}

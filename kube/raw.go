@@ -45,6 +45,19 @@ func (c *Client) bulkRawClient() (*rest.RESTClient, error) {
 	return c.bulkRaw, nil
 }
 
+// doRaw sends req and returns the body of its answer; an error answer is
+// the server's Status (rest.Result.Raw's own error says only the HTTP
+// status's generic words: "the server rejected our request due to an
+// error in our request").
+func doRaw(ctx context.Context, req *rest.Request) ([]byte, error) {
+	res := req.Do(ctx)
+	raw, err := res.Raw()
+	if err != nil {
+		return raw, res.Error()
+	}
+	return raw, nil
+}
+
 func (c *Client) initRaw() error {
 	if err := c.init(); err != nil {
 		return err
@@ -93,10 +106,9 @@ func (c *Client) deleteObject(ctx context.Context, r Resource, ns, name string, 
 	if err != nil {
 		return "", err
 	}
-	res := rc.Delete().AbsPath(resourcePath(r, ns), name).Body(body).Do(ctx)
-	raw, err := res.Raw()
+	raw, err := doRaw(ctx, rc.Delete().AbsPath(resourcePath(r, ns), name).Body(body))
 	if err != nil {
-		return "", res.Error() // with the server's Status message
+		return "", err
 	}
 	var answer struct {
 		Metadata struct {

@@ -469,12 +469,7 @@ func (c *Client) get(ctx context.Context, r Resource, ns, name string, lo metav1
 	}
 	// A connection cut while the body came is read again by the
 	// transport (retry.go), from the same continue token.
-	res := req.Do(ctx)
-	raw, err := res.Raw()
-	if err != nil {
-		return nil, res.Error() // with the server's Status message
-	}
-	return raw, nil
+	return doRaw(ctx, req)
 }
 
 // pageOf reads the body of one GET of read.

@@ -68,6 +68,9 @@ type UndoStep struct {
 	Seqs []int
 	// Err is what failed, once done.
 	Err error
+	// Note says what was done differently from the run's object, once
+	// done: a Service created again with new addresses.
+	Note string
 
 	first, last *JournalChange
 	target      apiTarget
@@ -106,6 +109,8 @@ func (s *UndoStep) Done(dryRun bool) string {
 	switch {
 	case s.Err != nil:
 		return fmt.Sprintf("%s: not undone: %v", s.Object, s.Err)
+	case s.Action == UndoCreate && s.Note != "":
+		return s.Object + " created" + dry + " (" + s.Note + ")"
 	case s.Action == UndoCreate:
 		return s.Object + " created" + dry
 	case s.Action == UndoDelete:
@@ -546,7 +551,7 @@ func (c *Client) getPath(ctx context.Context, t apiTarget) (*unstructured.Unstru
 	if err != nil {
 		return nil, err
 	}
-	raw, err := rc.Get().AbsPath(t.objectPath()).Do(ctx).Raw()
+	raw, err := doRaw(ctx, rc.Get().AbsPath(t.objectPath()))
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -626,7 +631,23 @@ func (s *UndoStep) do(ctx context.Context, c *Client, opts UndoOptions, uids map
 		if opts.DryRun {
 			req = req.Param("dryRun", metav1.DryRunAll)
 		}
-		raw, err := req.Do(ctx).Raw()
+		raw, err := doRaw(ctx, req)
+		if err != nil && apierrors.IsInvalid(err) && strings.Contains(err.Error(), "already allocated") {
+			// A Service's cluster IP or node port, taken since the run:
+			// the server gives it new ones.
+			if fresh, dropped := withoutAllocated(obj); len(dropped) > 0 {
+				if body, err = json.Marshal(fresh); err != nil {
+					return err
+				}
+				req = rc.Post().AbsPath(t.collectionPath()).Body(body)
+				if opts.DryRun {
+					req = req.Param("dryRun", metav1.DryRunAll)
+				}
+				if raw, err = doRaw(ctx, req); err == nil {
+					s.Note = "with new " + strings.Join(dropped, " and ") + ": the old ones were taken since"
+				}
+			}
+		}
 		if err != nil {
 			return writeError(err, ns)
 		}
@@ -651,7 +672,7 @@ func (s *UndoStep) do(ctx context.Context, c *Client, opts UndoOptions, uids map
 			if opts.DryRun {
 				req = req.Param("dryRun", metav1.DryRunAll)
 			}
-			raw, err := req.Do(ctx).Raw()
+			raw, err := doRaw(ctx, req)
 			if err != nil {
 				return nil, writeError(err, ns)
 			}
@@ -688,6 +709,43 @@ func recreated(before map[string]any, uids map[types.UID]types.UID) map[string]a
 	}
 	remapOwners(u, uids)
 	return u.Object
+}
+
+// withoutAllocated is a Service without what the server allocates (its
+// cluster IPs, node ports, health check node port), and what was taken out.
+func withoutAllocated(obj map[string]any) (map[string]any, []string) {
+	u := &unstructured.Unstructured{Object: obj}
+	if u.GetAPIVersion() != "v1" || u.GetKind() != "Service" {
+		return obj, nil
+	}
+	u = u.DeepCopy()
+	var dropped []string
+	if ip, _, _ := unstructured.NestedString(u.Object, "spec", "clusterIP"); ip != "" && ip != "None" {
+		unstructured.RemoveNestedField(u.Object, "spec", "clusterIP")
+		unstructured.RemoveNestedField(u.Object, "spec", "clusterIPs")
+		dropped = append(dropped, "cluster IPs")
+	}
+	ports, _, _ := unstructured.NestedSlice(u.Object, "spec", "ports")
+	nodePorts := false
+	for _, p := range ports {
+		if pm, ok := p.(map[string]any); ok {
+			if _, ok := pm["nodePort"]; ok {
+				delete(pm, "nodePort")
+				nodePorts = true
+			}
+		}
+	}
+	if nodePorts {
+		unstructured.SetNestedSlice(u.Object, ports, "spec", "ports")
+		dropped = append(dropped, "node ports")
+	}
+	if _, ok, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "healthCheckNodePort"); ok {
+		unstructured.RemoveNestedField(u.Object, "spec", "healthCheckNodePort")
+		if !nodePorts {
+			dropped = append(dropped, "node ports")
+		}
+	}
+	return u.Object, dropped
 }
 
 func remapOwners(u *unstructured.Unstructured, uids map[types.UID]types.UID) {
