@@ -8,7 +8,9 @@ import (
 	"weak"
 
 	"go.starlark.net/starlark"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/k8sh/k8sh/kube"
 )
@@ -97,6 +99,25 @@ func metadataOf(o *Object) *unstructured.Unstructured {
 		}
 	}
 	return &unstructured.Unstructured{Object: m}
+}
+
+// printedMetadata is what the table printer reads of o for its NAMESPACE
+// column and its label columns (WithNamespace, ShowLabels, ColumnLabels):
+// its namespace and labels. Of an object read lazily whose metadata has
+// not been read, they are decoded alone, without the maps of the rest of
+// its metadata (managedFields is most of a ConfigMap's); otherwise they
+// are metadataOf's.
+func printedMetadata(o *Object) kruntime.Object {
+	if _, decoded := o.m["metadata"]; !decoded && o.raw != nil {
+		var md struct {
+			Namespace string            `json:"namespace"`
+			Labels    map[string]string `json:"labels"`
+		}
+		if o.raw.FieldInto("metadata", &md) {
+			return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: md.Namespace, Labels: md.Labels}}
+		}
+	}
+	return metadataOf(o)
 }
 
 // stderr is the run's standard error (sys.Options.Stderr).
