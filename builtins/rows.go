@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/k8sh/k8sh/kube"
 )
@@ -108,14 +110,15 @@ func metadataOf(o *Object) *unstructured.Unstructured {
 // its metadata (managedFields is most of a ConfigMap's); otherwise they
 // are metadataOf's.
 func printedMetadata(o *Object) kruntime.Object {
-	if _, decoded := o.m["metadata"]; !decoded && o.raw != nil {
-		var md struct {
-			Namespace string            `json:"namespace"`
-			Labels    map[string]string `json:"labels"`
-		}
-		if o.raw.FieldInto("metadata", &md) {
-			return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: md.Namespace, Labels: md.Labels}}
-		}
+	var md struct {
+		Namespace string `json:"namespace"`
+		// Raw, then decoded: of labels given twice, the last ones
+		// (decoding into a map would merge them).
+		Labels json.RawMessage `json:"labels"`
+	}
+	var labels map[string]string
+	if o.rawFieldInto("metadata", &md) && (md.Labels == nil || sigsjson.UnmarshalCaseSensitivePreserveInts(md.Labels, &labels) == nil) {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: md.Namespace, Labels: labels}}
 	}
 	return metadataOf(o)
 }
