@@ -72,8 +72,15 @@ fuzz:
 # floor, k8s.list, client-go, k8s.print and kubectl get, and k8sh processes
 # for their peak RSS: about 15 s a round on a quiet machine, so it adds
 # about 6 minutes here; run it alone with -bench ReadPath10k -benchtime 5x.
+# BenchmarkPrint10k (issue 21) interleaves k8s.print and kubectl get cm,
+# with their CPU and kube-apiserver's: about 15 s a round, 5 minutes here;
+# alone: -bench Print10k -benchtime 5x.
+# BenchmarkCBOR10k (kube/) compares JSON and CBOR on a sandbox whose
+# kube-apiserver serves CBOR (CBORServingAndStorage): it starts one of its
+# own when the default sandbox does not (about 1 minute more).
 bench: sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 6 -timeout 30m ./builtins/
+	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench CBOR10k -benchtime 3x -timeout 10m ./kube/
 
 lint:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

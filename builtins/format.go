@@ -295,6 +295,9 @@ func tableOf(objs []*Object, rd *read, opts tableOptions) (*metav1.Table, error)
 		t.ColumnDefinitions = genericColumns
 	}
 	sorting := opts.sortBy != "" || opts.sortKey != nil
+	// The printer reads a row's object only for its NAMESPACE column
+	// and its label columns.
+	printerReads := opts.showLabels || len(opts.labelColumns) > 0 || rd.allNamespaces && rd.resource.Namespaced
 	// Objects read with contexts= have a CONTEXT column first, and then
 	// the NAMESPACE column of all_namespaces (the printer's would come
 	// first).
@@ -321,7 +324,9 @@ func tableOf(objs []*Object, rd *read, opts tableOptions) (*metav1.Table, error)
 			cells = append(lead, cells...)
 		}
 		t.Rows[i].Cells = slices.Clone(cells)
-		t.Rows[i].Object.Object = metadataOf(o)
+		if printerReads {
+			t.Rows[i].Object.Object = printedMetadata(o)
+		}
 		if sorting {
 			// The sorter's jsonpath reads the whole object as plain data.
 			t.Rows[i].Object.Object = &unstructured.Unstructured{Object: o.Map()}

@@ -118,6 +118,17 @@ func (o *Object) field(k string) (any, bool) {
 	return v, ok
 }
 
+// rawFieldInto decodes field k of an object read lazily into v (as
+// json.Unmarshal does) when k has not been read yet, so that no change of
+// it is in the map: a few subfields of k without the maps of all of it. It
+// returns false otherwise, or when k does not decode into v.
+func (o *Object) rawFieldInto(k string, v any) bool {
+	if _, read := o.m[k]; read || o.raw == nil {
+		return false
+	}
+	return o.raw.FieldInto(k, v)
+}
+
 // has tells whether the object has field k, without decoding it.
 func (o *Object) has(k string) bool {
 	if o.raw != nil {

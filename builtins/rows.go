@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"runtime"
@@ -8,7 +9,10 @@ import (
 	"weak"
 
 	"go.starlark.net/starlark"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/k8sh/k8sh/kube"
 )
@@ -97,6 +101,26 @@ func metadataOf(o *Object) *unstructured.Unstructured {
 		}
 	}
 	return &unstructured.Unstructured{Object: m}
+}
+
+// printedMetadata is what the table printer reads of o for its NAMESPACE
+// column and its label columns (WithNamespace, ShowLabels, ColumnLabels):
+// its namespace and labels. Of an object read lazily whose metadata has
+// not been read, they are decoded alone, without the maps of the rest of
+// its metadata (managedFields is most of a ConfigMap's); otherwise they
+// are metadataOf's.
+func printedMetadata(o *Object) kruntime.Object {
+	var md struct {
+		Namespace string `json:"namespace"`
+		// Raw, then decoded: of labels given twice, the last ones
+		// (decoding into a map would merge them).
+		Labels json.RawMessage `json:"labels"`
+	}
+	var labels map[string]string
+	if o.rawFieldInto("metadata", &md) && (md.Labels == nil || sigsjson.UnmarshalCaseSensitivePreserveInts(md.Labels, &labels) == nil) {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: md.Namespace, Labels: labels}}
+	}
+	return metadataOf(o)
 }
 
 // stderr is the run's standard error (sys.Options.Stderr).

@@ -107,6 +107,21 @@ func (r *RawObject) Field(k string) (v any, ok bool) {
 	return v, true
 }
 
+// FieldInto decodes field k into v (a pointer, as json.Unmarshal takes),
+// with the decoder Field uses: a struct of the few subfields one needs
+// (metadata's namespace and labels) costs a scan of the field's bytes,
+// not the maps of all of it. It returns false when the object has no
+// field k (or only the list's kind or apiVersion), or when it does not
+// decode into v.
+func (r *RawObject) FieldInto(k string, v any) bool {
+	i := r.find(k)
+	if i < 0 {
+		return false
+	}
+	f := r.fields[i]
+	return sigsjson.UnmarshalCaseSensitivePreserveInts(r.data[f.start:f.end], v) == nil
+}
+
 // Map decodes the whole object.
 func (r *RawObject) Map() map[string]any {
 	var m map[string]any

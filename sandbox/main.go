@@ -13,6 +13,8 @@
 //	go -C sandbox run . reset    # wipe the data and start anew
 //	go -C sandbox run . status   # exit 0 if running and ready, 3 if not
 //	go -C sandbox run . restart-apiserver   # restart kube-apiserver only
+//	go -C sandbox run . -state DIR -apiserver-feature-gates CBORServingAndStorage=true up
+//	                             # a sandbox of one's own with kube-apiserver feature gates
 //
 // State lives in ROOT/.cache/sandbox/, or in the directory given with
 // -state DIR (a sandbox of its own, e.g. for a test that restarts
@@ -45,6 +47,10 @@ commands:
   restart-apiserver  stop kube-apiserver and start it again with the same
                      flags and port; prints the kubeconfig path once ready
 
+A sandbox's kube-apiserver feature gates (-apiserver-feature-gates) are
+chosen when it starts anew (up with nothing to resume, reset) and kept by
+every later command; up with other gates than the sandbox has fails.
+
 flags:
 `
 
@@ -60,6 +66,7 @@ func main() {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	rootFlag := fs.String("root", "", "repository root (default: the directory containing sandbox/go.mod)")
 	stateFlag := fs.String("state", "", "state directory of the sandbox (default: ROOT/.cache/sandbox)")
+	gatesFlag := fs.String("apiserver-feature-gates", "", "kube-apiserver's --feature-gates for a sandbox started anew (up on nothing, reset), e.g. CBORServingAndStorage=true; recorded and kept by later commands")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, usageText)
 		fs.PrintDefaults()
@@ -91,6 +98,10 @@ func main() {
 	}
 	e, err := newEnv(root, *stateFlag)
 	if err != nil {
+		fatal(err)
+	}
+	fs.Visit(func(f *flag.Flag) { e.gatesGiven = e.gatesGiven || f.Name == "apiserver-feature-gates" })
+	if e.apiserverGates, err = parseGates(*gatesFlag); err != nil {
 		fatal(err)
 	}
 
@@ -222,6 +233,11 @@ type env struct {
 	auditPol    string
 	egressCfg   string // kube-apiserver's egress selector configuration
 	execDir     string // the working directory of `kubectl exec` commands
+	// apiserverGates are kube-apiserver's feature gates for a sandbox
+	// started anew (gates.go); gatesGiven tells whether
+	// -apiserver-feature-gates was given.
+	apiserverGates string
+	gatesGiven     bool
 }
 
 func newEnv(root, stateDir string) (*env, error) {

@@ -59,6 +59,12 @@ const (
 // says so in one line.
 func (e *env) up() (string, error) {
 	ok, s := e.healthy()
+	if err := e.checkGates(s); err != nil {
+		return "", err
+	}
+	if !e.gatesGiven && s != nil {
+		e.apiserverGates = recordedGates(s) // started anew, as it was
+	}
 	if ok {
 		if _, err := os.Stat(e.kubeconfig); err != nil {
 			p, err := loadPKI(e.pkiDir)
@@ -250,7 +256,7 @@ func (e *env) components(p *pki, ports map[string]int) []component {
 			"-http", "127.0.0.1:" + port("echo-http"),
 			"-tcp", "127.0.0.1:" + port("echo-tcp"),
 		}},
-		{Name: "kube-apiserver", Ports: map[string]int{"secure": ports["apiserver"]}, Args: []string{
+		{Name: "kube-apiserver", Ports: map[string]int{"secure": ports["apiserver"]}, Args: append([]string{
 			"--etcd-servers", etcdClient,
 			"--secure-port", port("apiserver"),
 			"--bind-address", "127.0.0.1",
@@ -284,7 +290,7 @@ func (e *env) components(p *pki, ports map[string]int) []component {
 			"--audit-log-path", filepath.Join(e.logDir, "audit.log"),
 			"--audit-log-maxsize", "100",
 			"--audit-log-maxbackup", "1",
-		}},
+		}, gatesArgs(e.apiserverGates)...)},
 		{Name: "kube-controller-manager", Args: []string{
 			"--kubeconfig", p.componentsConfig(),
 			"--service-account-private-key-file", p.saKey(),

@@ -20,6 +20,13 @@ import (
 // skips the test in -short mode. Starting one takes about 10 seconds.
 func PrivateSandbox(t testing.TB) *Env {
 	t.Helper()
+	return privateSandbox(t)
+}
+
+// privateSandbox is PrivateSandbox, with sandboxctl's flags args before
+// its up (-apiserver-feature-gates ...).
+func privateSandbox(t testing.TB, args ...string) *Env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: starts a sandbox cluster of its own (run without -short)")
 	}
@@ -36,7 +43,7 @@ func PrivateSandbox(t testing.TB) *Env {
 		}
 	})
 	start := time.Now()
-	out, err := runCtl(ctl, root, state, "up")
+	out, err := runCtl(ctl, root, state, append(args, "up")...)
 	if err != nil {
 		t.Fatalf("starting a private sandbox in %s: %v\n%s", state, err, out)
 	}
@@ -125,10 +132,10 @@ func buildSandboxctl(root, path string) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// runCtl runs `sandboxctl -root ROOT -state STATE cmd` and returns its
+// runCtl runs `sandboxctl -root ROOT -state STATE cmd...` and returns its
 // stdout; on failure, stdout and stderr.
-func runCtl(ctl, root, state, cmd string) (string, error) {
-	c := exec.Command(ctl, "-root", root, "-state", state, cmd)
+func runCtl(ctl, root, state string, cmd ...string) (string, error) {
+	c := exec.Command(ctl, append([]string{"-root", root, "-state", state}, cmd...)...)
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	if err := c.Run(); err != nil {

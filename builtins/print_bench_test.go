@@ -1,0 +1,139 @@
+package builtins
+
+// k8s.print of the 10,000 ConfigMaps against kubectl get (issue 21):
+//
+//	K8SH_SANDBOX_KUBECONFIG=$PWD/.cache/sandbox/kubeconfig \
+//	  go test -run '^$' -bench Print10k -benchtime 5x ./builtins/
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/k8sh/k8sh/kube/kubetest"
+)
+
+// cpuOfPid is the CPU time (user and system) that process pid has used.
+func cpuOfPid(pid int) time.Duration {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ 100
+}
+
+// runCPU runs a command with stdout to /dev/null and returns its wall time
+// and its CPU time (user and system, as the rusage of a child that has
+// ended gives it).
+func runCPU(b *testing.B, name string, args ...string) (time.Duration, time.Duration) {
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, stderr.String())
+	}
+	return time.Since(start), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// BenchmarkPrint10k times k8s.print(k8s.list("cm", namespace=...)) of the
+// 10,000 ConfigMaps against kubectl get cm, interleaved in each round, and
+// reports medians over the rounds:
+//   - in process: list-ms, the k8s.list (the Table pages and their split),
+//     and print-ms, the k8s.print of the list read (table printer, write);
+//   - as processes, `k8sh -c 'k8s.print(...)'` and `kubectl get cm`:
+//     their wall time (k8sh-proc-ms, kubectl-ms) and its ratio, and the
+//     CPU time each costs: its own (…-cpu-ms) and kube-apiserver's while
+//     it ran (…-srv-cpu-ms), and the ratio of their sums (cpu-ratio).
+//
+// On a machine shared with other work the wall times follow the load;
+// the CPU times much less: with the cores busy, the wall time of a read
+// goes as the CPU time it needs, server's and client's.
+func BenchmarkPrint10k(b *testing.B) {
+	env := benchSandbox(b)
+	thread := benchThread(benchClient(b, env))
+	var out strings.Builder
+	thread.Print = func(_ *starlark.Thread, s string) { out.WriteString(s); out.WriteByte('\n') }
+	print := func(cms *starlark.List) {
+		out.Reset()
+		if _, err := starlark.Call(thread, K8s.Members["print"], starlark.Tuple{cms}, nil); err != nil {
+			b.Fatal(err)
+		}
+		if n := strings.Count(out.String(), "\n"); n != benchTotal+1 {
+			b.Fatalf("printed %d lines, want %d", n, benchTotal+1)
+		}
+	}
+	pid, err := kubetest.APIServerPid(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	kubectl := filepath.Join(root, ".cache", "sandbox", "bin", "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		b.Skipf("no sandbox kubectl: %v", err)
+	}
+	bin := k8shBinary(b)
+	cacheDir := b.TempDir()
+	kubectlArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "get", "cm", "-n", benchNamespace}
+	k8shArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "-c",
+		fmt.Sprintf("k8s.print(k8s.list(\"cm\", namespace=%q))", benchNamespace)}
+
+	cms, err := k8shList(thread, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	print(cms) // warm: connections, discovery (and the processes' cache)
+	runCPU(b, kubectl, kubectlArgs...)
+	runCPU(b, bin, k8shArgs...)
+
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	var list, prt, proc, kget, procCPU, kgetCPU, procSrv, kgetSrv []float64
+	b.ResetTimer()
+	for range b.N {
+		t := time.Now()
+		cms, err := k8shList(thread, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		list = append(list, ms(time.Since(t)))
+		t = time.Now()
+		print(cms)
+		prt = append(prt, ms(time.Since(t)))
+
+		s0 := cpuOfPid(pid)
+		wall, cpu := runCPU(b, bin, k8shArgs...)
+		proc, procCPU, procSrv = append(proc, ms(wall)), append(procCPU, ms(cpu)), append(procSrv, ms(cpuOfPid(pid)-s0))
+		s0 = cpuOfPid(pid)
+		wall, cpu = runCPU(b, kubectl, kubectlArgs...)
+		kget, kgetCPU, kgetSrv = append(kget, ms(wall)), append(kgetCPU, ms(cpu)), append(kgetSrv, ms(cpuOfPid(pid)-s0))
+	}
+	b.StopTimer()
+	b.ReportMetric(median(list), "list-ms")
+	b.ReportMetric(median(prt), "print-ms")
+	b.ReportMetric(median(proc), "k8sh-proc-ms")
+	b.ReportMetric(median(kget), "kubectl-ms")
+	b.ReportMetric(median(proc)/median(kget), "proc/kubectl")
+	b.ReportMetric(median(procCPU), "k8sh-cpu-ms")
+	b.ReportMetric(median(procSrv), "k8sh-srv-cpu-ms")
+	b.ReportMetric(median(kgetCPU), "kubectl-cpu-ms")
+	b.ReportMetric(median(kgetSrv), "kubectl-srv-cpu-ms")
+	b.ReportMetric((median(procCPU)+median(procSrv))/(median(kgetCPU)+median(kgetSrv)), "cpu-ratio")
+	b.ReportMetric(0, "ns/op")
+	b.Logf("load average %s; rounds (ms): list %.0f print %.0f k8sh %.0f kubectl %.0f; CPU k8sh %.0f+%.0f kubectl %.0f+%.0f",
+		load1(), list, prt, proc, kget, procCPU, procSrv, kgetCPU, kgetSrv)
+}
