@@ -30,6 +30,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/k8sh/k8sh/builtins"
+	"github.com/k8sh/k8sh/internal/initgc"
 	"github.com/k8sh/k8sh/internal/starerr"
 	"github.com/k8sh/k8sh/kube"
 	"github.com/k8sh/k8sh/lib/file"
@@ -47,6 +48,7 @@ const (
 )
 
 func main() {
+	initgc.Restore() // the collector was off during package init (internal/initgc)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

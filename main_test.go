@@ -15,10 +15,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/k8sh/k8sh/internal/clitest"
+	"github.com/k8sh/k8sh/internal/initgc"
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
 
-func TestMain(m *testing.M) { clitest.Main(m) }
+// TestMain gives the collector back first: this test binary holds package
+// main, so internal/initgc turned it off during init, and only main() (which
+// tests do not call) would restore it.
+func TestMain(m *testing.M) {
+	initgc.Restore()
+	clitest.Main(m)
+}
 
 // k8sh runs k8sh, built once for the tests that run it as a user would.
 var k8sh = clitest.K8sh

@@ -214,38 +214,5 @@ func BenchmarkFilter10k(b *testing.B) {
 	}
 }
 
-// BenchmarkStartup times `k8sh -c 'print(1)'` as a process, with no
-// kubeconfig (KUBECONFIG names a file that does not exist).
-func BenchmarkStartup(b *testing.B) {
-	if testing.Short() {
-		b.Skip("builds k8sh (run without -short)")
-	}
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bin := filepath.Join(b.TempDir(), "k8sh")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	env := append(os.Environ(), "KUBECONFIG="+filepath.Join(b.TempDir(), "nonexistent"))
-	run := func() {
-		cmd := exec.Command(bin, "-c", "print(1)")
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil || string(out) != "1\n" {
-			b.Fatalf("k8sh -c 'print(1)': %v: %q", err, out)
-		}
-	}
-	run() // warm: page cache
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		run()
-	}
-}
-
 // sandboxReachable tells whether a sandbox answers, without starting one.
 var sandboxReachable = kubetest.SandboxReachable

@@ -1,7 +1,6 @@
 package repl
 
 import (
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -86,24 +85,24 @@ var (
 		"k8s.rollout.status": true, "k8s.rollout.history": true, "k8s.rollout.undo": true,
 		"k8s.rollout.pause": true, "k8s.rollout.resume": true, "k8s.rollout.restart": true,
 	}
-	reKindArg   = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*$`)
-	reNameArg   = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']\s*,\s*$`)
-	reNodeArg   = regexp.MustCompile(`k8s\.(drain|cordon|uncordon)\(\s*$`)
-	reLogsArg   = regexp.MustCompile(`k8s\.(?:logs|exec|shell|attach|read_file|write_file)\(\s*$`)
-	reNSArg     = regexp.MustCompile(`(\bnamespace\s*=|\bctx\.namespace\()\s*$`)
-	reCtxArg    = regexp.MustCompile(`(\bcontext\s*=|\bctx\.use\(|(\bcontexts\s*=|\bctx\.each\()\s*\[?(\s*["'][^"']*["']\s*,)*)\s*$`)
-	reNSValue   = regexp.MustCompile(`\bnamespace\s*=\s*["']([^"']*)["']`)
-	reNameKw    = regexp.MustCompile(`\bname\s*=\s*$`)
-	reKindCall  = regexp.MustCompile(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']`)
-	reChain     = regexp.MustCompile(`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
-	reIdent     = regexp.MustCompile(`[A-Za-z_]\w*$`)
-	reCallee    = regexp.MustCompile(`([A-Za-z_][\w.]*)\s*$`)
-	reChainPart = regexp.MustCompile(`^(?:\.([A-Za-z_]\w*)|\[([^\[\]]*)\])`)
+	reKindArg   = lazyRE(`(k8s\.[\w.]+)\(\s*$`)
+	reNameArg   = lazyRE(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']\s*,\s*$`)
+	reNodeArg   = lazyRE(`k8s\.(drain|cordon|uncordon)\(\s*$`)
+	reLogsArg   = lazyRE(`k8s\.(?:logs|exec|shell|attach|read_file|write_file)\(\s*$`)
+	reNSArg     = lazyRE(`(\bnamespace\s*=|\bctx\.namespace\()\s*$`)
+	reCtxArg    = lazyRE(`(\bcontext\s*=|\bctx\.use\(|(\bcontexts\s*=|\bctx\.each\()\s*\[?(\s*["'][^"']*["']\s*,)*)\s*$`)
+	reNSValue   = lazyRE(`\bnamespace\s*=\s*["']([^"']*)["']`)
+	reNameKw    = lazyRE(`\bname\s*=\s*$`)
+	reKindCall  = lazyRE(`(k8s\.[\w.]+)\(\s*["']([^"']+)["']`)
+	reChain     = lazyRE(`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
+	reIdent     = lazyRE(`[A-Za-z_]\w*$`)
+	reCallee    = lazyRE(`([A-Za-z_][\w.]*)\s*$`)
+	reChainPart = lazyRE(`^(?:\.([A-Za-z_]\w*)|\[([^\[\]]*)\])`)
 	// reCallChain is a chain on the value of a call that names a kind:
 	// k8s.get("deploy", "web").spec.template.spec.<TAB>.
-	reCallChain = regexp.MustCompile(`(k8s\.\w+)\(\s*["']([^"']+)["']([^()]*)\)((?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
+	reCallChain = lazyRE(`(k8s\.\w+)\(\s*["']([^"']+)["']([^()]*)\)((?:\.[A-Za-z_]\w*|\[[^\[\]]*\])*)\.(\w*)$`)
 	// reNamedArgs is the rest of a k8s.get call that names an object.
-	reNamedArgs = regexp.MustCompile(`^\s*,\s*["']|\bname\s*=`)
+	reNamedArgs = lazyRE(`^\s*,\s*["']|\bname\s*=`)
 )
 
 // Complete returns the candidates for the text before the cursor, each a
