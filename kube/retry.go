@@ -283,6 +283,13 @@ func (b *pooledBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Len is how many bytes are left to read.
+func (b *pooledBody) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.data)
+}
+
 // Close gives the buffer back: what was read from it was copied out.
 func (b *pooledBody) Close() error {
 	b.mu.Lock()
