@@ -120,6 +120,13 @@ type Client struct {
 	// third of the client's CPU in a list of 20 contexts at once.
 	catMu      sync.Mutex
 	categories map[string]categoryExpansion
+	// kinds are the kinds Resolve resolved, as typed, kept as categories
+	// are: client-go's short-name expander reads every group's resources
+	// from the discovery cache on disk (a file each) on every lookup, most
+	// of the client's CPU in a list of 20 contexts at once when they were
+	// not kept.
+	kinds    map[string]Resource
+	discoGen uint64 // counts rediscover calls
 
 	openapiOnce sync.Once
 	openapi     *openAPIStore // the OpenAPI v3 documents (openapi.go)

@@ -3,7 +3,10 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -214,7 +217,11 @@ func parsePage(data []byte) (*rawPage, error) {
 			case "columnDefinitions":
 				s.value()
 				p.ColumnDefinitions = nil
-				s.decode(start, &p.ColumnDefinitions)
+				if s.err == nil {
+					if p.ColumnDefinitions, s.err = tableColumns(s.data[start:s.pos]); s.err != nil {
+						s.pos = len(s.data)
+					}
+				}
 			case "items":
 				p.Items, p.hasItems = s.objects(), true
 			case "rows":
@@ -236,6 +243,38 @@ func parsePage(data []byte) (*rawPage, error) {
 		return nil, s.err
 	}
 	return p, nil
+}
+
+// columnCache holds the column definitions of the tables read, decoded,
+// by their JSON: every page of a kind (and every context's, in a fan-out)
+// sends the same ones, whose descriptions are long.
+var columnCache struct {
+	sync.Mutex
+	m map[string][]metav1.TableColumnDefinition
+}
+
+// tableColumns decodes the columnDefinitions of a table (checked JSON),
+// once for each text: a copy of the slice decoded before.
+func tableColumns(raw []byte) ([]metav1.TableColumnDefinition, error) {
+	columnCache.Lock()
+	cols, ok := columnCache.m[string(raw)]
+	columnCache.Unlock()
+	if ok {
+		return slices.Clone(cols), nil
+	}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &cols); err != nil {
+		return nil, err
+	}
+	columnCache.Lock()
+	if len(columnCache.m) >= 256 { // kinds seen: start again
+		columnCache.m = nil
+	}
+	if columnCache.m == nil {
+		columnCache.m = map[string][]metav1.TableColumnDefinition{}
+	}
+	columnCache.m[string(raw)] = slices.Clone(cols)
+	columnCache.Unlock()
+	return cols, nil
 }
 
 // jsonScanner checks JSON as encoding/json's scanner does, and splits it.
@@ -407,6 +446,12 @@ func (s *jsonScanner) str() (escaped bool) {
 	}
 	d := s.data
 	for i := s.pos; i < len(d); i++ {
+		for i < len(d) && !strSpecial[d[i]] { // the plain bytes, fast
+			i++
+		}
+		if i >= len(d) {
+			break
+		}
 		switch c := d[i]; {
 		case c == '"':
 			s.pos = i + 1
@@ -448,6 +493,70 @@ func (s *jsonScanner) str() (escaped bool) {
 	s.fail("unexpected end of JSON input")
 	return
 }
+
+// unquoteSimple decodes the inside of a checked JSON string with escapes
+// as encoding/json decodes it, when it is valid UTF-8 and escapes no
+// surrogate (the decoder pairs those, or makes a lone one U+FFFD): the
+// servers' "\u003cnone\u003e" of a table's cells, which encoding/json
+// writes for "<none>". ok is false for any other string.
+func unquoteSimple(in []byte) (string, bool) {
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++ // the checked string has a byte after each backslash
+		switch in[i] {
+		case '"', '\\', '/':
+			out = append(out, in[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			var r rune
+			for _, h := range in[i+1 : i+5] { // hex digits, checked
+				switch {
+				case h <= '9':
+					r = r<<4 | rune(h-'0')
+				case h >= 'a':
+					r = r<<4 | rune(h-'a'+10)
+				default:
+					r = r<<4 | rune(h-'A'+10)
+				}
+			}
+			if utf16.IsSurrogate(r) {
+				return "", false
+			}
+			out = utf8.AppendRune(out, r)
+			i += 4
+		default:
+			return "", false
+		}
+	}
+	return string(out), true
+}
+
+// strSpecial are the bytes that end a string's run of plain bytes: its
+// closing quote, an escape, a control byte (an error).
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // number checks a number, and that it decodes: an integer of int64 or a
 // float64 in range, as sigs.k8s.io/json's PreserveInts decodes it.
@@ -548,7 +657,7 @@ func (s *jsonScanner) object() *RawObject {
 		return nil
 	}
 	s.depth++
-	o := &RawObject{fields: make([]rawField, 0, 4)}
+	o := &RawObject{fields: make([]rawField, 0, 6)} // 6: a pod's 5 fit
 	s.ws()
 	if s.peek() == '}' {
 		s.pos++
@@ -734,6 +843,9 @@ func (s *jsonScanner) scalar(start int) any {
 		}
 		if plain {
 			return string(in)
+		}
+		if str, ok := unquoteSimple(in); ok {
+			return str
 		}
 	case c == '-' || c >= '0' && c <= '9':
 		if i, err := strconv.ParseInt(string(raw), 10, 64); err == nil {

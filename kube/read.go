@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -18,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 )
 
 // PageSize is how many objects one list request asks for.
@@ -465,11 +468,66 @@ func (c *Client) get(ctx context.Context, r Resource, ns, name string, lo metav1
 		req = req.SetHeader("Accept", tableAccept).Param("includeObject", "Object")
 	}
 	if name == "" {
-		req = req.VersionedParams(&lo, metav1.ParameterCodec)
+		req = listParams(req, lo)
 	}
 	// A connection cut while the body came is read again by the
-	// transport (retry.go), from the same continue token.
-	return doRaw(ctx, req)
+	// transport (retry.go), from the same continue token. Stream, not Do:
+	// Do copies the body that the transport read whole into a buffer
+	// grown from 512 bytes (io.ReadAll), most of what a list of 20
+	// contexts allocated; an error answer is made the error Do makes
+	// (its Status), the same.
+	body, err := req.Stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return readAll(body)
+}
+
+// readAll reads r to its end into a buffer of the size it says it has
+// (the transport's body read whole, retry.go), or grown as io.ReadAll
+// grows one.
+func readAll(r io.Reader) ([]byte, error) {
+	l, ok := r.(interface{ Len() int })
+	if !ok {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, l.Len()+1) // +1: the read that sees the end
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+// listParams adds lo to req as VersionedParams does, without its
+// reflection for the fields k8sh sets (the selectors, limit, continue).
+func listParams(req *rest.Request, lo metav1.ListOptions) *rest.Request {
+	plain := metav1.ListOptions{LabelSelector: lo.LabelSelector, FieldSelector: lo.FieldSelector, Limit: lo.Limit, Continue: lo.Continue}
+	if lo != plain {
+		return req.VersionedParams(&lo, metav1.ParameterCodec)
+	}
+	if lo.LabelSelector != "" {
+		req = req.Param("labelSelector", lo.LabelSelector)
+	}
+	if lo.FieldSelector != "" {
+		req = req.Param("fieldSelector", lo.FieldSelector)
+	}
+	if lo.Limit != 0 {
+		req = req.Param("limit", strconv.FormatInt(lo.Limit, 10))
+	}
+	if lo.Continue != "" {
+		req = req.Param("continue", lo.Continue)
+	}
+	return req
 }
 
 // pageOf reads the body of one GET of read.

@@ -36,6 +36,10 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 	if kind == "" {
 		return Resource{}, fmt.Errorf("empty kind")
 	}
+	r, gen, ok := c.resolvedKind(kind)
+	if ok {
+		return r, nil
+	}
 	// The deferred mapper rediscovers by itself on a miss when its data came
 	// from the disk cache (not Fresh). When this client fetched it earlier, a
 	// CRD made since is unknown to it: look again, once.
@@ -45,6 +49,7 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 	m, err := mappingFor(c.mapper, kind)
 	if err != nil && meta.IsNoMatchError(err) && retry {
 		c.rediscover()
+		_, gen, _ = c.resolvedKind(kind)
 		m, err = mappingFor(c.mapper, kind)
 	}
 	if err != nil {
@@ -53,7 +58,25 @@ func (c *Client) Resolve(kind string) (Resource, error) {
 		}
 		return Resource{}, apiError(err, "")
 	}
-	return resourceOf(m), nil
+	r = resourceOf(m)
+	c.catMu.Lock()
+	if c.kinds == nil {
+		c.kinds = map[string]Resource{}
+	}
+	if gen == c.discoGen { // not rediscovered meanwhile
+		c.kinds[kind] = r
+	}
+	c.catMu.Unlock()
+	return r, nil
+}
+
+// resolvedKind is what Resolve made of kind before, since discovery was
+// last invalidated (Client.kinds), and the count of invalidations.
+func (c *Client) resolvedKind(kind string) (Resource, uint64, bool) {
+	c.catMu.Lock()
+	defer c.catMu.Unlock()
+	r, ok := c.kinds[kind]
+	return r, c.discoGen, ok
 }
 
 // rediscover forgets what this client knows of the server's kinds (the
@@ -63,7 +86,8 @@ func (c *Client) rediscover() {
 	c.discovery.Invalidate()
 	c.mapper.Reset()
 	c.catMu.Lock()
-	c.categories = nil
+	c.categories, c.kinds = nil, nil
+	c.discoGen++
 	c.catMu.Unlock()
 }
 

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -214,23 +215,90 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 		return nil, stalled(err)
 	}
 	answered.Store(req.URL.Host, true)
-	var body bytes.Buffer
-	buf := make([]byte, 32<<10)
+	bp := bodyBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	if n := resp.ContentLength; n > 0 && n < maxPooledBody {
+		buf = slices.Grow(buf, int(n)+1) // +1: the read that sees EOF
+	}
 	for {
-		n, err := resp.Body.Read(buf)
-		body.Write(buf[:n])
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(cap(buf), 32<<10))
+		}
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			resp.Body.Close()
+			*bp = buf
+			putBodyBuf(bp)
 			return nil, stalled(err)
 		}
 		watchdog.Reset(stall)
 	}
 	resp.Body.Close()
-	resp.Body = io.NopCloser(&body)
+	*bp = buf
+	resp.Body = &pooledBody{data: buf, buf: bp}
 	return resp, nil
+}
+
+// bodyBufs are the buffers attempt reads answers into, each given back
+// when its answer's body is closed (client-go closes it once it has copied
+// it), so that reading an answer allocates nothing once a buffer of its
+// size has been made: with 20 contexts read at once the buffers' growth
+// was most of what a list allocated, and so of the garbage collector's
+// work.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// maxPooledBody is the largest buffer kept in bodyBufs: the buffer of a
+// larger answer is left to the garbage collector.
+const maxPooledBody = 4 << 20
+
+func putBodyBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBody {
+		*bp = (*bp)[:0]
+		bodyBufs.Put(bp)
+	}
+}
+
+// pooledBody is an answer's body read whole by attempt.
+type pooledBody struct {
+	mu   sync.Mutex
+	data []byte  // what is left to read
+	buf  *[]byte // data's buffer, nil once closed
+}
+
+func (b *pooledBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
+		return 0, errors.New("read on closed response body")
+	}
+	if len(b.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, b.data)
+	b.data = b.data[n:]
+	return n, nil
+}
+
+// Len is how many bytes are left to read.
+func (b *pooledBody) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.data)
+}
+
+// Close gives the buffer back: what was read from it was copied out.
+func (b *pooledBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf != nil {
+		putBodyBuf(b.buf)
+		b.buf, b.data = nil, nil
+	}
+	return nil
 }
 
 var errStalled = errors.New("stalled")

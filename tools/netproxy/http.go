@@ -91,6 +91,9 @@ type Fault struct {
 	Status     int
 	RetryAfter int
 	Forward    bool
+	// Body, when set, is what Answer answers (Content-Type JSON) instead
+	// of a Status: a recorded answer replayed.
+	Body []byte
 	// After is the bytes of the response body that pass before a Cut,
 	// Reset or Stall.
 	After int64
@@ -265,8 +268,15 @@ func (p *HTTPProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// answer writes f's status as the apiserver writes an error: a Status.
+// answer writes f's status as the apiserver writes an error: a Status; or
+// f's Body.
 func answer(w http.ResponseWriter, f *Fault) {
+	if f.Body != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		w.Write(f.Body)
+		return
+	}
 	reason := map[int]string{
 		http.StatusTooManyRequests: "TooManyRequests", http.StatusInternalServerError: "InternalError",
 		http.StatusServiceUnavailable: "ServiceUnavailable", http.StatusGatewayTimeout: "Timeout",

@@ -251,3 +251,22 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// TestHTTPAnswerBody: an Answer with a Body replays it, without asking the
+// target.
+func TestHTTPAnswerBody(t *testing.T) {
+	p, c, hits := faultSetup(t, true)
+	mustAdd(t, p, &Fault{Method: "GET", Path: `^/body/7\?x=1$`, Status: 200, Body: []byte(`{"kind":"Table"}`)})
+	for range 2 {
+		resp, body, err := fetch(t, c, "GET", p.URL()+"/body/7?x=1")
+		if err != nil || resp.StatusCode != 200 || string(body) != `{"kind":"Table"}` || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("replayed: %v %v %q", resp, err, body)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the target had %d requests, want none", hits.Load())
+	}
+	if _, body, err := fetch(t, c, "GET", p.URL()+"/body/7"); err != nil || len(body) != 7 {
+		t.Fatalf("forwarded: %v, %d bytes", err, len(body))
+	}
+}

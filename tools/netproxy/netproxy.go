@@ -147,8 +147,16 @@ func (p *Proxy) handle(down net.Conn) {
 
 type chunk struct {
 	data []byte
+	buf  *[]byte // data's buffer, back to bufs once written
 	due  time.Time
 }
+
+// bufs are the read buffers of the pipes: a buffer is taken for each read
+// and given back once its chunk is written, so that a proxy's own
+// allocations (and the garbage collection they cause, in the process of a
+// benchmark that measures its client) do not grow with the data it
+// forwards.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // pipe copies src to dst, each chunk Delay after it was read; answers
 // (from the target) may be cut by CutAfter.
@@ -158,10 +166,12 @@ func (p *Proxy) pipe(dst, src net.Conn, answers bool) {
 	go func() {
 		defer close(ch)
 		for {
-			buf := make([]byte, 32<<10)
-			n, err := src.Read(buf)
+			buf := bufs.Get().(*[]byte)
+			n, err := src.Read(*buf)
 			if n > 0 {
-				ch <- chunk{buf[:n], time.Now().Add(time.Duration(p.delay.Load()))}
+				ch <- chunk{(*buf)[:n], buf, time.Now().Add(time.Duration(p.delay.Load()))}
+			} else {
+				bufs.Put(buf)
 			}
 			if err != nil {
 				return
@@ -184,7 +194,9 @@ func (p *Proxy) pipe(dst, src net.Conn, answers bool) {
 			return
 		}
 		sent += int64(len(c.data))
-		if _, err := dst.Write(c.data); err != nil {
+		_, err := dst.Write(c.data)
+		bufs.Put(c.buf)
+		if err != nil {
 			src.Close()
 			for range ch { // let the reader end
 			}
