@@ -68,6 +68,35 @@ func Bench50k(b *testing.B) (*Env, int) {
 	return env, bench50kTotal
 }
 
+// The watch-throughput data (issue 21): BenchCount ConfigMaps like the
+// 10,000 of BenchNamespace, in BenchWatchNamespace (labelled bench=watch),
+// which the watch benchmarks change.
+const BenchWatchNamespace = "k8sh-bench-watch"
+
+var (
+	benchWatchOnce sync.Once
+	benchWatchErr  error
+)
+
+// BenchWatch is Bench10k for the ConfigMaps of BenchWatchNamespace.
+func BenchWatch(b *testing.B) *Env {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("benchmark of watches: needs the sandbox cluster (run without -short)")
+	}
+	if err := SandboxReachable(); err != nil {
+		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
+	}
+	env := Sandbox(b)
+	benchWatchOnce.Do(func() {
+		_, benchWatchErr = ensureConfigMaps(env, benchData{BenchWatchNamespace, BenchCount, "watch"})
+	})
+	if benchWatchErr != nil {
+		b.Fatal(benchWatchErr)
+	}
+	return env
+}
+
 // benchData is a namespace of count ConfigMaps labelled bench=value.
 type benchData struct {
 	namespace string
