@@ -144,7 +144,7 @@ func BenchmarkIterWatchList50k(b *testing.B) {
 		f.ms = append(f.ms, float64(d.Milliseconds()))
 		f.rss = append(f.rss, float64(rss)/1e6)
 		f.apiRSS = append(f.apiRSS, float64(peak-before)/1e6)
-		f.apiCPU = append(f.apiCPU, float64((procCPU(api)-cpu).Milliseconds()))
+		f.apiCPU = append(f.apiCPU, float64((procCPU(api) - cpu).Milliseconds()))
 	}
 	b.ResetTimer()
 	for i := range b.N {
