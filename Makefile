@@ -72,6 +72,13 @@ fuzz:
 # floor, k8s.list, client-go, k8s.print and kubectl get, and k8sh processes
 # for their peak RSS: about 15 s a round on a quiet machine, so it adds
 # about 6 minutes here; run it alone with -bench ReadPath10k -benchtime 5x.
+# Issue 21, watch21: BenchmarkIterWatchList50k (k8s.iter over 50,000
+# ConfigMaps as pages and as a streaming list: time, k8sh's and the
+# apiserver's RSS; filling the namespace takes minutes the first time, a
+# round ~5-10 s), BenchmarkWatchThroughput10k (a k8s.watch loop against
+# kubectl get -w on the same 10,000 changes) and BenchmarkWatchSlowConsumer10k
+# (a slow loop's RSS against a fast one's); they measure in the first
+# -count only (a round is 5-30 s): about 4 minutes in all.
 bench: sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 6 -timeout 30m ./builtins/
 
