@@ -106,8 +106,8 @@ func unlimitedClientset(b *testing.B, env *kubetest.Env) kubernetes.Interface {
 	return cs
 }
 
-// watchScript is a k8sh loop that prints "ready" at the probe's change
-// (tag-probe), then counts the round's changes (tag:N) until
+// watchScript is a k8sh loop that prints "ready" at a probe's change
+// (tag-probe-N), then counts the round's changes (tag:N) until
 // watchBenchEvents, running burn on each, and prints "done"; burn is
 // Starlark code, "" for none.
 func watchScript(tag, burn string) string {
@@ -117,7 +117,7 @@ started = False
 for ev in k8s.watch("cm", namespace=%q, initial=False):
     v = ev.object.data.get("v", "")
     if not started:
-        if v == %q:
+        if v.startswith(%q):
             started = True
             print("ready")
         continue
@@ -131,10 +131,11 @@ for ev in k8s.watch("cm", namespace=%q, initial=False):
 `, kubetest.BenchWatchNamespace, tag+"-probe", tag+":", burn, watchBenchEvents)
 }
 
-// probeUntil changes the probe until ready is closed or receives.
+// probeUntil changes the probe until ready is closed or receives (each
+// time to another value: a patch that changes nothing makes no event).
 func probeUntil(b *testing.B, cs kubernetes.Interface, tag string, ready <-chan struct{}, errc <-chan error) {
-	for {
-		probe(b, cs, tag+"-probe")
+	for i := 0; ; i++ {
+		probe(b, cs, fmt.Sprintf("%s-probe-%d", tag, i))
 		select {
 		case <-ready:
 			return
