@@ -16,13 +16,18 @@ package builtins
 // same round; each one's clock stops at its 10,000th event. It reports the
 // events per second each delivered (10,000 over the time from the first
 // write to its last event), their ratio, and each one's lag after the last
-// write.
+// write; and k8sh-backlog-events/s, the pace of a k8s.watch loop called
+// (listed) before the changes and read only after them, their events
+// waiting in the server: k8sh's own ceiling, whatever the writers' pace.
 //
 // BenchmarkWatchSlowConsumer10k: two k8sh processes watch the same
-// changes, one whose loop only counts, one whose loop burns about a
-// millisecond of CPU on each event (slower than the stream); it reports
-// each one's peak RSS (/usr/bin/time) and events per second. A queue
-// that grew with the backlog would show in the slow one's RSS.
+// changes, one whose loop only counts, one whose loop burns several
+// milliseconds of CPU on each event (slower than the writers); it reports
+// each one's VmRSS during the changes (sampled every 5 ms from
+// /proc/PID/status: the peak, and its growth over the RSS the process had
+// when its watch was open) and each one's events per second (the slow one
+// is stopped 2 s after the fast one ends). A queue that grew with the
+// backlog would show in the slow one's growth.
 //
 // The 10,000 changes take 10-30 s here, so one run of each is measured
 // per `go test` (the -count repeats of make bench skip).
@@ -224,7 +229,7 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 	cs := unlimitedClientset(b, env)
 	c := benchClient(b, env)
 	kubectl := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
-	var k8shRate, kubectlRate, writeRate, k8shLag, kubectlLag []float64
+	var k8shRate, kubectlRate, writeRate, k8shLag, kubectlLag, backlogRate []float64
 	for range b.N {
 		tag := fmt.Sprintf("r%d-%d", os.Getpid(), watchRounds.Add(1))
 		ready := make(chan struct{}, 1)
@@ -245,6 +250,10 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 			errc <- err
 		}()
 		probeUntil(b, cs, tag, ready, errc)
+		// And a watch opened (listed) now but read only once the changes
+		// are made: its events wait in the server, and its loop's pace is
+		// k8sh's own ceiling.
+		backlog := backlogWatch(b, c, tag)
 		// Then kubectl (the k8sh loop counts only the round's changes;
 		// kubectl counts every line after the probe it saw).
 		kp := startWatchProc(b, false, kubectl, "--kubeconfig", env.Kubeconfig, "--context", "sandbox",
@@ -261,6 +270,7 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 			kdone <- kp.waitLine(b, func(string) bool { n++; return n == watchBenchEvents })
 		}()
 		first, last := patchAll(b, cs, tag)
+		close(backlog.go_)
 		kend := <-kdone
 		var end time.Time
 		select {
@@ -273,6 +283,7 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 		}
 		kp.end()
 		EndSession(thread)
+		backlogRate = append(backlogRate, watchBenchEvents/backlog.wait(b).Seconds())
 		k8shRate = append(k8shRate, watchBenchEvents/end.Sub(first).Seconds())
 		kubectlRate = append(kubectlRate, watchBenchEvents/kend.Sub(first).Seconds())
 		writeRate = append(writeRate, watchBenchEvents/last.Sub(first).Seconds())
@@ -285,7 +296,67 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 	b.ReportMetric(median(k8shRate)/median(kubectlRate), "k8sh/kubectl")
 	b.ReportMetric(median(k8shLag), "k8sh-lag-ms")
 	b.ReportMetric(median(kubectlLag), "kubectl-lag-ms")
+	b.ReportMetric(median(backlogRate), "k8sh-backlog-events/s")
 	b.Logf("load %s; rounds: writes/s %v k8sh/s %v kubectl/s %v", load1(), writeRate, k8shRate, kubectlRate)
+}
+
+// backlogRun is a k8s.watch called before a round's changes and read
+// after them.
+type backlogRun struct {
+	go_  chan struct{} // closed when the changes are made
+	took chan time.Duration
+	errc chan error
+}
+
+func backlogWatch(b *testing.B, c Cluster, tag string) *backlogRun {
+	r := &backlogRun{go_: make(chan struct{}), took: make(chan time.Duration, 1), errc: make(chan error, 1)}
+	listed := make(chan struct{})
+	var start time.Time
+	pre := Globals(nil)
+	pre["listed"] = starlark.NewBuiltin("listed", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		close(listed)
+		<-r.go_
+		start = time.Now()
+		return starlark.None, nil
+	})
+	thread := &starlark.Thread{Name: "backlog", Print: func(_ *starlark.Thread, msg string) {
+		if msg == "done" {
+			r.took <- time.Since(start)
+		}
+	}}
+	SetSession(thread, &Session{Cluster: c})
+	sys.SetContext(thread, context.Background())
+	src := fmt.Sprintf(`
+w = k8s.watch("cm", namespace=%q, initial=False)
+listed()
+n = 0
+for ev in w:
+    if ev.object.data.get("v", "").startswith(%q):
+        n += 1
+        if n == %d:
+            print("done")
+            break
+`, kubetest.BenchWatchNamespace, tag+":", watchBenchEvents)
+	go func() {
+		_, err := starlark.ExecFileOptions(starOptions, thread, "backlog.star", src, pre)
+		EndSession(thread)
+		r.errc <- err
+	}()
+	select {
+	case <-listed:
+	case err := <-r.errc:
+		b.Fatalf("the backlog loop: %v", err)
+	}
+	return r
+}
+
+// wait returns how long the loop took for the round's events, once read.
+func (r *backlogRun) wait(b *testing.B) time.Duration {
+	d := <-r.took
+	if err := <-r.errc; err != nil {
+		b.Fatal(err)
+	}
+	return d
 }
 
 func BenchmarkWatchSlowConsumer10k(b *testing.B) {
@@ -294,14 +365,14 @@ func BenchmarkWatchSlowConsumer10k(b *testing.B) {
 	cs := unlimitedClientset(b, env)
 	bin := k8shBinary(b)
 	cacheDir := b.TempDir()
-	// About a millisecond of Starlark a event here (measured: the slow
-	// loop's events/s is reported).
-	const burn = "for _ in range(3000): pass"
-	var fastRSS, slowRSS, fastRate, slowRate, writeRate []float64
+	// Several milliseconds of Starlark an event here, slower than the
+	// writers (both paces are reported).
+	const burn = "for _ in range(30000): pass\n    if n % 100 == 0: print(\"n\", n)"
+	var fastRSS, slowRSS, fastGrow, slowGrow, fastRate, slowRate, writeRate []float64
 	for range b.N {
 		tag := fmt.Sprintf("s%d-%d", os.Getpid(), watchRounds.Add(1))
 		run := func(burn string) *watchProc {
-			return startWatchProc(b, true, bin, "--kubeconfig", env.Kubeconfig, "--context", "sandbox",
+			return startWatchProc(b, false, bin, "--kubeconfig", env.Kubeconfig, "--context", "sandbox",
 				"--cache-dir", cacheDir, "-c", watchScript(tag, burn))
 		}
 		fast, slow := run(""), run(burn)
@@ -316,17 +387,33 @@ func BenchmarkWatchSlowConsumer10k(b *testing.B) {
 		readyAll := make(chan struct{})
 		go func() { wg.Wait(); close(readyAll) }()
 		probeUntil(b, cs, tag, readyAll, nil)
-		ends := make([]chan time.Time, 2)
-		for i, p := range []*watchProc{fast, slow} {
-			ends[i] = make(chan time.Time, 1)
-			go func() { ends[i] <- p.waitLine(b, func(l string) bool { return l == "done" }) }()
-		}
+		// Their RSS from now on: the events' part.
+		base := []int64{procRSS(fast.cmd.Process.Pid), procRSS(slow.cmd.Process.Pid)}
+		fs, ss := sampleRSS(fast.cmd.Process.Pid), sampleRSS(slow.cmd.Process.Pid)
+		fdone := make(chan time.Time, 1)
+		go func() { fdone <- fast.waitLine(b, func(l string) bool { return l == "done" }) }()
+		var slowSeen atomic.Int64
+		go func() {
+			for slow.lines.Scan() {
+				var n int64
+				if _, err := fmt.Sscanf(slow.lines.Text(), "n %d", &n); err == nil {
+					slowSeen.Store(n)
+				}
+			}
+		}()
 		first, last := patchAll(b, cs, tag)
-		fend, send := <-ends[0], <-ends[1]
-		fastRSS = append(fastRSS, float64(fast.end())/1e6)
-		slowRSS = append(slowRSS, float64(slow.end())/1e6)
+		fend := <-fdone
+		time.Sleep(2 * time.Second) // the slow one, behind: still reading
+		slowN, send := slowSeen.Load(), time.Now()
+		fpeak, speak := fs.peak(), ss.peak()
+		fast.end()
+		slow.end()
+		fastRSS = append(fastRSS, float64(fpeak)/1e6)
+		slowRSS = append(slowRSS, float64(speak)/1e6)
+		fastGrow = append(fastGrow, float64(fpeak-base[0])/1e6)
+		slowGrow = append(slowGrow, float64(speak-base[1])/1e6)
 		fastRate = append(fastRate, watchBenchEvents/fend.Sub(first).Seconds())
-		slowRate = append(slowRate, watchBenchEvents/send.Sub(first).Seconds())
+		slowRate = append(slowRate, float64(slowN)/send.Sub(first).Seconds())
 		writeRate = append(writeRate, watchBenchEvents/last.Sub(first).Seconds())
 	}
 	b.ReportMetric(median(writeRate), "writes/s")
@@ -334,5 +421,8 @@ func BenchmarkWatchSlowConsumer10k(b *testing.B) {
 	b.ReportMetric(median(slowRate), "slow-events/s")
 	b.ReportMetric(median(fastRSS), "fast-rss-MB")
 	b.ReportMetric(median(slowRSS), "slow-rss-MB")
-	b.Logf("load %s; rounds: fast rss %v slow rss %v; fast/s %v slow/s %v writes/s %v", load1(), fastRSS, slowRSS, fastRate, slowRate, writeRate)
+	b.ReportMetric(median(fastGrow), "fast-rss+MB")
+	b.ReportMetric(median(slowGrow), "slow-rss+MB")
+	b.Logf("load %s; rounds: fast rss %v (+%v) slow rss %v (+%v); fast/s %v slow/s %v writes/s %v",
+		load1(), fastRSS, fastGrow, slowRSS, slowGrow, fastRate, slowRate, writeRate)
 }
