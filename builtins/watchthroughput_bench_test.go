@@ -181,14 +181,16 @@ func startWatchProc(b *testing.B, rss bool, name string, args ...string) *watchP
 	return p
 }
 
-// waitLine waits for a line that want accepts, and returns when it came.
+// waitLine waits for a line that want accepts, and returns when it came;
+// when the process ends first, it fails b and returns the zero time (it
+// runs on goroutines of its own: the benchmark's goroutine checks).
 func (p *watchProc) waitLine(b *testing.B, want func(string) bool) time.Time {
 	for p.lines.Scan() {
 		if want(p.lines.Text()) {
 			return time.Now()
 		}
 	}
-	b.Fatalf("%s ended before the line it waited for", p.cmd.Path)
+	b.Errorf("%s %v ended before the line it waited for", p.cmd.Path, p.cmd.Args[1:min(len(p.cmd.Args), 8)])
 	return time.Time{}
 }
 
@@ -264,6 +266,10 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 			close(kready)
 		}()
 		probeUntil(b, cs, tag, kready, nil)
+		if b.Failed() {
+			kp.end()
+			b.FailNow()
+		}
 		kdone := make(chan time.Time, 1)
 		go func() {
 			n := 0
@@ -272,6 +278,9 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 		first, last := patchAll(b, cs, tag)
 		close(backlog.go_)
 		kend := <-kdone
+		if kend.IsZero() {
+			b.FailNow() // kubectl's watch ended (said above)
+		}
 		var end time.Time
 		select {
 		case end = <-done:
@@ -387,6 +396,9 @@ func BenchmarkWatchSlowConsumer10k(b *testing.B) {
 		readyAll := make(chan struct{})
 		go func() { wg.Wait(); close(readyAll) }()
 		probeUntil(b, cs, tag, readyAll, nil)
+		if b.Failed() {
+			b.FailNow()
+		}
 		// Their RSS from now on: the events' part.
 		base := []int64{procRSS(fast.cmd.Process.Pid), procRSS(slow.cmd.Process.Pid)}
 		fs, ss := sampleRSS(fast.cmd.Process.Pid), sampleRSS(slow.cmd.Process.Pid)
@@ -403,6 +415,9 @@ func BenchmarkWatchSlowConsumer10k(b *testing.B) {
 		}()
 		first, last := patchAll(b, cs, tag)
 		fend := <-fdone
+		if fend.IsZero() {
+			b.FailNow()
+		}
 		time.Sleep(2 * time.Second) // the slow one, behind: still reading
 		slowN, send := slowSeen.Load(), time.Now()
 		fpeak, speak := fs.peak(), ss.peak()
