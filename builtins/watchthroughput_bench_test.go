@@ -276,7 +276,6 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 			kdone <- kp.waitLine(b, func(string) bool { n++; return n == watchBenchEvents })
 		}()
 		first, last := patchAll(b, cs, tag)
-		close(backlog.go_)
 		kend := <-kdone
 		if kend.IsZero() {
 			b.FailNow() // kubectl's watch ended (said above)
@@ -291,6 +290,7 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		kp.end()
+		close(backlog.go_) // now, not to compete with the two above
 		EndSession(thread)
 		backlogRate = append(backlogRate, watchBenchEvents/backlog.wait(b).Seconds())
 		k8shRate = append(k8shRate, watchBenchEvents/end.Sub(first).Seconds())
