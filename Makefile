@@ -78,6 +78,13 @@ fuzz:
 # BenchmarkCBOR10k (kube/) compares JSON and CBOR on a sandbox whose
 # kube-apiserver serves CBOR (CBORServingAndStorage): it starts one of its
 # own when the default sandbox does not (about 1 minute more).
+# Issue 21, watch21: BenchmarkIterWatchList50k (k8s.iter over 50,000
+# ConfigMaps as pages and as a streaming list: time, k8sh's and the
+# apiserver's RSS; filling the namespace takes minutes the first time, a
+# round ~5-10 s), BenchmarkWatchThroughput10k (a k8s.watch loop against
+# kubectl get -w on the same 10,000 changes) and BenchmarkWatchSlowConsumer10k
+# (a slow loop's RSS against a fast one's); they measure in the first
+# -count only (a round is 5-30 s): about 4 minutes in all.
 bench: sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 6 -timeout 30m ./builtins/
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench CBOR10k -benchtime 3x -timeout 10m ./kube/

@@ -117,12 +117,11 @@ func fanIter(thread *starlark.Thread, b *starlark.Builtin, f *fanout, s selectio
 	}
 	parent := sys.Context(thread)
 	results := fanRun(thread, b, f, names, func(ctx context.Context, _ string, c Cluster) (*pager, error) {
-		p := &pager{b: b, c: c, ctx: ctx, sel: s, limit: limit, where: where, thread: thread}
-		var err error
-		if p.first, err = p.page("", 0); err != nil {
+		// The later pages, and the stream: timeout= bounds the first.
+		p := &pager{b: b, c: c, ctx: parent, sel: s, limit: limit, where: where, thread: thread}
+		if err := p.start(parent, ctx); err != nil {
 			return nil, err
 		}
-		p.ctx = parent // the later pages: timeout= bounds the first
 		return p, nil
 	})
 	if err := fanFinish(thread, b, results); err != nil {

@@ -3,6 +3,7 @@ package builtins
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"go.starlark.net/starlark"
 
@@ -18,13 +19,16 @@ func init() {
 // pager is the value of k8s.iter: an iterable over the objects of one
 // selection that reads one page at a time.
 type pager struct {
-	b      *starlark.Builtin
-	c      Cluster
-	ctx    context.Context
-	sel    selection
-	limit  int64
-	where  starlark.Callable
-	first  *kube.RowList // read by k8s.iter itself
+	b     *starlark.Builtin
+	c     Cluster
+	ctx   context.Context
+	sel   selection
+	limit int64
+	where starlark.Callable
+	first *kube.RowList // read by k8s.iter itself
+	// stream is the streaming list the first page came from (nil when it
+	// came from a list page), until the first pass takes it.
+	stream *openStream
 	thread *starlark.Thread
 	// context is the kubeconfig context of c when it is one of several
 	// (contexts=), "" otherwise.
@@ -44,17 +48,87 @@ func iter(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	p := &pager{b: b, c: c, ctx: sys.Context(thread), sel: s, limit: int64(limit), where: where, thread: thread}
 	// Read the first page now, so that a wrong kind or a Forbidden is an
 	// ordinary error of this call rather than of the loop.
-	p.first, err = p.page("", 0)
-	if err != nil {
+	if err := p.start(p.ctx, p.ctx); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
+// streamCluster is what a cluster needs to read k8s.iter's objects as a
+// streaming list (kube.Client implements it).
+type streamCluster interface {
+	StreamRows(ctx context.Context, kind string, opts kube.ListOptions) (*kube.RowStream, error)
+}
+
+var _ streamCluster = (*kube.Client)(nil)
+
+// openStream is a streaming list being read, and the end of its context.
+type openStream struct {
+	s      *kube.RowStream
+	cancel context.CancelFunc
+}
+
+func (o *openStream) close() {
+	if o != nil {
+		o.s.Close()
+		o.cancel()
+	}
+}
+
+// start reads the first page of the first pass, and keeps the stream it
+// came from: ctx bounds the whole pass, first the reading of the first
+// page (the same context, or a shorter one with contexts=).
+func (p *pager) start(ctx, first context.Context) error {
+	var err error
+	p.first, p.stream, err = p.open(ctx, first)
+	if p.stream != nil {
+		// A pager dropped before its loop ran lets its stream go.
+		runtime.AddCleanup(p, (*openStream).close, p.stream)
+	}
+	return err
+}
+
+// open starts a pass: it reads the first page, from a streaming list
+// (KEP-3157) when the cluster streams lists of this kind, else from the
+// paged list. A stream that fails before it gave anything gives way to
+// the pages, whose errors are the ones a list says.
+func (p *pager) open(ctx, first context.Context) (*kube.RowList, *openStream, error) {
+	if sc, ok := p.c.(streamCluster); ok && p.limit == 0 {
+		sctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(first, cancel)
+		s, err := sc.StreamRows(sctx, p.sel.kind, p.sel.options())
+		if err != nil {
+			stop()
+			cancel()
+			return nil, nil, fmt.Errorf("%s: %w", p.b.Name(), err)
+		}
+		if s != nil {
+			l, err := s.Next()
+			if stop() && err == nil {
+				o := &openStream{s: s, cancel: cancel}
+				if l == nil { // nothing at all
+					o.close()
+					return s.Empty(), nil, nil
+				}
+				return l, o, nil
+			}
+			s.Close()
+		}
+		stop()
+		cancel()
+	}
+	l, err := p.pageIn(first, "", 0)
+	return l, nil, err
+}
+
 func (p *pager) page(cont string, have int64) (*kube.RowList, error) {
+	return p.pageIn(p.ctx, cont, have)
+}
+
+func (p *pager) pageIn(ctx context.Context, cont string, have int64) (*kube.RowList, error) {
 	opts := p.sel.options()
 	opts.Limit = p.limit
-	l, err := p.c.ListRowsPage(p.ctx, p.sel.kind, opts, cont, have)
+	l, err := p.c.ListRowsPage(ctx, p.sel.kind, opts, cont, have)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.b.Name(), err)
 	}
@@ -72,9 +146,9 @@ func (p *pager) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: 
 func (p *pager) Iterate() starlark.Iterator {
 	it := &pageIterator{p: p, thread: p.thread}
 	if p.first != nil {
-		it.page, p.first = p.first, nil
+		it.page, it.stream, p.first, p.stream = p.first, p.stream, nil, nil
 	} else {
-		it.page, it.err = p.page("", 0)
+		it.page, it.stream, it.err = p.open(p.ctx, p.ctx)
 	}
 	return it
 }
@@ -83,7 +157,8 @@ type pageIterator struct {
 	p      *pager
 	thread *starlark.Thread
 	page   *kube.RowList
-	read   *read // of page
+	stream *openStream // the pages come from, when not nil
+	read   *read       // of page
 	i      int
 	have   int64
 	err    error
@@ -119,17 +194,37 @@ func (it *pageIterator) Next(v *starlark.Value) bool {
 			*v = o
 			return true
 		}
+		it.have += int64(len(it.page.Raw))
+		if it.stream != nil {
+			l, err := it.stream.s.Next()
+			if err != nil {
+				it.err = fmt.Errorf("%s: %w", it.p.b.Name(), err)
+			}
+			if l == nil {
+				it.stream.close()
+				it.stream = nil
+				if err == nil {
+					return false
+				}
+				continue
+			}
+			it.page, it.i, it.read = l, 0, nil
+			continue
+		}
 		cont := it.page.List.GetContinue()
 		if cont == "" {
 			return false
 		}
-		it.have += int64(len(it.page.Raw))
 		it.page, it.err = it.p.page(cont, it.have)
 		it.i, it.read = 0, nil
 	}
 }
 
-func (it *pageIterator) Done() {}
+// Done lets the stream go when the loop ends before it (break, an error).
+func (it *pageIterator) Done() {
+	it.stream.close()
+	it.stream = nil
+}
 
 const iterDoc = `k8s.iter(kind, *, namespace=None, all_namespaces=False, selector=None, fields=None, where=None, limit=None, context=None, contexts=None, parallel=16, timeout=None)
 
@@ -138,6 +233,15 @@ as the loop goes on, so that "for p in k8s.iter("pods", all_namespaces=True)"
 over 100,000 objects holds about one page in memory. The first page is read
 when k8s.iter is called, so a bad kind or a Forbidden fails there; a failure
 on a later page stops the loop with an error.
+
+Where the server streams lists (KEP-3157: kube-apiserver 1.32 and later,
+asked once per resource), k8s.iter reads the objects as one streaming list
+(a watch with sendInitialEvents=true, ended by the server's bookmark)
+rather than as pages, so that the server does not build each page in
+memory either: the same objects, in the same order (by namespace and
+name). A server that refuses or ignores it, limit=, and a stream that
+breaks (read on from the paged list, after the last object read) read
+pages. K8SH_WATCHLIST=0 in the environment makes it always read pages.
 
 ` + selectionDoc + `
 

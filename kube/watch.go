@@ -157,6 +157,8 @@ func newWatcher(ctx context.Context, src watchSource, opts WatchOptions, ns stri
 	w.rv = rv
 	if opts.Initial {
 		w.initial, w.initialCount = items, len(items)
+	} else if ts, ok := src.(*tableSource); ok {
+		ts.dropRows() // the rows of what will not be delivered
 	}
 	w.ctx, w.cancel = context.WithCancel(ctx)
 	return w, nil
@@ -366,6 +368,9 @@ func (w *Watcher) observe(ctx context.Context, typ string, obj *unstructured.Uns
 	}
 	same := ok && prev.uid == obj.GetUID()
 	if same && !newerVersion(rv, prev.rv) {
+		if ts, ok := w.src.(*tableSource); ok {
+			ts.row(obj) // its row goes with it
+		}
 		return true // seen already
 	}
 	if typ == Deleted {

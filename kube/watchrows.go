@@ -45,6 +45,13 @@ func (s *tableSource) keep(obj *unstructured.Unstructured, cols []metav1.TableCo
 	s.rows[rowKey(obj)] = cells
 }
 
+// dropRows forgets every row kept.
+func (s *tableSource) dropRows() {
+	s.mu.Lock()
+	s.rows = map[string][]any{}
+	s.mu.Unlock()
+}
+
 // row returns, once, the row kept for obj.
 func (s *tableSource) row(obj *unstructured.Unstructured) []any {
 	s.mu.Lock()
@@ -70,9 +77,7 @@ func (s *tableSource) List(ctx context.Context, opts metav1.ListOptions) (*unstr
 		// A list starts the watch over (at its start, or after a 410):
 		// the rows of what was read before and never delivered (the
 		// first list without Initial, events already seen) go.
-		s.mu.Lock()
-		s.rows = map[string][]any{}
-		s.mu.Unlock()
+		s.dropRows()
 	}
 	l.decode()
 	if l.Rows != nil {

@@ -55,6 +55,11 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, req *request) {
 				first = append(first, Event{Type: "ADDED", Object: atVersion(req.res, o).DeepCopy()})
 			}
 		}
+		// In the order of a list, as the apiserver's watch cache sends them.
+		sort.Slice(first, func(i, j int) bool {
+			a, b := first[i].Object, first[j].Object
+			return key(a.GetNamespace(), a.GetName()) < key(b.GetNamespace(), b.GetName())
+		})
 	} else {
 		for _, e := range s.log {
 			if e.rv > from {

@@ -31,11 +31,78 @@ const (
 	benchValue     = "10k"
 )
 
+// The streaming-list data (issue 21): Bench50kCount ConfigMaps like the
+// 10,000, in Bench50kNamespace, labelled bench=50k.
+const (
+	Bench50kNamespace = "k8sh-bench-50k"
+	Bench50kCount     = 50000
+)
+
 var (
 	benchOnce  sync.Once
 	benchErr   error
 	benchTotal int // ConfigMaps in BenchNamespace: the 10,000 and kube-root-ca.crt
+
+	bench50kOnce  sync.Once
+	bench50kErr   error
+	bench50kTotal int
 )
+
+// Bench50k is Bench10k for the 50,000 ConfigMaps of Bench50kNamespace
+// (filling it takes minutes, once: benchmarks only).
+func Bench50k(b *testing.B) (*Env, int) {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("benchmark of the read path: needs the sandbox cluster (run without -short)")
+	}
+	if err := SandboxReachable(); err != nil {
+		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
+	}
+	env := Sandbox(b)
+	bench50kOnce.Do(func() {
+		bench50kTotal, bench50kErr = ensureConfigMaps(env, benchData{Bench50kNamespace, Bench50kCount, "50k"})
+	})
+	if bench50kErr != nil {
+		b.Fatal(bench50kErr)
+	}
+	return env, bench50kTotal
+}
+
+// The watch-throughput data (issue 21): BenchCount ConfigMaps like the
+// 10,000 of BenchNamespace, in BenchWatchNamespace (labelled bench=watch),
+// which the watch benchmarks change.
+const BenchWatchNamespace = "k8sh-bench-watch"
+
+var (
+	benchWatchOnce sync.Once
+	benchWatchErr  error
+)
+
+// BenchWatch is Bench10k for the ConfigMaps of BenchWatchNamespace.
+func BenchWatch(b *testing.B) *Env {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("benchmark of watches: needs the sandbox cluster (run without -short)")
+	}
+	if err := SandboxReachable(); err != nil {
+		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
+	}
+	env := Sandbox(b)
+	benchWatchOnce.Do(func() {
+		_, benchWatchErr = ensureConfigMaps(env, benchData{BenchWatchNamespace, BenchCount, "watch"})
+	})
+	if benchWatchErr != nil {
+		b.Fatal(benchWatchErr)
+	}
+	return env
+}
+
+// benchData is a namespace of count ConfigMaps labelled bench=value.
+type benchData struct {
+	namespace string
+	count     int
+	value     string
+}
 
 // Bench10k returns the sandbox with BenchNamespace holding the 10,000
 // ConfigMaps, and how many ConfigMaps the namespace holds in all. It skips
@@ -50,7 +117,9 @@ func Bench10k(b *testing.B) (*Env, int) {
 		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
 	}
 	env := Sandbox(b)
-	benchOnce.Do(func() { benchTotal, benchErr = ensureBenchConfigMaps(env) })
+	benchOnce.Do(func() {
+		benchTotal, benchErr = ensureConfigMaps(env, benchData{BenchNamespace, BenchCount, benchValue})
+	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
@@ -89,11 +158,12 @@ func SandboxReachable() error {
 
 func benchName(i int) string { return fmt.Sprintf("bench-%05d", i) }
 
-// ensureBenchConfigMaps makes BenchNamespace hold exactly the ConfigMaps
-// bench-00000 ... bench-09999 labelled bench=10k (and x=y on every 10th,
-// x=z elsewhere), each with about 1 KB of data, creating the missing ones
-// with 16 workers. It returns how many ConfigMaps the namespace holds in all.
-func ensureBenchConfigMaps(env *Env) (int, error) {
+// ensureConfigMaps makes d's namespace hold exactly the ConfigMaps
+// bench-00000 ... (d.count of them) labelled bench=d.value (and x=y on every
+// 10th, x=z elsewhere), each with about 1 KB of data, creating the missing
+// ones with 16 workers. It returns how many ConfigMaps the namespace holds
+// in all.
+func ensureConfigMaps(env *Env, d benchData) (int, error) {
 	ctx := context.Background()
 	// A client of its own so that the one-time fill is not held to the
 	// test clientset's 100 requests a second.
@@ -104,13 +174,13 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 		return 0, err
 	}
 	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{Name: BenchNamespace, Labels: map[string]string{"k8sh.test": "bench"}},
+		ObjectMeta: metav1.ObjectMeta{Name: d.namespace, Labels: map[string]string{"k8sh.test": "bench"}},
 	}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return 0, fmt.Errorf("creating namespace %s: %w", BenchNamespace, err)
+		return 0, fmt.Errorf("creating namespace %s: %w", d.namespace, err)
 	}
-	cms := cs.CoreV1().ConfigMaps(BenchNamespace)
-	_, have, err := listBench(ctx, cms)
+	cms := cs.CoreV1().ConfigMaps(d.namespace)
+	_, have, err := listBench(ctx, cms, d.value)
 	if err != nil {
 		return 0, err
 	}
@@ -134,7 +204,7 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 		}()
 	}
 	payload := strings.Repeat("0123456789abcdef", 64) // 1,024 bytes
-	for i := range BenchCount {
+	for i := range d.count {
 		name := benchName(i)
 		if have[name] {
 			delete(have, name)
@@ -146,11 +216,11 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 		}
 		work <- func() error {
 			_, err := cms.Create(ctx, &corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{benchLabel: benchValue, "x": x}},
+				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{benchLabel: d.value, "x": x}},
 				Data:       map[string]string{"payload": payload},
 			}, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("configmap %s/%s exists without the label %s=%s", BenchNamespace, name, benchLabel, benchValue)
+				return fmt.Errorf("configmap %s/%s exists without the label %s=%s", d.namespace, name, benchLabel, d.value)
 			}
 			return err
 		}
@@ -164,7 +234,7 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return 0, fmt.Errorf("filling namespace %s: %w", BenchNamespace, err)
+		return 0, fmt.Errorf("filling namespace %s: %w", d.namespace, err)
 	default:
 	}
 	// A new namespace gets its kube-root-ca.crt from the controller manager
@@ -175,16 +245,16 @@ func ensureBenchConfigMaps(env *Env) (int, error) {
 			break
 		}
 		if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
-			return 0, fmt.Errorf("waiting for %s/kube-root-ca.crt: %w", BenchNamespace, err)
+			return 0, fmt.Errorf("waiting for %s/kube-root-ca.crt: %w", d.namespace, err)
 		}
 	}
-	total, _, err := listBench(ctx, cms)
+	total, _, err := listBench(ctx, cms, d.value)
 	return total, err
 }
 
 // listBench counts the ConfigMaps of the bench namespace and returns the
 // names of those labelled as bench data.
-func listBench(ctx context.Context, cms typedcorev1.ConfigMapInterface) (int, map[string]bool, error) {
+func listBench(ctx context.Context, cms typedcorev1.ConfigMapInterface, value string) (int, map[string]bool, error) {
 	have := map[string]bool{}
 	total := 0
 	for cont := ""; ; {
@@ -194,7 +264,7 @@ func listBench(ctx context.Context, cms typedcorev1.ConfigMapInterface) (int, ma
 		}
 		for _, cm := range l.Items {
 			total++
-			if cm.Labels[benchLabel] == benchValue {
+			if cm.Labels[benchLabel] == value {
 				have[cm.Name] = true
 			}
 		}

@@ -25,7 +25,7 @@ func PrivateSandboxGates(t testing.TB, gates string) *Env {
 // ConfigMaps the namespace holds in all.
 func FillBench10k(tb testing.TB, env *Env) int {
 	tb.Helper()
-	total, err := ensureBenchConfigMaps(env)
+	total, err := ensureConfigMaps(env, benchData{BenchNamespace, BenchCount, benchValue})
 	if err != nil {
 		tb.Fatal(err)
 	}
