@@ -55,6 +55,7 @@ k8s.update(sec)
 k8s.delete("service", "old-svc", namespace=ns)
 assert.eq(k8s.get("service", "old-svc", namespace=ns, default=None), None)
 assert.true("new-cm" in [c.metadata.name for c in k8s.list("configmaps", namespace=ns)])
+assert.true("new-cm" in [c.metadata.name for c in k8s.iter("configmaps", namespace=ns)])  # pages, not a streaming list
 assert.eq([s.metadata.name for s in k8s.list("services", namespace=ns)], [])
 k8s.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
 k8s.patch("configmap", "new-cm", {"data": {"k2": "v2"}}, namespace=ns)

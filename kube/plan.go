@@ -165,6 +165,12 @@ func (p *Planner) Begin(ctxName, ns string) error {
 }
 
 // Planning tells whether a plan is being made.
+// planning tells whether a plan of c's flags is running (PlanRequests).
+func (c *Client) planning() bool {
+	p, ok := planners.Load(c.flags)
+	return ok && p.(*Planner).Planning()
+}
+
 func (p *Planner) Planning() bool {
 	if p == nil {
 		return false
