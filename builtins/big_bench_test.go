@@ -131,7 +131,9 @@ func bigLen(b *testing.B, v starlark.Value) int {
 // and the ratios to the floor and peers; names-all-ms (once: a metadata-only
 // list of every Pod, what a completion over all namespaces would wait for),
 // json-MB (the bytes of the Table pages), live-MB (the heap a listed 100k
-// holds), the peak RSS of the two printing processes, the apiserver's CPU
+// holds), the peak RSS of the two printing processes and of a k8sh process
+// that lists with where= (keeping 1,000), and of one whose where runs after
+// the whole list (limit=, the way where ran before), the apiserver's CPU
 // time during the floor and during k8s.list, and fill-s when this run
 // filled the cluster.
 func BenchmarkBig100kPods(b *testing.B) {
@@ -220,6 +222,13 @@ func BenchmarkBig100kPods(b *testing.B) {
 	kubectlArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "get", "pods", "-A"}
 	kubectlTab := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "__complete", "get", "pods", "-n", tabNS, tabPrefix}
 	k8shArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "-c", printSrc}
+	whereSrc := fmt.Sprintf(`n = len(k8s.list("pods", all_namespaces=True, where=lambda p: p.spec.nodeName == %q))
+if n != %d: fail(n)`, node, nodePods)
+	whereArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "-c", whereSrc}
+	// With limit=, where runs once the whole list is read, as every
+	// where did before it ran page by page.
+	whereAfterArgs := slices.Clone(whereArgs)
+	whereAfterArgs[len(whereAfterArgs)-1] = strings.Replace(whereSrc, "where=", "limit=1000000, where=", 1)
 	env0 := os.Environ()
 
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -243,9 +252,9 @@ func BenchmarkBig100kPods(b *testing.B) {
 	})
 
 	var (
-		floor, k8sh, cgo, fNode, fLabel, where, fields, sel []float64
-		kget, kproc, tabFirst, tabTimes, ktab               []float64
-		live, rss, kubectlRSS, floorCPU, listCPU            []float64
+		floor, k8sh, cgo, fNode, fLabel, where, fields, sel               []float64
+		kget, kproc, tabFirst, tabTimes, ktab                             []float64
+		live, rss, kubectlRSS, whereRSS, whereAfterRSS, floorCPU, listCPU []float64
 	)
 	b.ResetTimer()
 	for range b.N {
@@ -336,6 +345,10 @@ func BenchmarkBig100kPods(b *testing.B) {
 			b.Fatalf("k8sh -c %q printed %d lines, want %d", printSrc, out, total+1)
 		}
 		rss = append(rss, float64(r)/1e6)
+		_, r = runProcess(b, env0, bin, whereArgs...)
+		whereRSS = append(whereRSS, float64(r)/1e6)
+		_, r = runProcess(b, env0, bin, whereAfterArgs...)
+		whereAfterRSS = append(whereAfterRSS, float64(r)/1e6)
 	}
 	b.StopTimer()
 	slices.Sort(tabTimes)
@@ -363,6 +376,8 @@ func BenchmarkBig100kPods(b *testing.B) {
 	b.ReportMetric(median(live), "live-MB")
 	b.ReportMetric(median(rss), "k8sh-rss-MB")
 	b.ReportMetric(median(kubectlRSS), "kubectl-rss-MB")
+	b.ReportMetric(median(whereRSS), "k8sh-where-rss-MB")
+	b.ReportMetric(median(whereAfterRSS), "k8sh-where-after-rss-MB")
 	b.ReportMetric(median(floorCPU), "apiserver-floor-cpu-ms")
 	b.ReportMetric(median(listCPU), "apiserver-list-cpu-ms")
 	if fill > 0 {
