@@ -73,9 +73,10 @@ fuzz:
 # for their peak RSS: about 15 s a round on a quiet machine, so it adds
 # about 6 minutes here; run it alone with -bench ReadPath10k -benchtime 5x.
 # BenchmarkBig100kPods (issue 21) runs apart, one round: 100,000 Pods on 100
-# kwok nodes, which its first run creates in the sandbox (about 20 minutes
-# on a loaded machine, a few GB of apiserver memory) and later runs reuse;
-# each round reads the 100k about 7 times, minutes on 2 cores. They stay in
+# kwok nodes, which its first run creates in the sandbox (41 minutes at load
+# 14-24, then kwok's time to make them Running; 4 GB of apiserver memory)
+# and later runs reuse (K8SH_BENCH_BIG_NOWAIT=1: without waiting for kwok);
+# each round reads the 100k about 8 times, minutes on 2 cores. They stay in
 # the sandbox (tainted nodes, namespaces k8sh-big-*) until sandbox-reset.
 bench: sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -skip Big100kPods -benchmem -benchtime 3x -count 6 -timeout 30m ./builtins/

@@ -220,7 +220,7 @@ func BenchmarkBig100kPods(b *testing.B) {
 	bin := k8shBinary(b)
 	cacheDir := b.TempDir()
 	kubectlArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "get", "pods", "-A"}
-	kubectlTab := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "__complete", "get", "pods", "-n", tabNS, tabPrefix}
+	kubectlTab := []string{"__complete", "get", "pods", "--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "-n", tabNS, tabPrefix}
 	k8shArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "-c", printSrc}
 	whereSrc := fmt.Sprintf(`n = len(k8s.list("pods", all_namespaces=True, where=lambda p: p.spec.nodeName == %q))
 if n != %d: fail(n)`, node, nodePods)

@@ -226,19 +226,44 @@ func ensureBigPods(env *Env, logf func(string, ...any)) (int, error) {
 		}
 	}
 
-	// What is there: the names of the labelled Pods, metadata only.
+	// What is there: the names of the labelled Pods, metadata only, of
+	// each namespace that does not hold exactly its 1,000 Pods (a list of
+	// one item tells how many a namespace holds).
 	have := map[string]bool{}
 	pods := mc.Resource(corev1.SchemeGroupVersion.WithResource("pods"))
-	for opts := (metav1.ListOptions{LabelSelector: BigSelector, Limit: 5000}); ; {
-		l, err := pods.List(ctx, opts)
+	full := map[int]bool{}
+	for i := range BigNamespaces {
+		l, err := pods.Namespace(BigNamespace(i)).List(ctx, metav1.ListOptions{Limit: 1})
 		if err != nil {
 			return 0, fmt.Errorf("listing the big pods: %w", err)
 		}
-		for _, p := range l.Items {
-			have[p.Namespace+"/"+p.Name] = true
+		n := int64(len(l.Items))
+		if l.RemainingItemCount != nil {
+			n += *l.RemainingItemCount
 		}
-		if opts.Continue = l.Continue; opts.Continue == "" {
-			break
+		if n != BigPodsPerNamespace {
+			continue
+		}
+		l, err = pods.Namespace(BigNamespace(i)).List(ctx, metav1.ListOptions{LabelSelector: BigSelector, Limit: 1})
+		if err == nil && len(l.Items) == 1 && l.Continue != "" {
+			full[i] = true // assumed to be the 1,000 (its Pods are only ours)
+		}
+	}
+	for i := range BigNamespaces {
+		if full[i] {
+			continue
+		}
+		for opts := (metav1.ListOptions{LabelSelector: BigSelector, Limit: 5000}); ; {
+			l, err := pods.Namespace(BigNamespace(i)).List(ctx, opts)
+			if err != nil {
+				return 0, fmt.Errorf("listing the big pods: %w", err)
+			}
+			for _, p := range l.Items {
+				have[p.Namespace+"/"+p.Name] = true
+			}
+			if opts.Continue = l.Continue; opts.Continue == "" {
+				break
+			}
 		}
 	}
 
@@ -264,6 +289,9 @@ func ensureBigPods(env *Env, logf func(string, ...any)) (int, error) {
 	}
 	start := time.Now()
 	for ns := range BigNamespaces {
+		if full[ns] {
+			continue
+		}
 		for j := range BigPodsPerNamespace {
 			p := bigPodObject(ns, j)
 			key := p.Namespace + "/" + p.Name
