@@ -85,9 +85,17 @@ fuzz:
 # kubectl get -w on the same 10,000 changes) and BenchmarkWatchSlowConsumer10k
 # (a slow loop's RSS against a fast one's); they measure in the first
 # -count only (a round is 5-30 s): about 4 minutes in all.
+# BenchmarkBig100kPods (issue 21) runs apart, one round, on a sandbox of its
+# own kept in .cache/sandbox-big (stopped after, its data kept): 100,000
+# Pods on 100 kwok nodes, which its first run creates (41 minutes at load
+# 14-24, then kwok's time to make them Running; 4 GB of apiserver memory
+# while it runs) and later runs reuse (K8SH_BENCH_BIG_NOWAIT=1: without
+# waiting for kwok); each round reads the 100k about 8 times, minutes on 2
+# cores. The shared sandbox never holds them.
 bench: sandbox-up
-	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -count 6 -timeout 30m ./builtins/
+	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -skip Big100kPods -benchmem -benchtime 3x -count 6 -timeout 30m ./builtins/
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench CBOR10k -benchtime 3x -timeout 10m ./kube/
+	$(GO) test -run '^$$' -bench Big100kPods -benchtime 1x -timeout 120m ./builtins/
 
 lint:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -26,7 +26,8 @@ page (500 a request).
 ` + selectionDoc + `
 
 where is a Starlark predicate applied to each object on the client:
-k8s.list("pods", where=lambda p: p.status.phase != "Running").
+k8s.list("pods", where=lambda p: p.status.phase != "Running"). It runs on
+each page as it comes, so that only the objects kept are held.
 limit caps how many objects are read from the server (before where).
 
 With contexts=, the list of every context's objects, kind by kind and in
@@ -72,14 +73,23 @@ func list(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 // table, keeping those where accepts; limit (0 for none) caps how many are
 // read in all.
 func readList(thread *starlark.Thread, c Cluster, s selection, where starlark.Callable, limit int64) (*starlark.List, error) {
-	ls, err := readRows(sys.Context(thread), c, s, limit)
+	var f *pageFilter // where, over each page as it comes (listwhere.go)
+	if where != nil && limit == 0 {
+		f = &pageFilter{thread: thread, where: where}
+	}
+	ls, err := readRowsWith(sys.Context(thread), c, s, limit, f)
 	if err != nil {
+		if f != nil && f.err != nil {
+			return nil, fmt.Errorf("where: %w", f.err)
+		}
 		return nil, err
 	}
 	var out []starlark.Value
 	reads := make([]*read, len(ls))
 	for i, l := range ls {
-		if out, reads[i], err = readObjects(thread, l, where, out); err != nil {
+		if f != nil && f.kinds[i].used {
+			out, reads[i] = f.kinds[i].result(l, out)
+		} else if out, reads[i], err = readObjects(thread, l, where, out); err != nil {
 			return nil, fmt.Errorf("where: %w", err)
 		}
 		reads[i].cluster = c
@@ -92,6 +102,12 @@ func readList(thread *starlark.Thread, c Cluster, s selection, where starlark.Ca
 // readRows reads, with their rows, the objects s selects of each of its
 // kinds in turn; limit (0 for none) caps how many are read in all.
 func readRows(ctx context.Context, c Cluster, s selection, limit int64) ([]*kube.RowList, error) {
+	return readRowsWith(ctx, c, s, limit, nil)
+}
+
+// readRowsWith is readRows with f, when not nil, filtering each page as it
+// comes.
+func readRowsWith(ctx context.Context, c Cluster, s selection, limit int64, f *pageFilter) ([]*kube.RowList, error) {
 	kinds, err := c.Kinds(s.kind)
 	if err != nil {
 		return nil, err
@@ -100,6 +116,9 @@ func readRows(ctx context.Context, c Cluster, s selection, limit int64) ([]*kube
 	count := int64(0)
 	for _, kind := range kinds {
 		opts := s.options()
+		if f != nil {
+			opts.Keep = f.keeper()
+		}
 		if limit > 0 {
 			if count >= limit {
 				break

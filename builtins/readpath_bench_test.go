@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,10 +58,19 @@ func benchRESTConfig(b *testing.B, env *kubetest.Env) *rest.Config {
 // its own (the same transport, retries and rate limit), keeping nothing of
 // each body but its continue token. It returns the bytes read and pages.
 func wireFloor(ctx context.Context, rc *rest.RESTClient, table bool) (int, int, error) {
+	return wireFloorOf(ctx, rc, "/api/v1/namespaces/"+benchNamespace+"/configmaps", nil, table)
+}
+
+// wireFloorOf is wireFloor of the collection at path, with the query
+// params (a label or field selector) added to each page's request.
+func wireFloorOf(ctx context.Context, rc *rest.RESTClient, path string, params map[string]string, table bool) (int, int, error) {
 	n, pages := 0, 0
 	for cont := ""; ; {
-		req := rc.Get().AbsPath("/api/v1/namespaces", benchNamespace, "configmaps").
+		req := rc.Get().AbsPath(path).
 			Param("limit", fmt.Sprint(kube.PageSize)).SetHeader("Accept", "application/json")
+		for k, v := range params {
+			req = req.Param(k, v)
+		}
 		if table {
 			req = req.SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json").
 				Param("includeObject", "Object")
@@ -157,13 +167,19 @@ func k8shBinary(b *testing.B) string {
 // rusage of a child of this process would count this process's memory:
 // the child shares it until its exec).
 func runProcess(b *testing.B, env []string, name string, args ...string) (time.Duration, int64) {
+	return runProcessTo(b, nil, env, name, args...)
+}
+
+// runProcessTo is runProcess with the command's stdout to stdout (nil:
+// /dev/null).
+func runProcessTo(b *testing.B, stdout io.Writer, env []string, name string, args ...string) (time.Duration, int64) {
 	var stderr bytes.Buffer
 	rssFile := filepath.Join(b.TempDir(), "rss")
 	cmd := exec.Command(name, args...)
 	if _, err := os.Stat("/usr/bin/time"); err == nil {
 		cmd = exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, name}, args...)...)
 	}
-	cmd.Stderr = &stderr
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	cmd.Env = env
 	start := time.Now()
 	if err := cmd.Run(); err != nil {

@@ -36,6 +36,13 @@ type ListOptions struct {
 	LabelSelector, FieldSelector string
 	// Limit caps how many objects are returned; 0 means all.
 	Limit int64
+	// Keep, when set (and Limit is 0), is called by ListRows with each page
+	// as it comes, on the caller's goroutine while the next page is being
+	// read, and returns the indexes of the page's items to keep, in
+	// order: the others are dropped at once with their rows, so that a
+	// filter over a big list holds only what it keeps. An error from it
+	// ends the list with that error.
+	Keep func(page *RowList) ([]int, error)
 }
 
 // validate checks the selectors before anything is sent.
@@ -117,10 +124,15 @@ func (c *Client) ListRows(ctx context.Context, kind string, opts ListOptions) (*
 
 func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows bool) (*RowList, error) {
 	var out *RowList
-	add := func(page *RowList) {
+	add := func(page *RowList) error {
+		if opts.Keep != nil && opts.Limit == 0 {
+			if err := keepOnly(page, opts.Keep); err != nil {
+				return err
+			}
+		}
 		if out == nil {
 			out = page
-			return
+			return nil
 		}
 		if out.Rows != nil && page.Rows != nil {
 			if out.Rows.Positions != nil || page.Rows.Positions != nil {
@@ -132,6 +144,7 @@ func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows b
 			out.Rows.Cells = append(out.Rows.Cells, page.Rows.Cells...)
 		}
 		out.Raw = append(out.Raw, page.Raw...)
+		return nil
 	}
 	cont := ""
 	if opts.Limit == 0 {
@@ -152,8 +165,10 @@ func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows b
 				return nil, err
 			}
 			page.AllNamespaces = opts.AllNamespaces
-			add(page)
 			cont = page.List.GetContinue()
+			if err := add(page); err != nil {
+				return nil, err
+			}
 			if cont == "" {
 				out.List.SetContinue("")
 				return out, nil
@@ -172,14 +187,58 @@ func (c *Client) list(ctx context.Context, kind string, opts ListOptions, rows b
 		if err != nil {
 			return nil, err
 		}
-		add(page)
 		cont = page.List.GetContinue()
+		if err := add(page); err != nil {
+			return nil, err
+		}
 		if cont == "" {
 			break
 		}
 	}
 	out.List.SetContinue("")
 	return out, nil
+}
+
+// keepOnly drops the items of page (and their rows) that keep does not
+// keep. The rows of a table in another order than the list's keep their
+// order among themselves (Positions, renumbered from 0).
+func keepOnly(page *RowList, keep func(*RowList) ([]int, error)) error {
+	idx, err := keep(page)
+	if err != nil {
+		return err
+	}
+	raw := make([]*RawObject, 0, len(idx))
+	for _, i := range idx {
+		raw = append(raw, page.Raw[i])
+	}
+	page.Raw = raw
+	rows := page.Rows
+	if rows == nil || len(rows.Cells) == 0 {
+		return nil
+	}
+	cells := make([][]any, 0, len(idx))
+	for _, i := range idx {
+		if i < len(rows.Cells) {
+			cells = append(cells, rows.Cells[i])
+		}
+	}
+	if rows.Positions != nil {
+		pos := make([]int, len(idx))
+		for k, i := range idx {
+			pos[k] = rows.Positions[i]
+		}
+		order := make([]int, len(pos))
+		for k := range order {
+			order[k] = k
+		}
+		slices.SortFunc(order, func(a, b int) int { return pos[a] - pos[b] })
+		for rank, k := range order {
+			pos[k] = rank
+		}
+		rows.Positions = pos
+	}
+	rows.Cells = cells
+	return nil
 }
 
 // body is one page's body as bodies read it, and the continue token found

@@ -55,6 +55,44 @@ func privateSandbox(t testing.TB, args ...string) *Env {
 	return env
 }
 
+// PersistentSandbox starts, or resumes with its data, a sandbox of its own
+// whose state is kept in ROOT/.cache/sandbox-NAME from one run to the next:
+// for benchmarks whose data takes long to make and must not fill the
+// shared sandbox (100,000 Pods). It returns an Env with a fresh namespace
+// and stops the sandbox, keeping its data, when tb ends; `sandboxctl -state
+// DIR reset` (or removing the directory once it is down) wipes it. It skips
+// in -short mode.
+func PersistentSandbox(tb testing.TB, name string) *Env {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("benchmark: starts a sandbox cluster of its own (run without -short)")
+	}
+	ctl, root, err := sandboxctl()
+	if err != nil {
+		tb.Fatalf("sandbox controller: %v", err)
+	}
+	state := filepath.Join(root, ".cache", "sandbox-"+name)
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if out, err := runCtl(ctl, root, state, "down"); err != nil {
+			tb.Errorf("stopping the sandbox in %s: %v\n%s", state, err, out)
+		}
+	})
+	start := time.Now()
+	out, err := runCtl(ctl, root, state, "up")
+	if err != nil {
+		tb.Fatalf("starting the sandbox in %s: %v\n%s", state, err, out)
+	}
+	kubeconfig := lastLine(out)
+	tb.Logf("sandbox %s up in %s (%s)", state, time.Since(start).Round(100*time.Millisecond), kubeconfig)
+	env := newEnv(tb, kubeconfig)
+	env.stateDir = state
+	env.Namespace = env.CreateNamespace(tb)
+	return env
+}
+
 // RestartAPIServer stops the kube-apiserver of a PrivateSandbox (SIGTERM,
 // SIGKILL after 10 seconds) and starts it again with the same flags, on
 // the same port, and returns once it is ready. Clients of env see every
