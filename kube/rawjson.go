@@ -183,58 +183,39 @@ func parsePage(data []byte) (*rawPage, error) {
 	s := &jsonScanner{data: data}
 	p := &rawPage{}
 	s.ws()
-	if !s.expect('{') {
-		return nil, s.err
-	}
-	s.depth++
-	s.ws()
-	if s.peek() == '}' {
-		s.pos++
-	} else {
-		for s.err == nil {
-			s.ws()
-			key := s.key()
-			s.ws()
-			if !s.expect(':') {
-				break
+	s.members(func(key string) bool {
+		start := s.pos
+		switch key {
+		case "kind", "apiVersion":
+			s.value()
+			var str string
+			s.decode(start, &str)
+			if key == "kind" {
+				p.Kind = str
+			} else {
+				p.APIVersion = str
 			}
-			s.ws()
-			start := s.pos
-			switch key {
-			case "kind", "apiVersion":
-				s.value()
-				var str string
-				s.decode(start, &str)
-				if key == "kind" {
-					p.Kind = str
-				} else {
-					p.APIVersion = str
+		case "metadata":
+			s.value()
+			p.Metadata = nil
+			s.decode(start, &p.Metadata)
+		case "columnDefinitions":
+			s.value()
+			p.ColumnDefinitions = nil
+			if s.err == nil {
+				if p.ColumnDefinitions, s.err = tableColumns(s.data[start:s.pos]); s.err != nil {
+					s.pos = len(s.data)
 				}
-			case "metadata":
-				s.value()
-				p.Metadata = nil
-				s.decode(start, &p.Metadata)
-			case "columnDefinitions":
-				s.value()
-				p.ColumnDefinitions = nil
-				if s.err == nil {
-					if p.ColumnDefinitions, s.err = tableColumns(s.data[start:s.pos]); s.err != nil {
-						s.pos = len(s.data)
-					}
-				}
-			case "items":
-				p.Items, p.hasItems = s.objects(), true
-			case "rows":
-				p.Rows, p.hasRows = s.rows(), true
-			default:
-				s.value()
 			}
-			s.ws()
-			if s.err != nil || !s.more('}') {
-				break
-			}
+		case "items":
+			p.Items, p.hasItems = s.objects(), true
+		case "rows":
+			p.Rows, p.hasRows = s.rows(), true
+		default:
+			s.value()
 		}
-	}
+		return true
+	})
 	s.ws()
 	if s.err == nil && s.pos < len(data) {
 		s.fail("invalid character %q after top-level value", data[s.pos])
@@ -347,6 +328,41 @@ func (s *jsonScanner) more(closing byte) bool {
 	}
 	s.fail("invalid character %q after a value", s.data[s.pos])
 	return false
+}
+
+// members reads an object, {"key": value, ...}: fn is called with each
+// key, the scanner at its value, and reads the value (s.value(), or a
+// reader of what it expects); it returns false to stop there, before the
+// object's end (what follows is then not read). members tells whether the
+// object was read to its end without an error.
+func (s *jsonScanner) members(fn func(key string) bool) bool {
+	if !s.expect('{') {
+		return false
+	}
+	s.depth++
+	s.ws()
+	if s.peek() == '}' {
+		s.pos++
+		s.depth--
+		return true
+	}
+	for s.err == nil {
+		s.ws()
+		k := s.key()
+		s.ws()
+		if !s.expect(':') {
+			break
+		}
+		s.ws()
+		if !fn(k) {
+			return false
+		}
+		s.ws()
+		if s.err != nil || !s.more('}') {
+			break
+		}
+	}
+	return s.err == nil
 }
 
 // decode decodes the value checked from start to the scanner's position.
@@ -653,38 +669,18 @@ func init() {
 // object checks an object and splits it into its fields.
 func (s *jsonScanner) object() *RawObject {
 	start := s.pos
-	if !s.expect('{') {
-		return nil
-	}
-	s.depth++
 	o := &RawObject{fields: make([]rawField, 0, 6)} // 6: a pod's 5 fit
-	s.ws()
-	if s.peek() == '}' {
-		s.pos++
-		s.depth--
-	} else {
-		for s.err == nil {
-			s.ws()
-			k := s.key()
-			s.ws()
-			if !s.expect(':') {
-				break
-			}
-			s.ws()
-			vs := s.pos
-			s.value()
-			f := rawField{key: k, start: int32(vs - start), end: int32(s.pos - start)}
-			if i := o.find(k); i >= 0 {
-				o.fields[i] = f // the last one counts, as when decoding
-			} else {
-				o.fields = append(o.fields, f)
-			}
-			s.ws()
-			if s.err != nil || !s.more('}') {
-				break
-			}
+	s.members(func(k string) bool {
+		vs := s.pos
+		s.value()
+		f := rawField{key: k, start: int32(vs - start), end: int32(s.pos - start)}
+		if i := o.find(k); i >= 0 {
+			o.fields[i] = f // the last one counts, as when decoding
+		} else {
+			o.fields = append(o.fields, f)
 		}
-	}
+		return true
+	})
 	if s.err != nil {
 		return nil
 	}
@@ -744,41 +740,23 @@ func (s *jsonScanner) rows() []rawRow {
 	for s.err == nil {
 		s.ws()
 		var row rawRow
-		if !s.expect('{') {
-			return nil
-		}
-		s.depth++
-		s.ws()
-		if s.peek() == '}' {
-			s.pos++
-			s.depth--
-		} else {
-			for s.err == nil {
-				s.ws()
-				k := s.key()
-				s.ws()
-				if !s.expect(':') {
-					break
+		if !s.members(func(k string) bool {
+			switch k {
+			case "cells":
+				row.Cells = s.cells()
+			case "object":
+				if s.peek() == 'n' {
+					s.literal("null")
+					row.Object = nil
+				} else {
+					row.Object = s.object()
 				}
-				s.ws()
-				switch k {
-				case "cells":
-					row.Cells = s.cells()
-				case "object":
-					if s.peek() == 'n' {
-						s.literal("null")
-						row.Object = nil
-					} else {
-						row.Object = s.object()
-					}
-				default:
-					s.value()
-				}
-				s.ws()
-				if s.err != nil || !s.more('}') {
-					break
-				}
+			default:
+				s.value()
 			}
+			return true
+		}) {
+			return nil
 		}
 		out = append(out, row)
 		s.ws()

@@ -287,18 +287,8 @@ func (c *Client) bodies(ctx context.Context, r Resource, ns string, opts ListOpt
 func peekContinue(raw []byte) string {
 	s := &jsonScanner{data: raw}
 	s.ws()
-	if !s.expect('{') {
-		return ""
-	}
-	s.depth++
-	for s.err == nil {
-		s.ws()
-		key := s.key()
-		s.ws()
-		if !s.expect(':') {
-			return ""
-		}
-		s.ws()
+	var cont string
+	s.members(func(key string) bool {
 		switch key {
 		case "metadata":
 			start := s.pos
@@ -307,20 +297,18 @@ func peekContinue(raw []byte) string {
 				Continue string `json:"continue"`
 			}
 			s.decode(start, &md)
-			if s.err != nil {
-				return ""
-			}
-			return md.Continue
+			cont = md.Continue
+			return false
 		case "items", "rows":
-			return ""
+			return false
 		}
 		s.value()
-		s.ws()
-		if s.err != nil || !s.more('}') {
-			return ""
-		}
+		return true
+	})
+	if s.err != nil {
+		return ""
 	}
-	return ""
+	return cont
 }
 
 // ListRowsPage reads one page (at most PageSize objects) of the objects of

@@ -239,36 +239,17 @@ func incomplete(err error) bool { return errors.Is(err, errEndOfInput) }
 func splitEvent(data []byte) (typ string, obj []byte, err error) {
 	s := &jsonScanner{data: data}
 	s.ws()
-	if !s.expect('{') {
-		return "", nil, eventErr(s)
-	}
-	s.depth++
-	s.ws()
-	if s.peek() == '}' {
-		s.pos++
-	} else {
-		for s.err == nil {
-			s.ws()
-			key := s.key()
-			s.ws()
-			if !s.expect(':') {
-				break
-			}
-			s.ws()
-			start := s.pos
-			s.value()
-			switch key {
-			case "type":
-				s.decode(start, &typ)
-			case "object":
-				obj = s.data[start:s.pos:s.pos]
-			}
-			s.ws()
-			if s.err != nil || !s.more('}') {
-				break
-			}
+	s.members(func(key string) bool {
+		start := s.pos
+		s.value()
+		switch key {
+		case "type":
+			s.decode(start, &typ)
+		case "object":
+			obj = s.data[start:s.pos:s.pos]
 		}
-	}
+		return true
+	})
 	s.ws()
 	if s.err == nil && s.pos < len(data) {
 		s.fail("invalid character %q after top-level value", data[s.pos])
@@ -456,17 +437,8 @@ func (r *RawObject) storageKey() string {
 	}
 	f := r.fields[i]
 	s := &jsonScanner{data: r.data[f.start:f.end]}
-	s.expect('{')
-	s.depth++
 	var name, ns string
-	for s.err == nil && s.peek() != '}' {
-		s.ws()
-		k := s.key()
-		s.ws()
-		if !s.expect(':') {
-			break
-		}
-		s.ws()
+	s.members(func(k string) bool {
 		start := s.pos
 		s.value()
 		switch k {
@@ -475,15 +447,11 @@ func (r *RawObject) storageKey() string {
 		case "namespace":
 			s.decode(start, &ns)
 		case "uid":
-			if name != "" { // the apiserver writes name and namespace before uid
-				return ns + "/" + name
-			}
+			// The apiserver writes name and namespace before uid.
+			return name == ""
 		}
-		s.ws()
-		if s.err != nil || !s.more('}') {
-			break
-		}
-	}
+		return true
+	})
 	return ns + "/" + name
 }
 
