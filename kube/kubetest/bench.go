@@ -38,34 +38,11 @@ const (
 	Bench50kCount     = 50000
 )
 
-var (
-	benchOnce  sync.Once
-	benchErr   error
-	benchTotal int // ConfigMaps in BenchNamespace: the 10,000 and kube-root-ca.crt
-
-	bench50kOnce  sync.Once
-	bench50kErr   error
-	bench50kTotal int
-)
-
 // Bench50k is Bench10k for the 50,000 ConfigMaps of Bench50kNamespace
 // (filling it takes minutes, once: benchmarks only).
 func Bench50k(b *testing.B) (*Env, int) {
 	b.Helper()
-	if testing.Short() {
-		b.Skip("benchmark of the read path: needs the sandbox cluster (run without -short)")
-	}
-	if err := SandboxReachable(); err != nil {
-		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
-	}
-	env := Sandbox(b)
-	bench50kOnce.Do(func() {
-		bench50kTotal, bench50kErr = ensureConfigMaps(env, benchData{Bench50kNamespace, Bench50kCount, "50k"})
-	})
-	if bench50kErr != nil {
-		b.Fatal(bench50kErr)
-	}
-	return env, bench50kTotal
+	return benchConfigMaps(b, benchData{Bench50kNamespace, Bench50kCount, "50k"})
 }
 
 // The watch-throughput data (issue 21): BenchCount ConfigMaps like the
@@ -73,27 +50,10 @@ func Bench50k(b *testing.B) (*Env, int) {
 // which the watch benchmarks change.
 const BenchWatchNamespace = "k8sh-bench-watch"
 
-var (
-	benchWatchOnce sync.Once
-	benchWatchErr  error
-)
-
 // BenchWatch is Bench10k for the ConfigMaps of BenchWatchNamespace.
 func BenchWatch(b *testing.B) *Env {
 	b.Helper()
-	if testing.Short() {
-		b.Skip("benchmark of watches: needs the sandbox cluster (run without -short)")
-	}
-	if err := SandboxReachable(); err != nil {
-		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
-	}
-	env := Sandbox(b)
-	benchWatchOnce.Do(func() {
-		_, benchWatchErr = ensureConfigMaps(env, benchData{BenchWatchNamespace, BenchCount, "watch"})
-	})
-	if benchWatchErr != nil {
-		b.Fatal(benchWatchErr)
-	}
+	env, _ := benchConfigMaps(b, benchData{BenchWatchNamespace, BenchCount, "watch"})
 	return env
 }
 
@@ -110,20 +70,47 @@ type benchData struct {
 // first call fills the namespace, later ones reuse it.
 func Bench10k(b *testing.B) (*Env, int) {
 	b.Helper()
+	return benchConfigMaps(b, benchData{BenchNamespace, BenchCount, benchValue})
+}
+
+// filled is what ensureConfigMaps made of each benchData in this process:
+// each namespace is checked (and filled) once.
+var filled struct {
+	sync.Mutex
+	m map[benchData]*fill
+}
+
+type fill struct {
+	once  sync.Once
+	total int
+	err   error
+}
+
+// benchConfigMaps is Bench10k for the data d.
+func benchConfigMaps(b *testing.B, d benchData) (*Env, int) {
+	b.Helper()
 	if testing.Short() {
-		b.Skip("benchmark of the read path: needs the sandbox cluster (run without -short)")
+		b.Skip("benchmark: needs the sandbox cluster (run without -short)")
 	}
 	if err := SandboxReachable(); err != nil {
 		b.Skipf("no sandbox (make sandbox-up starts it): %v", err)
 	}
 	env := Sandbox(b)
-	benchOnce.Do(func() {
-		benchTotal, benchErr = ensureConfigMaps(env, benchData{BenchNamespace, BenchCount, benchValue})
-	})
-	if benchErr != nil {
-		b.Fatal(benchErr)
+	filled.Lock()
+	if filled.m == nil {
+		filled.m = map[benchData]*fill{}
 	}
-	return env, benchTotal
+	f := filled.m[d]
+	if f == nil {
+		f = &fill{}
+		filled.m[d] = f
+	}
+	filled.Unlock()
+	f.once.Do(func() { f.total, f.err = ensureConfigMaps(env, d) })
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+	return env, f.total
 }
 
 // SandboxReachable tells whether the sandbox kubeconfig exists and its API
