@@ -199,6 +199,19 @@ func BenchmarkFleetList(b *testing.B) {
 			b.Fatalf("the replaying proxy answered %d lists of %d: k8sh's requests did not match it", n, b.N*fleetSize)
 		}
 	})
+	// The replayed fleet with parallel=20: the 20 lists in flight at once
+	// (the default, 16, asks the last 4 after the first answers: two round
+	// trips).
+	b.Run("k8sh-warm/20-contexts-replayed-parallel-20", func(b *testing.B) {
+		defer cpuPerOp(b, env)()
+		before := replayed.Hits()
+		for b.Loop() {
+			fleetList(b, thread, s, `contexts=["replay-*"], parallel=20`, fleetSize*fleetPods)
+		}
+		if n := replayed.Hits() - before; n != int64(b.N*fleetSize) {
+			b.Fatalf("the replaying proxy answered %d lists of %d: k8sh's requests did not match it", n, b.N*fleetSize)
+		}
+	})
 	// parallel=20: all at once (the default, 16, asks 4 of them after the
 	// first ones answer).
 	b.Run("k8sh-warm/20-contexts-parallel-20", func(b *testing.B) {
