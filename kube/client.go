@@ -132,9 +132,14 @@ type Client struct {
 	openapi     *openAPIStore // the OpenAPI v3 documents (openapi.go)
 
 	rawOnce sync.Once
-	raw     *rest.RESTClient
-	bulkRaw *rest.RESTClient // raw without the client-side rate limit, as bulk
-	rawErr  error
+
+	// watchLists remembers, per resource, whether the server streams lists
+	// (streamsLists, watchlist.go): a resource's server may be an
+	// aggregated one, and the watch cache is per resource.
+	watchLists sync.Map // schema.GroupVersionResource -> bool
+	raw        *rest.RESTClient
+	bulkRaw    *rest.RESTClient // raw without the client-side rate limit, as bulk
+	rawErr     error
 }
 
 // NewClient returns a client for the context that flags select.

@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -113,16 +112,6 @@ func (c *Client) StreamRows(ctx context.Context, kind string, opts ListOptions) 
 	return s, nil
 }
 
-// watchListVerdicts remembers, per client and resource, whether the server
-// streams lists: a resource's server may be an aggregated one, and the
-// watch cache is per resource.
-var watchListVerdicts sync.Map // watchListKey -> bool
-
-type watchListKey struct {
-	c   *Client
-	gvr schema.GroupVersionResource
-}
-
 // streamsLists tells whether the server of r streams lists, asking it the
 // first time (a watch-list whose field selector matches nothing): it does
 // when it answers with the end bookmark; it does not when it refuses the
@@ -130,8 +119,8 @@ type watchListKey struct {
 // sendInitialEvents (no bookmark: the stream ends at its timeout). Any
 // other answer (Forbidden in ns, a broken connection) is not remembered.
 func (c *Client) streamsLists(ctx context.Context, r Resource, ns string) bool {
-	key := watchListKey{c, r.GVR}
-	if v, ok := watchListVerdicts.Load(key); ok {
+	key := r.GVR
+	if v, ok := c.watchLists.Load(key); ok {
 		return v.(bool)
 	}
 	pctx, cancel := context.WithTimeout(ctx, time.Duration(watchListProbeTimeout+3)*time.Second)
@@ -144,7 +133,7 @@ func (c *Client) streamsLists(ctx context.Context, r Resource, ns string) bool {
 	if err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsMethodNotSupported(err) ||
 			apierrors.IsNotAcceptable(err) || apierrors.IsUnsupportedMediaType(err) {
-			watchListVerdicts.Store(key, false)
+			c.watchLists.Store(key, false)
 		}
 		return false
 	}
@@ -154,7 +143,7 @@ func (c *Client) streamsLists(ctx context.Context, r Resource, ns string) bool {
 		return false // too slow to tell: not remembered
 	}
 	ok := err == nil && typ == "BOOKMARK" && endsInitialEvents(obj)
-	watchListVerdicts.Store(key, ok)
+	c.watchLists.Store(key, ok)
 	return ok
 }
 
