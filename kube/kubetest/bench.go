@@ -171,25 +171,7 @@ func ensureConfigMaps(env *Env, d benchData) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var (
-		work = make(chan func() error)
-		errs = make(chan error, 16)
-		wg   sync.WaitGroup
-	)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range work {
-				if err := f(); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
+	work, wait := workers(16)
 	payload := strings.Repeat("0123456789abcdef", 64) // 1,024 bytes
 	for i := range d.count {
 		name := benchName(i)
@@ -217,12 +199,8 @@ func ensureConfigMaps(env *Env, d benchData) (int, error) {
 			return cms.Delete(ctx, name, metav1.DeleteOptions{})
 		}
 	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	if err := wait(); err != nil {
 		return 0, fmt.Errorf("filling namespace %s: %w", d.namespace, err)
-	default:
 	}
 	// A new namespace gets its kube-root-ca.crt from the controller manager
 	// a moment later: count once it is there.

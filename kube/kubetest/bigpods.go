@@ -265,26 +265,8 @@ func ensureBigPods(env *Env, logf func(string, ...any)) (int, error) {
 		}
 	}
 
-	var (
-		work    = make(chan func() error)
-		errs    = make(chan error, 32)
-		wg      sync.WaitGroup
-		created int
-	)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range work {
-				if err := f(); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
+	work, wait := workers(32)
+	created := 0
 	start := time.Now()
 	for ns := range BigNamespaces {
 		if full[ns] {
@@ -313,12 +295,8 @@ func ensureBigPods(env *Env, logf func(string, ...any)) (int, error) {
 			return cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
 		}
 	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	if err := wait(); err != nil {
 		return created, fmt.Errorf("filling the big pods: %w", err)
-	default:
 	}
 	if created > 0 {
 		logf("created %d pods in %s", created, time.Since(start).Round(time.Second))
