@@ -209,14 +209,7 @@ func BenchmarkBig100kPods(b *testing.B) {
 		{`k8s.list("pods", namespace="k8sh-big-04`, 10},
 	}
 
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	kubectl := filepath.Join(root, ".cache", "sandbox", "bin", "kubectl")
-	if _, err := os.Stat(kubectl); err != nil {
-		b.Skipf("no sandbox kubectl: %v", err)
-	}
+	kubectl := env.Kubectl(b).Bin // the sandbox's, of the same version as the server
 	bin := k8shBinary(b)
 	cacheDir := b.TempDir()
 	kubectlArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "get", "pods", "-A"}

@@ -79,14 +79,7 @@ func BenchmarkPrint10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	kubectl := filepath.Join(root, ".cache", "sandbox", "bin", "kubectl")
-	if _, err := os.Stat(kubectl); err != nil {
-		b.Skipf("no sandbox kubectl: %v", err)
-	}
+	kubectl := env.Kubectl(b).Bin // the sandbox's, of the same version as the server
 	bin := k8shBinary(b)
 	cacheDir := b.TempDir()
 	kubectlArgs := []string{"--kubeconfig", env.Kubeconfig, "--context", "sandbox", "--cache-dir", cacheDir, "get", "cm", "-n", benchNamespace}
