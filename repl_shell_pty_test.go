@@ -63,7 +63,9 @@ func TestREPLShellE2E(t *testing.T) {
 
 	tm.send("k8s.shell('deploy/web')\r")
 	at = tm.expect(at, "exec in sandbox/"+ns+" pod/"+pod+": sh\n")
-	tm.send("PS1='remote> '\r")
+	// PS1 is written so that the echo of the line typed (by the terminal,
+	// before the shell reads it) does not show the prompt it sets.
+	tm.send("PS1='remote''> '\r")
 	at = tm.expect(at, "remote> ")
 	tm.send("echo $POD_NAME; tty\r")
 	at = tm.expect(at, pod+"\n/dev/pts/")
@@ -96,7 +98,7 @@ func TestREPLShellE2E(t *testing.T) {
 	// Ctrl-D ends a shell too (status 0); the REPL reads lines again.
 	tm.send("code = k8s.shell('" + pod + "', ['sh'])\r")
 	at = tm.expect(at, ": sh\n")
-	tm.send("PS1='remote2> '\r")
+	tm.send("PS1='remote2''> '\r")
 	at = tm.expect(at, "remote2> ")
 	tm.send("\x04")
 	at = tm.expect(at, prompt)
@@ -123,7 +125,7 @@ func TestREPLShellE2E(t *testing.T) {
 	// error, and the terminal is the REPL's again.
 	tm.send("k8s.shell('" + pod + "')\r")
 	at = tm.expect(at, ": sh\n")
-	tm.send("PS1='remote3> '\r")
+	tm.send("PS1='remote3''> '\r")
 	at = tm.expect(at, "remote3> ")
 	proxy.CutAll()
 	at = tm.expect(at, "k8s.shell: pod/"+pod+": ")
@@ -148,7 +150,7 @@ func TestExecCommandTTYE2E(t *testing.T) {
 	ns := kubetest.PrefixNamespace(t, env, "p18-")
 	pod := kubetest.CreateWeb(t, env, ns)
 	tm := startREPL(t, nil, "--kubeconfig", env.Kubeconfig, "-n", ns, "exec", "deploy/web", "-i", "-t", "--", "sh")
-	tm.send("PS1='remote> '\r")
+	tm.send("PS1='remote''> '\r")
 	at := tm.expect(0, "remote> ")
 	tm.send("echo $POD_NAME; stty size\r")
 	at = tm.expect(at, pod+"\n40 160\n")
@@ -177,7 +179,7 @@ func TestShellSIGTERMRestoresE2E(t *testing.T) {
 	at := tm.expect(0, "k8sh sandbox:"+ns+"> ")
 	tm.send("k8s.shell('" + pod + "')\r")
 	at = tm.expect(at, ": sh\n")
-	tm.send("PS1='remote> '\r")
+	tm.send("PS1='remote''> '\r")
 	tm.expect(at, "remote> ")
 	raw, err := unix.IoctlGetTermios(int(tm.f.Fd()), unix.TCGETS)
 	if err != nil {

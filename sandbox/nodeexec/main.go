@@ -168,6 +168,23 @@ func (x *executor) runTTY(c *exec.Cmd, in io.Reader, out io.Writer, resize <-cha
 	defer master.Close()
 	c.Stdin, c.Stdout, c.Stderr = slave, slave, slave
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	fd := master.Fd()
+	setSize := func(size remotecommand.TerminalSize) {
+		ws := struct{ rows, cols, x, y uint16 }{size.Height, size.Width, 0, 0}
+		syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCSWINSZ, uintptr(unsafe.Pointer(&ws))) //nolint:errcheck
+	}
+	// The client sends the window's size as soon as its streams are up;
+	// the command starts with it (waiting a little for it) rather than
+	// with a 0x0 terminal that a quick `stty size` would see.
+	if resize != nil {
+		select {
+		case size, ok := <-resize:
+			if ok {
+				setSize(size)
+			}
+		case <-time.After(time.Second):
+		}
+	}
 	if err := c.Start(); err != nil {
 		slave.Close()
 		return err
@@ -175,8 +192,7 @@ func (x *executor) runTTY(c *exec.Cmd, in io.Reader, out io.Writer, resize <-cha
 	slave.Close()
 	go func() {
 		for size := range resize {
-			ws := struct{ rows, cols, x, y uint16 }{size.Height, size.Width, 0, 0}
-			syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCSWINSZ, uintptr(unsafe.Pointer(&ws))) //nolint:errcheck
+			setSize(size)
 		}
 	}()
 	if in != nil {
