@@ -225,7 +225,11 @@ for i in range(20):
 `, round))
 	}
 	e.exec(`k8s.delete("cm", "cm-3")`)
-	eventually(t, "cm-3 reconciled as deleted", func() bool { _, n := rec.count("default/cm-3"); return n == 1 })
+	// At least once: the informer's store runs ahead of the events it
+	// hands out, so a reconcile queued by one of the patches can already
+	// find cm-3 gone (seen under load), and the deletion's own reconcile
+	// then sees it gone too.
+	eventually(t, "cm-3 reconciled as deleted", func() bool { _, n := rec.count("default/cm-3"); return n >= 1 })
 	st := c.Stats()
 	if st.MaxParallel != 5 {
 		t.Errorf("at most %d reconciles in flight, want 5", st.MaxParallel)
