@@ -280,11 +280,18 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 		if kend.IsZero() {
 			b.FailNow() // kubectl's watch ended (said above)
 		}
+		// The script prints "done" and then ends: once it has, both
+		// channels are ready, and select would pick either.
 		var end time.Time
 		select {
 		case end = <-done:
 		case err := <-errc:
-			b.Fatalf("the k8sh loop ended early: %v", err)
+			select {
+			case end = <-done:
+				errc <- err
+			default:
+				b.Fatalf("the k8sh loop ended early: %v", err)
+			}
 		}
 		if err := <-errc; err != nil {
 			b.Fatal(err)
