@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,6 +195,21 @@ func (p *watchProc) waitLine(b *testing.B, want func(string) bool) time.Time {
 	return time.Time{}
 }
 
+// lastLine counts the lines that count accepts and returns when the n-th
+// came, or the zero time when the process ended first (it fails nothing),
+// with how many it counted.
+func (p *watchProc) lastLine(count func(string) bool, n int) (time.Time, int) {
+	seen := 0
+	for p.lines.Scan() {
+		if count(p.lines.Text()) {
+			if seen++; seen == n {
+				return time.Now(), seen
+			}
+		}
+	}
+	return time.Time{}, seen
+}
+
 // peakRSS ends the process (if it has not ended) and returns its peak RSS
 // in bytes (0 when unmeasured).
 func (p *watchProc) end() int64 {
@@ -230,8 +246,8 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 	env := kubetest.BenchWatch(b)
 	cs := unlimitedClientset(b, env)
 	c := benchClient(b, env)
-	kubectl := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
-	var k8shRate, kubectlRate, writeRate, k8shLag, kubectlLag, backlogRate []float64
+	kubectl := env.Kubectl(b).Bin
+	var k8shRate, kubectlRate, writeRate, k8shLag, kubectlLag, backlogRate, kubectlBacklogRate, kubectlBacklogSeen []float64
 	for range b.N {
 		tag := fmt.Sprintf("r%d-%d", os.Getpid(), watchRounds.Add(1))
 		ready := make(chan struct{}, 1)
@@ -256,24 +272,49 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 		// are made: its events wait in the server, and its loop's pace is
 		// k8sh's own ceiling.
 		backlog := backlogWatch(b, c, tag)
-		// Then kubectl (the k8sh loop counts only the round's changes;
-		// kubectl counts every line after the probe it saw).
+		// Then kubectl, reading as it comes.
 		kp := startWatchProc(b, false, kubectl, "--kubeconfig", env.Kubeconfig, "--context", "sandbox",
+			"get", "cm", "-w", "--watch-only", "-o", "name", "-n", kubetest.BenchWatchNamespace)
+		// And a second kubectl, stopped (SIGSTOP) while the changes are
+		// made and let go after: its pace through the backlog is kubectl's
+		// own ceiling, beside k8sh's.
+		kb := startWatchProc(b, false, kubectl, "--kubeconfig", env.Kubeconfig, "--context", "sandbox",
 			"get", "cm", "-w", "--watch-only", "-o", "name", "-n", kubetest.BenchWatchNamespace)
 		kready := make(chan struct{})
 		go func() {
 			kp.waitLine(b, func(l string) bool { return l == "configmap/bench-00000" })
+			kb.waitLine(b, func(l string) bool { return l == "configmap/bench-00000" })
 			close(kready)
 		}()
 		probeUntil(b, cs, tag, kready, nil)
 		if b.Failed() {
 			kp.end()
+			kb.end()
 			b.FailNow()
 		}
+		// Each kubectl counts the round's changes of every ConfigMap but
+		// the probe (bench-00000, changed again until both saw it): -o
+		// name does not tell the probe's changes from the round's.
+		notProbe := func(l string) bool { return l != "configmap/bench-00000" }
 		kdone := make(chan time.Time, 1)
 		go func() {
-			n := 0
-			kdone <- kp.waitLine(b, func(string) bool { n++; return n == watchBenchEvents })
+			end, seen := kp.lastLine(notProbe, watchBenchEvents-1)
+			if end.IsZero() {
+				b.Errorf("kubectl's watch ended after %d of the round's %d events", seen, watchBenchEvents-1)
+			}
+			kdone <- end
+		}()
+		if err := kb.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			b.Fatal(err)
+		}
+		type kbResult struct {
+			end  time.Time
+			seen int
+		}
+		kbLast := make(chan kbResult, 1)
+		go func() {
+			end, seen := kb.lastLine(notProbe, watchBenchEvents-1)
+			kbLast <- kbResult{end, seen}
 		}()
 		first, last := patchAll(b, cs, tag)
 		kend := <-kdone
@@ -300,8 +341,19 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 		close(backlog.go_) // now, not to compete with the two above
 		EndSession(thread)
 		backlogRate = append(backlogRate, watchBenchEvents/backlog.wait(b).Seconds())
+		// Then the stopped kubectl, alone.
+		cont := time.Now()
+		if err := kb.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			b.Fatal(err)
+		}
+		r := <-kbLast
+		kubectlBacklogSeen = append(kubectlBacklogSeen, float64(r.seen))
+		if !r.end.IsZero() {
+			kubectlBacklogRate = append(kubectlBacklogRate, (watchBenchEvents-1)/r.end.Sub(cont).Seconds())
+		}
+		kb.end()
 		k8shRate = append(k8shRate, watchBenchEvents/end.Sub(first).Seconds())
-		kubectlRate = append(kubectlRate, watchBenchEvents/kend.Sub(first).Seconds())
+		kubectlRate = append(kubectlRate, (watchBenchEvents-1)/kend.Sub(first).Seconds())
 		writeRate = append(writeRate, watchBenchEvents/last.Sub(first).Seconds())
 		k8shLag = append(k8shLag, float64(end.Sub(last).Milliseconds()))
 		kubectlLag = append(kubectlLag, float64(kend.Sub(last).Milliseconds()))
@@ -313,7 +365,16 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 	b.ReportMetric(median(k8shLag), "k8sh-lag-ms")
 	b.ReportMetric(median(kubectlLag), "kubectl-lag-ms")
 	b.ReportMetric(median(backlogRate), "k8sh-backlog-events/s")
-	b.Logf("load %s; rounds: writes/s %v k8sh/s %v kubectl/s %v", load1(), writeRate, k8shRate, kubectlRate)
+	// The stopped kubectl: the events it showed once let go, and its pace
+	// in the rounds where it showed them all. The apiserver closes a watch
+	// whose client falls too far behind; kubectl get -w then exits, where
+	// k8s.watch resumes from the last event it delivered.
+	b.ReportMetric(median(kubectlBacklogSeen), "kubectl-backlog-seen")
+	if len(kubectlBacklogRate) > 0 {
+		b.ReportMetric(median(kubectlBacklogRate), "kubectl-backlog-events/s")
+	}
+	b.Logf("load %s; rounds: writes/s %v k8sh/s %v kubectl/s %v; backlog: k8sh/s %v, kubectl saw %v of %d (events/s %v when all)",
+		load1(), writeRate, k8shRate, kubectlRate, backlogRate, kubectlBacklogSeen, watchBenchEvents-1, kubectlBacklogRate)
 }
 
 // backlogRun is a k8s.watch called before a round's changes and read
