@@ -87,16 +87,18 @@ BENCHTIME  ?= 3x
 # ConfigMaps as pages and as a streaming list: time, k8sh's and the
 # apiserver's RSS; filling the namespace takes minutes the first time, a
 # round ~5-10 s), BenchmarkWatchThroughput10k (a k8s.watch loop against
-# kubectl get -w on the same 10,000 changes) and BenchmarkWatchSlowConsumer10k
+# kubectl get -w on the same 10,000 changes, and a stopped kubectl against an
+# unread k8s.watch) and BenchmarkWatchSlowConsumer10k
 # (a slow loop's RSS against a fast one's); they measure in the first
 # -count only (a round is 5-30 s): about 4 minutes in all.
 # BenchmarkBig100kPods (issue 21) runs apart, one round, on a sandbox of its
 # own kept in .cache/sandbox-big (stopped after, its data kept): 100,000
-# Pods on 100 kwok nodes, which its first run creates (41 minutes at load
-# 14-24, then kwok's time to make them Running; 4 GB of apiserver memory
-# while it runs) and later runs reuse (K8SH_BENCH_BIG_NOWAIT=1: without
-# waiting for kwok); each round reads the 100k about 8 times, minutes on 2
-# cores. The shared sandbox never holds them.
+# Pods on 100 kwok nodes, which its first run creates (12 minutes on a
+# quiet machine until kwok has made them Running, 41 at load 14-24; 4 GB of
+# apiserver memory while it runs) and later runs reuse
+# (K8SH_BENCH_BIG_NOWAIT=1: without waiting for kwok); each round reads the
+# 100k about 8 times, about 5 minutes on 2 cores. The shared sandbox never
+# holds them.
 bench: sandbox-up
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench . -skip Big100kPods -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 60m ./builtins/
 	K8SH_SANDBOX_KUBECONFIG=$(KUBECONFIG_SANDBOX) $(GO) test -run '^$$' -bench CBOR10k -benchtime $(BENCHTIME) -timeout 10m ./kube/
