@@ -205,6 +205,17 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// pairedMedian is the median of a[i]/b[i]: for peers measured in the same
+// rounds, one slow round (the machine's, not the peer's) moves it less than
+// it moves the ratio of the two medians.
+func pairedMedian(a, b []float64) float64 {
+	r := make([]float64, 0, min(len(a), len(b)))
+	for i := range r[:cap(r)] {
+		r = append(r, a[i]/b[i])
+	}
+	return median(r)
+}
+
 func load1() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -338,6 +349,8 @@ func BenchmarkReadPath10k(b *testing.B) {
 	b.ReportMetric(median(cgo), "client-go-ms")
 	b.ReportMetric(median(k8sh)/median(floor), "k8sh/floor")
 	b.ReportMetric(median(k8sh)/median(cgo), "k8sh/client-go")
+	b.ReportMetric(pairedMedian(k8sh, floor), "k8sh/floor-paired")
+	b.ReportMetric(pairedMedian(k8sh, cgo), "k8sh/client-go-paired")
 	b.ReportMetric(median(prt), "print-ms")
 	b.ReportMetric(median(kget), "kubectl-get-ms")
 	b.ReportMetric(median(kproc), "k8sh-proc-print-ms")
