@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,7 +70,7 @@ func BenchmarkExec100(b *testing.B) {
 		}
 	})
 	b.Run("kubectl", func(b *testing.B) {
-		bin := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
+		bin := env.Kubectl(b).Bin
 		for range b.N {
 			for range 100 {
 				if out, err := exec.Command(bin, "--kubeconfig", env.Kubeconfig, "-n", ns, "exec", "bench-exec-0", "--", "true").CombinedOutput(); err != nil {
@@ -106,7 +105,7 @@ func BenchmarkExecParallel50(b *testing.B) {
 		}
 	})
 	b.Run("kubectl-loop", func(b *testing.B) {
-		bin := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
+		bin := env.Kubectl(b).Bin
 		script := fmt.Sprintf(`for p in %s; do %q --kubeconfig %q -n %q exec $p -- true || exit 1; done`, strings.Join(names, " "), bin, env.Kubeconfig, ns)
 		for range b.N {
 			if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {

@@ -18,7 +18,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -134,7 +133,7 @@ k8s.run(timeout="120s")
 	b.Run("k8sh-backlog", k8sh(true))
 
 	b.Run("kubectl", func(b *testing.B) {
-		bin := filepath.Join(filepath.Dir(env.Kubeconfig), "bin", "kubectl")
+		bin := env.Kubectl(b).Bin
 		var elapsed, lag time.Duration
 		for range b.N {
 			ns := env.CreateNamespace(b)
