@@ -17,13 +17,10 @@ package builtins
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,25 +42,11 @@ import (
 type apiserverCPU struct{ pid int }
 
 func newAPIServerCPU(env *kubetest.Env) apiserverCPU {
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(env.Kubeconfig), "state.json"))
+	pid, err := kubetest.APIServerPid(env)
 	if err != nil {
 		return apiserverCPU{-1}
 	}
-	var st struct {
-		Components []struct {
-			Name string `json:"name"`
-			PID  int    `json:"pid"`
-		} `json:"components"`
-	}
-	if json.Unmarshal(raw, &st) != nil {
-		return apiserverCPU{-1}
-	}
-	for _, c := range st.Components {
-		if c.Name == "kube-apiserver" {
-			return apiserverCPU{c.PID}
-		}
-	}
-	return apiserverCPU{-1}
+	return apiserverCPU{pid}
 }
 
 // ms is the CPU time used so far, in milliseconds.
@@ -71,18 +54,11 @@ func (a apiserverCPU) ms() float64 {
 	if a.pid <= 0 {
 		return -1
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", a.pid))
-	if err != nil {
+	d := kubetest.ProcessCPU(a.pid)
+	if d < 0 {
 		return -1
 	}
-	// The fields after the command's ")": state is field 3, utime 14, stime 15.
-	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	if len(f) < 13 {
-		return -1
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) * 10 // clock ticks of 10 ms
+	return float64(d) / float64(time.Millisecond)
 }
 
 // lineCounter counts the lines written to it.
@@ -346,33 +322,33 @@ if n != %d: fail(n)`, node, nodePods)
 	b.StopTimer()
 	slices.Sort(tabTimes)
 	p95 := tabTimes[len(tabTimes)*95/100]
-	fl := median(floor)
+	fl := kubetest.Median(floor)
 	b.ReportMetric(fl, "floor-ms")
-	b.ReportMetric(median(k8sh), "k8sh-ms")
-	b.ReportMetric(median(cgo), "client-go-ms")
-	b.ReportMetric(median(k8sh)/fl, "k8sh/floor")
-	b.ReportMetric(median(k8sh)/median(cgo), "k8sh/client-go")
-	b.ReportMetric(median(fNode), "filter-node-ms")
-	b.ReportMetric(median(fLabel), "filter-label-ms")
-	b.ReportMetric(median(where), "where-ms")
-	b.ReportMetric(median(where)/fl, "where/floor")
-	b.ReportMetric(median(fields), "fields-ms")
-	b.ReportMetric(median(sel), "selector-ms")
-	b.ReportMetric(median(kget), "kubectl-get-ms")
-	b.ReportMetric(median(kproc), "k8sh-proc-print-ms")
-	b.ReportMetric(median(kproc)/median(kget), "proc-print/kubectl")
-	b.ReportMetric(median(tabFirst), "tab-first-ms")
+	b.ReportMetric(kubetest.Median(k8sh), "k8sh-ms")
+	b.ReportMetric(kubetest.Median(cgo), "client-go-ms")
+	b.ReportMetric(kubetest.Median(k8sh)/fl, "k8sh/floor")
+	b.ReportMetric(kubetest.Median(k8sh)/kubetest.Median(cgo), "k8sh/client-go")
+	b.ReportMetric(kubetest.Median(fNode), "filter-node-ms")
+	b.ReportMetric(kubetest.Median(fLabel), "filter-label-ms")
+	b.ReportMetric(kubetest.Median(where), "where-ms")
+	b.ReportMetric(kubetest.Median(where)/fl, "where/floor")
+	b.ReportMetric(kubetest.Median(fields), "fields-ms")
+	b.ReportMetric(kubetest.Median(sel), "selector-ms")
+	b.ReportMetric(kubetest.Median(kget), "kubectl-get-ms")
+	b.ReportMetric(kubetest.Median(kproc), "k8sh-proc-print-ms")
+	b.ReportMetric(kubetest.Median(kproc)/kubetest.Median(kget), "proc-print/kubectl")
+	b.ReportMetric(kubetest.Median(tabFirst), "tab-first-ms")
 	b.ReportMetric(p95, "tab-p95-ms")
-	b.ReportMetric(median(ktab), "kubectl-tab-ms")
+	b.ReportMetric(kubetest.Median(ktab), "kubectl-tab-ms")
 	b.ReportMetric(namesAllMS, "names-all-ms")
 	b.ReportMetric(float64(jsonBytes)/1e6, "json-MB")
-	b.ReportMetric(median(live), "live-MB")
-	b.ReportMetric(median(rss), "k8sh-rss-MB")
-	b.ReportMetric(median(kubectlRSS), "kubectl-rss-MB")
-	b.ReportMetric(median(whereRSS), "k8sh-where-rss-MB")
-	b.ReportMetric(median(whereAfterRSS), "k8sh-where-after-rss-MB")
-	b.ReportMetric(median(floorCPU), "apiserver-floor-cpu-ms")
-	b.ReportMetric(median(listCPU), "apiserver-list-cpu-ms")
+	b.ReportMetric(kubetest.Median(live), "live-MB")
+	b.ReportMetric(kubetest.Median(rss), "k8sh-rss-MB")
+	b.ReportMetric(kubetest.Median(kubectlRSS), "kubectl-rss-MB")
+	b.ReportMetric(kubetest.Median(whereRSS), "k8sh-where-rss-MB")
+	b.ReportMetric(kubetest.Median(whereAfterRSS), "k8sh-where-after-rss-MB")
+	b.ReportMetric(kubetest.Median(floorCPU), "apiserver-floor-cpu-ms")
+	b.ReportMetric(kubetest.Median(listCPU), "apiserver-list-cpu-ms")
 	if fill > 0 {
 		b.ReportMetric(fill.Seconds(), "fill-s")
 	}

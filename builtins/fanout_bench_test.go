@@ -13,14 +13,9 @@ package builtins
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -266,54 +261,23 @@ func BenchmarkFleetList(b *testing.B) {
 // apiserver, on the same cores as the client, so this is what the fan-out
 // cannot spread.
 func cpuPerOp(b *testing.B, env *kubetest.Env) func() {
-	pid, etcd := 0, 0
-	if data, err := os.ReadFile(filepath.Join(filepath.Dir(env.Kubeconfig), "state.json")); err == nil {
-		var st struct {
-			Components []struct {
-				Name string `json:"name"`
-				Pid  int    `json:"pid"`
-			} `json:"components"`
-		}
-		if json.Unmarshal(data, &st) == nil {
-			for _, c := range st.Components {
-				switch c.Name {
-				case "kube-apiserver":
-					pid = c.Pid
-				case "etcd":
-					etcd = c.Pid
-				}
-			}
-		}
-	}
-	ticks := func(pid int) int64 {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return -1
-		}
-		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-		// utime and stime, fields 14 and 15 of stat: 11 and 12 after the state.
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		return u + s
-	}
-	self := func() time.Duration {
-		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	start, startEtcd, startSelf := ticks(pid), ticks(etcd), self()
+	// 0 (not measured) when the sandbox's state does not say.
+	pid, _ := kubetest.ComponentPid(env, "kube-apiserver")
+	etcd, _ := kubetest.ComponentPid(env, "etcd")
+	start, startEtcd, startSelf := kubetest.ProcessCPU(pid), kubetest.ProcessCPU(etcd), kubetest.SelfCPU()
+	perOp := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
 	return func() {
-		if end := ticks(pid); pid != 0 && start >= 0 && end >= 0 && b.N > 0 {
-			b.ReportMetric(float64(end-start)*10/float64(b.N), "apiserver-ms/op") // 100 ticks a second
+		if end := kubetest.ProcessCPU(pid); pid != 0 && start >= 0 && end >= 0 && b.N > 0 {
+			b.ReportMetric(perOp(end-start), "apiserver-ms/op")
 		}
 		// Each list's consistent read asks etcd for its revision.
-		if end := ticks(etcd); etcd != 0 && startEtcd >= 0 && end >= 0 && b.N > 0 {
-			b.ReportMetric(float64(end-startEtcd)*10/float64(b.N), "etcd-ms/op")
+		if end := kubetest.ProcessCPU(etcd); etcd != 0 && startEtcd >= 0 && end >= 0 && b.N > 0 {
+			b.ReportMetric(perOp(end-startEtcd), "etcd-ms/op")
 		}
 		if b.N > 0 {
 			// This process: k8sh (or the kubectl runs' waiting) and the 20
 			// proxies.
-			b.ReportMetric(float64(self()-startSelf)/float64(time.Millisecond)/float64(b.N), "bench-process-cpu-ms/op")
+			b.ReportMetric(perOp(kubetest.SelfCPU()-startSelf), "bench-process-cpu-ms/op")
 		}
 	}
 }

@@ -8,10 +8,7 @@ package builtins
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,19 +17,6 @@ import (
 
 	"github.com/k8sh/k8sh/kube/kubetest"
 )
-
-// cpuOfPid is the CPU time (user and system) that process pid has used.
-func cpuOfPid(pid int) time.Duration {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ 100
-}
 
 // runCPU runs a command with stdout to /dev/null and returns its wall time
 // and its CPU time (user and system, as the rusage of a child that has
@@ -108,24 +92,24 @@ func BenchmarkPrint10k(b *testing.B) {
 		print(cms)
 		prt = append(prt, ms(time.Since(t)))
 
-		s0 := cpuOfPid(pid)
+		s0 := kubetest.ProcessCPU(pid)
 		wall, cpu := runCPU(b, bin, k8shArgs...)
-		proc, procCPU, procSrv = append(proc, ms(wall)), append(procCPU, ms(cpu)), append(procSrv, ms(cpuOfPid(pid)-s0))
-		s0 = cpuOfPid(pid)
+		proc, procCPU, procSrv = append(proc, ms(wall)), append(procCPU, ms(cpu)), append(procSrv, ms(kubetest.ProcessCPU(pid)-s0))
+		s0 = kubetest.ProcessCPU(pid)
 		wall, cpu = runCPU(b, kubectl, kubectlArgs...)
-		kget, kgetCPU, kgetSrv = append(kget, ms(wall)), append(kgetCPU, ms(cpu)), append(kgetSrv, ms(cpuOfPid(pid)-s0))
+		kget, kgetCPU, kgetSrv = append(kget, ms(wall)), append(kgetCPU, ms(cpu)), append(kgetSrv, ms(kubetest.ProcessCPU(pid)-s0))
 	}
 	b.StopTimer()
-	b.ReportMetric(median(list), "list-ms")
-	b.ReportMetric(median(prt), "print-ms")
-	b.ReportMetric(median(proc), "k8sh-proc-ms")
-	b.ReportMetric(median(kget), "kubectl-ms")
-	b.ReportMetric(median(proc)/median(kget), "proc/kubectl")
-	b.ReportMetric(median(procCPU), "k8sh-cpu-ms")
-	b.ReportMetric(median(procSrv), "k8sh-srv-cpu-ms")
-	b.ReportMetric(median(kgetCPU), "kubectl-cpu-ms")
-	b.ReportMetric(median(kgetSrv), "kubectl-srv-cpu-ms")
-	b.ReportMetric((median(procCPU)+median(procSrv))/(median(kgetCPU)+median(kgetSrv)), "cpu-ratio")
+	b.ReportMetric(kubetest.Median(list), "list-ms")
+	b.ReportMetric(kubetest.Median(prt), "print-ms")
+	b.ReportMetric(kubetest.Median(proc), "k8sh-proc-ms")
+	b.ReportMetric(kubetest.Median(kget), "kubectl-ms")
+	b.ReportMetric(kubetest.Median(proc)/kubetest.Median(kget), "proc/kubectl")
+	b.ReportMetric(kubetest.Median(procCPU), "k8sh-cpu-ms")
+	b.ReportMetric(kubetest.Median(procSrv), "k8sh-srv-cpu-ms")
+	b.ReportMetric(kubetest.Median(kgetCPU), "kubectl-cpu-ms")
+	b.ReportMetric(kubetest.Median(kgetSrv), "kubectl-srv-cpu-ms")
+	b.ReportMetric((kubetest.Median(procCPU)+kubetest.Median(procSrv))/(kubetest.Median(kgetCPU)+kubetest.Median(kgetSrv)), "cpu-ratio")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("load average %s; rounds (ms): list %.0f print %.0f k8sh %.0f kubectl %.0f; CPU k8sh %.0f+%.0f kubectl %.0f+%.0f",
 		load1(), list, prt, proc, kget, procCPU, procSrv, kgetCPU, kgetSrv)

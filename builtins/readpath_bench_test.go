@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -193,18 +192,6 @@ func runProcessTo(b *testing.B, stdout io.Writer, env []string, name string, arg
 	return d, kb * 1024
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // pairedMedian is the median of a[i]/b[i]: for peers measured in the same
 // rounds, one slow round (the machine's, not the peer's) moves it less than
 // it moves the ratio of the two medians.
@@ -213,7 +200,7 @@ func pairedMedian(a, b []float64) float64 {
 	for i := range r[:cap(r)] {
 		r = append(r, a[i]/b[i])
 	}
-	return median(r)
+	return kubetest.Median(r)
 }
 
 func load1() string {
@@ -343,23 +330,23 @@ func BenchmarkReadPath10k(b *testing.B) {
 		baseRSS = append(baseRSS, float64(r)/1e6)
 	}
 	b.StopTimer()
-	b.ReportMetric(median(floor), "floor-ms")
-	b.ReportMetric(median(floorList), "floor-list-ms")
-	b.ReportMetric(median(k8sh), "k8sh-ms")
-	b.ReportMetric(median(cgo), "client-go-ms")
-	b.ReportMetric(median(k8sh)/median(floor), "k8sh/floor")
-	b.ReportMetric(median(k8sh)/median(cgo), "k8sh/client-go")
+	b.ReportMetric(kubetest.Median(floor), "floor-ms")
+	b.ReportMetric(kubetest.Median(floorList), "floor-list-ms")
+	b.ReportMetric(kubetest.Median(k8sh), "k8sh-ms")
+	b.ReportMetric(kubetest.Median(cgo), "client-go-ms")
+	b.ReportMetric(kubetest.Median(k8sh)/kubetest.Median(floor), "k8sh/floor")
+	b.ReportMetric(kubetest.Median(k8sh)/kubetest.Median(cgo), "k8sh/client-go")
 	b.ReportMetric(pairedMedian(k8sh, floor), "k8sh/floor-paired")
 	b.ReportMetric(pairedMedian(k8sh, cgo), "k8sh/client-go-paired")
-	b.ReportMetric(median(prt), "print-ms")
-	b.ReportMetric(median(kget), "kubectl-get-ms")
-	b.ReportMetric(median(kproc), "k8sh-proc-print-ms")
-	b.ReportMetric(median(prt)/median(kget), "print/kubectl")
-	b.ReportMetric(median(kproc)/median(kget), "proc-print/kubectl")
+	b.ReportMetric(kubetest.Median(prt), "print-ms")
+	b.ReportMetric(kubetest.Median(kget), "kubectl-get-ms")
+	b.ReportMetric(kubetest.Median(kproc), "k8sh-proc-print-ms")
+	b.ReportMetric(kubetest.Median(prt)/kubetest.Median(kget), "print/kubectl")
+	b.ReportMetric(kubetest.Median(kproc)/kubetest.Median(kget), "proc-print/kubectl")
 	b.ReportMetric(float64(jsonBytes)/1e6, "json-MB")
-	b.ReportMetric(median(live), "live-MB")
-	b.ReportMetric(median(rss), "k8sh-rss-MB")
-	b.ReportMetric(median(baseRSS), "k8sh-base-rss-MB")
+	b.ReportMetric(kubetest.Median(live), "live-MB")
+	b.ReportMetric(kubetest.Median(rss), "k8sh-rss-MB")
+	b.ReportMetric(kubetest.Median(baseRSS), "k8sh-base-rss-MB")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("load average %s; %d pages, %.1f MB of JSON; rounds: floor %v k8sh %v client-go %v print %v kubectl %v",
 		load1(), pages, float64(jsonBytes)/1e6, floor, k8sh, cgo, prt, kget)

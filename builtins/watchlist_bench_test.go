@@ -17,11 +17,10 @@ package builtins
 // go test run only.
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,26 +33,14 @@ import (
 // sandboxPID is the pid of the sandbox component called name, from the
 // state file beside its kubeconfig.
 func sandboxPID(b *testing.B, env *kubetest.Env, name string) int {
-	data, err := os.ReadFile(filepath.Join(filepath.Dir(env.Kubeconfig), "state.json"))
+	pid, err := kubetest.ComponentPid(env, name)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, kubetest.ErrNoComponent) {
+		b.Skipf("no %s in the sandbox state: %v", name, err)
+	}
 	if err != nil {
-		b.Skipf("no sandbox state beside the kubeconfig: %v", err)
-	}
-	var st struct {
-		Components []struct {
-			Name string `json:"name"`
-			PID  int    `json:"pid"`
-		} `json:"components"`
-	}
-	if err := json.Unmarshal(data, &st); err != nil {
 		b.Fatal(err)
 	}
-	for _, c := range st.Components {
-		if c.Name == name {
-			return c.PID
-		}
-	}
-	b.Skipf("no %s in the sandbox state", name)
-	return 0
+	return pid
 }
 
 // procRSS is a process's VmRSS in bytes (0 when it cannot be read).
@@ -69,22 +56,6 @@ func procRSS(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// procCPU is a process's user and system time so far.
-func procCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command's name, which ends with ")".
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
 // rssSampler samples a process's VmRSS every 5 ms until stopped, and
@@ -139,14 +110,14 @@ func BenchmarkIterWatchList50k(b *testing.B) {
 	type figures struct{ ms, rss, apiRSS, apiCPU []float64 }
 	var fp, fs figures
 	run := func(env []string, f *figures) {
-		before, cpu := procRSS(api), procCPU(api)
+		before, cpu := procRSS(api), kubetest.ProcessCPU(api)
 		s := sampleRSS(api)
 		d, rss := runProcess(b, env, bin, args...)
 		peak := s.peak()
 		f.ms = append(f.ms, float64(d.Milliseconds()))
 		f.rss = append(f.rss, float64(rss)/1e6)
 		f.apiRSS = append(f.apiRSS, float64(peak-before)/1e6)
-		f.apiCPU = append(f.apiCPU, float64((procCPU(api) - cpu).Milliseconds()))
+		f.apiCPU = append(f.apiCPU, float64((kubetest.ProcessCPU(api) - cpu).Milliseconds()))
 	}
 	b.ResetTimer()
 	for i := range b.N {
@@ -159,15 +130,15 @@ func BenchmarkIterWatchList50k(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(median(fp.ms), "paged-ms")
-	b.ReportMetric(median(fs.ms), "stream-ms")
-	b.ReportMetric(median(fs.ms)/median(fp.ms), "stream/paged")
-	b.ReportMetric(median(fp.rss), "paged-rss-MB")
-	b.ReportMetric(median(fs.rss), "stream-rss-MB")
-	b.ReportMetric(median(fp.apiRSS), "paged-api-rss+MB")
-	b.ReportMetric(median(fs.apiRSS), "stream-api-rss+MB")
-	b.ReportMetric(median(fp.apiCPU), "paged-api-cpu-ms")
-	b.ReportMetric(median(fs.apiCPU), "stream-api-cpu-ms")
+	b.ReportMetric(kubetest.Median(fp.ms), "paged-ms")
+	b.ReportMetric(kubetest.Median(fs.ms), "stream-ms")
+	b.ReportMetric(kubetest.Median(fs.ms)/kubetest.Median(fp.ms), "stream/paged")
+	b.ReportMetric(kubetest.Median(fp.rss), "paged-rss-MB")
+	b.ReportMetric(kubetest.Median(fs.rss), "stream-rss-MB")
+	b.ReportMetric(kubetest.Median(fp.apiRSS), "paged-api-rss+MB")
+	b.ReportMetric(kubetest.Median(fs.apiRSS), "stream-api-rss+MB")
+	b.ReportMetric(kubetest.Median(fp.apiCPU), "paged-api-cpu-ms")
+	b.ReportMetric(kubetest.Median(fs.apiCPU), "stream-api-cpu-ms")
 	b.Logf("load %s; rounds: paged ms %v rss %v api+ %v api-cpu %v; stream ms %v rss %v api+ %v api-cpu %v",
 		load1(), fp.ms, fp.rss, fp.apiRSS, fp.apiCPU, fs.ms, fs.rss, fs.apiRSS, fs.apiCPU)
 }

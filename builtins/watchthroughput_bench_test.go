@@ -358,20 +358,20 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 		k8shLag = append(k8shLag, float64(end.Sub(last).Milliseconds()))
 		kubectlLag = append(kubectlLag, float64(kend.Sub(last).Milliseconds()))
 	}
-	b.ReportMetric(median(writeRate), "writes/s")
-	b.ReportMetric(median(k8shRate), "k8sh-events/s")
-	b.ReportMetric(median(kubectlRate), "kubectl-events/s")
-	b.ReportMetric(median(k8shRate)/median(kubectlRate), "k8sh/kubectl")
-	b.ReportMetric(median(k8shLag), "k8sh-lag-ms")
-	b.ReportMetric(median(kubectlLag), "kubectl-lag-ms")
-	b.ReportMetric(median(backlogRate), "k8sh-backlog-events/s")
+	b.ReportMetric(kubetest.Median(writeRate), "writes/s")
+	b.ReportMetric(kubetest.Median(k8shRate), "k8sh-events/s")
+	b.ReportMetric(kubetest.Median(kubectlRate), "kubectl-events/s")
+	b.ReportMetric(kubetest.Median(k8shRate)/kubetest.Median(kubectlRate), "k8sh/kubectl")
+	b.ReportMetric(kubetest.Median(k8shLag), "k8sh-lag-ms")
+	b.ReportMetric(kubetest.Median(kubectlLag), "kubectl-lag-ms")
+	b.ReportMetric(kubetest.Median(backlogRate), "k8sh-backlog-events/s")
 	// The stopped kubectl: the events it showed once let go, and its pace
 	// in the rounds where it showed them all. The apiserver closes a watch
 	// whose client falls too far behind; kubectl get -w then exits, where
 	// k8s.watch resumes from the last event it delivered.
-	b.ReportMetric(median(kubectlBacklogSeen), "kubectl-backlog-seen")
+	b.ReportMetric(kubetest.Median(kubectlBacklogSeen), "kubectl-backlog-seen")
 	if len(kubectlBacklogRate) > 0 {
-		b.ReportMetric(median(kubectlBacklogRate), "kubectl-backlog-events/s")
+		b.ReportMetric(kubetest.Median(kubectlBacklogRate), "kubectl-backlog-events/s")
 	}
 	b.Logf("load %s; rounds: writes/s %v k8sh/s %v kubectl/s %v; backlog: k8sh/s %v, kubectl saw %v of %d (events/s %v when all)",
 		load1(), writeRate, k8shRate, kubectlRate, backlogRate, kubectlBacklogSeen, watchBenchEvents-1, kubectlBacklogRate)
@@ -499,13 +499,13 @@ func BenchmarkWatchSlowConsumer10k(b *testing.B) {
 		slowRate = append(slowRate, float64(slowN)/send.Sub(first).Seconds())
 		writeRate = append(writeRate, watchBenchEvents/last.Sub(first).Seconds())
 	}
-	b.ReportMetric(median(writeRate), "writes/s")
-	b.ReportMetric(median(fastRate), "fast-events/s")
-	b.ReportMetric(median(slowRate), "slow-events/s")
-	b.ReportMetric(median(fastRSS), "fast-rss-MB")
-	b.ReportMetric(median(slowRSS), "slow-rss-MB")
-	b.ReportMetric(median(fastGrow), "fast-rss+MB")
-	b.ReportMetric(median(slowGrow), "slow-rss+MB")
+	b.ReportMetric(kubetest.Median(writeRate), "writes/s")
+	b.ReportMetric(kubetest.Median(fastRate), "fast-events/s")
+	b.ReportMetric(kubetest.Median(slowRate), "slow-events/s")
+	b.ReportMetric(kubetest.Median(fastRSS), "fast-rss-MB")
+	b.ReportMetric(kubetest.Median(slowRSS), "slow-rss-MB")
+	b.ReportMetric(kubetest.Median(fastGrow), "fast-rss+MB")
+	b.ReportMetric(kubetest.Median(slowGrow), "slow-rss+MB")
 	b.Logf("load %s; rounds: fast rss %v (+%v) slow rss %v (+%v); fast/s %v slow/s %v writes/s %v",
 		load1(), fastRSS, fastGrow, slowRSS, slowGrow, fastRate, slowRate, writeRate)
 }

@@ -16,12 +16,10 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -225,31 +223,6 @@ func decodeCBORSplit(pages [][]byte) (int, error) {
 	return n, nil
 }
 
-// cpuOf is the CPU time (user and system) process pid has used.
-func cpuOf(pid int) time.Duration {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ 100
-}
-
-func medianOf(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // BenchmarkCBOR10k compares JSON and CBOR for the same 10,000 ConfigMaps,
 // interleaved in each round, and reports medians over the rounds:
 //   - the wire floor of each (the pages fetched through k8sh's REST client,
@@ -288,9 +261,9 @@ func BenchmarkCBOR10k(b *testing.B) {
 	}
 	got := map[string][]cborSample{}
 	timed := func(name string, f func()) {
-		s0, c0, t := cpuOf(pid), selfCPU(), time.Now()
+		s0, c0, t := kubetest.ProcessCPU(pid), kubetest.SelfCPU(), time.Now()
 		f()
-		got[name] = append(got[name], cborSample{float64(time.Since(t)) / 1e6, float64(cpuOf(pid)-s0) / 1e6, float64(selfCPU()-c0) / 1e6})
+		got[name] = append(got[name], cborSample{float64(time.Since(t)) / 1e6, float64(kubetest.ProcessCPU(pid)-s0) / 1e6, float64(kubetest.SelfCPU()-c0) / 1e6})
 	}
 	// Warm, and keep one of each kind of pages to decode.
 	jsonPages, cborPages := fetch(acceptJSON), fetch(acceptCBOR)
@@ -353,7 +326,7 @@ func BenchmarkCBOR10k(b *testing.B) {
 		for _, s := range got[name] {
 			xs = append(xs, part(s))
 		}
-		return medianOf(xs)
+		return kubetest.Median(xs)
 	}
 	wall := func(s cborSample) float64 { return s.ms }
 	srv := func(s cborSample) float64 { return s.srv }
@@ -392,12 +365,3 @@ func BenchmarkCBOR10k(b *testing.B) {
 // cborSample is one measure of BenchmarkCBOR10k: the wall time,
 // kube-apiserver's CPU time and this process's, in milliseconds.
 type cborSample struct{ ms, srv, cpu float64 }
-
-// selfCPU is the CPU time this process has used.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

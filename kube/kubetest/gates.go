@@ -1,12 +1,6 @@
 package kubetest
 
-import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // CBORGate is the kube-apiserver feature gate under which it serves CBOR
 // (KEP-4222; alpha, off by default, in 1.37).
@@ -30,29 +24,4 @@ func FillBench10k(tb testing.TB, env *Env) int {
 		tb.Fatal(err)
 	}
 	return total
-}
-
-// APIServerPid is the pid of the kube-apiserver of env's sandbox, as its
-// state.json (beside its kubeconfig) records it, to read its CPU time.
-func APIServerPid(env *Env) (int, error) {
-	path := filepath.Join(filepath.Dir(env.Kubeconfig), "state.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	var st struct {
-		Components []struct {
-			Name string `json:"name"`
-			Pid  int    `json:"pid"`
-		} `json:"components"`
-	}
-	if err := json.Unmarshal(data, &st); err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	for _, c := range st.Components {
-		if c.Name == "kube-apiserver" {
-			return c.Pid, nil
-		}
-	}
-	return 0, fmt.Errorf("%s records no kube-apiserver", path)
 }
