@@ -196,9 +196,9 @@ func runProcessTo(b *testing.B, stdout io.Writer, env []string, name string, arg
 // rounds, one slow round (the machine's, not the peer's) moves it less than
 // it moves the ratio of the two medians.
 func pairedMedian(a, b []float64) float64 {
-	r := make([]float64, 0, min(len(a), len(b)))
-	for i := range r[:cap(r)] {
-		r = append(r, a[i]/b[i])
+	r := make([]float64, min(len(a), len(b)))
+	for i := range r {
+		r[i] = a[i] / b[i]
 	}
 	return kubetest.Median(r)
 }

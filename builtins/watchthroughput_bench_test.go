@@ -178,6 +178,8 @@ func startWatchProc(b *testing.B, rss bool, name string, args ...string) *watchP
 	if err := p.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
+	// Not left behind (a stopped one above all) by a benchmark that fails.
+	b.Cleanup(func() { p.cmd.Process.Kill() }) //nolint:errcheck
 	p.lines = bufio.NewScanner(out)
 	return p
 }
@@ -321,20 +323,16 @@ func BenchmarkWatchThroughput10k(b *testing.B) {
 		if kend.IsZero() {
 			b.FailNow() // kubectl's watch ended (said above)
 		}
-		// The script prints "done" and then ends: once it has, both
-		// channels are ready, and select would pick either.
+		// The script ends after it printed "done" (its time is end), or
+		// before, with an error.
+		err := <-errc
 		var end time.Time
 		select {
 		case end = <-done:
-		case err := <-errc:
-			select {
-			case end = <-done:
-				errc <- err
-			default:
-				b.Fatalf("the k8sh loop ended early: %v", err)
-			}
+		default:
+			b.Fatalf("the k8sh loop ended early: %v", err)
 		}
-		if err := <-errc; err != nil {
+		if err != nil {
 			b.Fatal(err)
 		}
 		kp.end()
